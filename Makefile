@@ -1,0 +1,46 @@
+# The two commands: `make run` (the whole product on this machine) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+PORT ?= 8000
+FLOWER_PORT ?= 5555
+PYTEST_ARGS ?=
+
+.PHONY: run test lint check clean
+
+# Local runs default to DEBUG on unless .env decides otherwise.
+ifeq ($(shell grep -sE '^[[:space:]]*DEBUG=' .env),)
+run: export DEBUG ?= true
+endif
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+## run: web (Django admin) + Celery worker + beat + Flower, on SQLite and a filesystem broker
+run: $(VENV)/.installed-run
+	$(BIN)/python manage.py migrate --noinput
+	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) $(BIN)/python manage.py bootstrap_local
+	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) PATH="$(BIN):$$PATH" $(BIN)/honcho start
+
+## test: the suite, against PostgreSQL and Redis on localhost
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+## check: Django's deployment checks with production-like settings
+check: $(VENV)/.installed-run
+	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  ALLOWED_HOSTS=example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,333 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+
+from contacts import services
+from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
+from followups.models import FollowUp
+
+CONVERSATION_PAGE_SIZE = 30
+
+
+_JID_KIND_RU = {
+    JidKind.GROUP: "группы",
+    JidKind.LID: "скрытого номера (lid)",
+    JidKind.BROADCAST: "рассылки или статуса",
+    JidKind.NEWSLETTER: "канала",
+}
+
+
+def phone_form_field() -> forms.CharField:
+    # Wider than the stored 15 digits: people type spaces, brackets and dashes.
+    return forms.CharField(
+        label="телефон", max_length=64, help_text="В любом написании: +7 (701) 234-56-78, 87012345678…"
+    )
+
+
+class PhoneFormMixin:
+    """Normalises the phone field so any spelling is accepted and stored one way."""
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data["phone"]  # type: ignore[attr-defined]
+        try:
+            return normalize_phone(raw)
+        except NotAPhoneError as exc:
+            raise forms.ValidationError(
+                f"«{raw}» — это id {_JID_KIND_RU[exc.kind]} WhatsApp, а не номер телефона.", code="not_a_phone"
+            ) from exc
+        except PhoneError as exc:
+            raise forms.ValidationError(
+                f"«{raw}» — не номер телефона: нужны цифры с кодом страны, например +7 701 234 56 78.",
+                code="invalid_phone",
+            ) from exc
+
+
+class ContactForm(PhoneFormMixin, forms.ModelForm):
+    phone = phone_form_field()
+
+    class Meta:
+        model = Contact
+        fields = "__all__"
+
+
+class WhitelistEntryForm(PhoneFormMixin, forms.ModelForm):
+    phone = phone_form_field()
+
+    class Meta:
+        model = WhitelistEntry
+        fields = ("phone", "note")
+
+
+def _search_phone_term(search_term: str) -> str | None:
+    try:
+        return normalize_phone(search_term)
+    except PhoneError:
+        return None
+
+
+class OptedOutFilter(admin.SimpleListFilter):
+    title = "отписка"
+    parameter_name = "opted_out"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Отписались"), ("no", "Не отписывались")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Contact]) -> QuerySet[Contact]:
+        if self.value() == "yes":
+            return queryset.filter(opted_out_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(opted_out_at__isnull=True)
+        return queryset
+
+
+class FollowUpInline(admin.TabularInline):
+    model = FollowUp
+    extra = 0
+    fields = ("touch_number", "next_touch_at", "last_touch_at", "reason", "is_completed", "stop_reason", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+    ordering = ("is_completed", "-created_at")
+    verbose_name_plural = "follow-up"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ScheduledCallInline(admin.TabularInline):
+    model = ScheduledCall
+    extra = 0
+    fields = ("scheduled_at", "status", "notes", "created_by", "created_at")
+    readonly_fields = ("created_at",)
+    ordering = ("-scheduled_at",)
+    show_change_link = True
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    form = ContactForm
+    change_form_template = "admin/contacts/contact/change_form.html"
+    list_display = (
+        "phone_display",
+        "display_name_col",
+        "business_name",
+        "client_col",
+        "request_type",
+        "mode_col",
+        "opted_out_col",
+        "last_inbound_at",
+        "message_count",
+    )
+    list_display_links = ("phone_display", "display_name_col")
+    list_filter = ("is_client", "bot_mode", OptedOutFilter, "request_type", "created_at")
+    search_fields = ("phone", "name", "full_name", "push_name", "business_name", "messages__text")
+    search_help_text = "Телефон в любом написании, имя, компания или текст сообщения"
+    list_per_page = 50
+    date_hierarchy = "last_inbound_at"
+    readonly_fields = (
+        "chat_id",
+        "classified_at",
+        "opted_out_at",
+        "first_inbound_at",
+        "last_inbound_at",
+        "first_outbound_at",
+        "last_outbound_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("phone", "chat_id", "name", "full_name", "push_name", "business_name")}),
+        (
+            "Классификация",
+            {
+                "fields": (
+                    "is_client",
+                    "classification_confidence",
+                    "classification_reasoning",
+                    "classified_at",
+                    "request_type",
+                )
+            },
+        ),
+        ("Режим бота", {"fields": ("bot_mode", "paused_until", "opted_out_at")}),
+        (
+            "Активность",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    ("first_inbound_at", "last_inbound_at"),
+                    ("first_outbound_at", "last_outbound_at"),
+                    ("created_at", "updated_at"),
+                ),
+            },
+        ),
+    )
+    inlines = (FollowUpInline, ScheduledCallInline)
+    actions = ("mark_client", "mark_not_client", "mark_unknown", "pause_bot", "resume_bot", "stop_followups")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Contact | None = None) -> tuple[str, ...]:
+        # The phone is the contact's identity: set once, never edited.
+        return (*self.readonly_fields, "phone") if obj else self.readonly_fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Contact | None = None) -> Any:
+        if obj is None:
+            return ((None, {"fields": ("phone", "name", "full_name", "business_name", "is_client")}),)
+        return self.fieldsets
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
+        return super().get_queryset(request).annotate(_message_count=Count("messages", distinct=True))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Contact], search_term: str
+    ) -> tuple[QuerySet[Contact], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        phone = _search_phone_term(search_term)
+        if phone:
+            results = results | queryset.filter(phone=phone)
+        return results, may_have_duplicates
+
+    @admin.display(description="телефон", ordering="phone")
+    def phone_display(self, obj: Contact) -> str:
+        return format_phone(obj.phone)
+
+    @admin.display(description="имя")
+    def display_name_col(self, obj: Contact) -> str:
+        return obj.display_name or "—"
+
+    @admin.display(description="клиент", ordering="is_client")
+    def client_col(self, obj: Contact) -> str:
+        return {True: "✅ клиент", False: "⛔ не клиент", None: "❔ неизвестно"}[obj.is_client]
+
+    @admin.display(description="режим", ordering="bot_mode")
+    def mode_col(self, obj: Contact) -> str:
+        if not obj.bot_is_paused():
+            return "🤖 ИИ"
+        if obj.paused_until:
+            return f"👤 оператор до {timezone.localtime(obj.paused_until):%d.%m %H:%M}"
+        return "👤 оператор"
+
+    @admin.display(description="отписка", boolean=True, ordering="opted_out_at")
+    def opted_out_col(self, obj: Contact) -> bool:
+        return obj.opted_out_at is not None
+
+    @admin.display(description="сообщений", ordering="_message_count")
+    def message_count(self, obj: Contact) -> int:
+        return getattr(obj, "_message_count", 0)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        # The conversation is shown below the form, newest first, paged with ?conv_page=N.
+        extra_context = dict(extra_context or {})
+        contact = self.get_object(request, object_id)
+        if contact is not None:
+            paginator = Paginator(
+                contact.messages.select_related("reply_to").order_by("-timestamp", "-id"), CONVERSATION_PAGE_SIZE
+            )
+            extra_context["conversation_page"] = paginator.get_page(request.GET.get("conv_page"))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- actions: each calls a service per contact, so the rules live in one place ---
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Contact], fn: Any, done: str) -> None:
+        count = 0
+        for contact in queryset:
+            fn(contact)
+            count += 1
+        self.message_user(request, f"{done}: {count}", messages.SUCCESS)
+
+    @admin.action(description="Отметить как клиентов")
+    def mark_client(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda c: services.contact_set_client_status(
+                contact=c, is_client=True, confidence=1.0, reasoning=_by(request)
+            ),
+            "Отмечены как клиенты",
+        )
+
+    @admin.action(description="Отметить как не клиентов")
+    def mark_not_client(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda c: services.contact_set_client_status(
+                contact=c, is_client=False, confidence=1.0, reasoning=_by(request)
+            ),
+            "Отмечены как не клиенты",
+        )
+
+    @admin.action(description="Сбросить классификацию (неизвестно)")
+    def mark_unknown(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda c: services.contact_set_client_status(contact=c, is_client=None, reasoning=""),
+            "Классификация сброшена",
+        )
+
+    @admin.action(description="Поставить бота на паузу (ведёт оператор)")
+    def pause_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._apply(request, queryset, lambda c: services.contact_pause_bot(contact=c), "Бот на паузе")
+
+    @admin.action(description="Вернуть диалог боту")
+    def resume_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._apply(request, queryset, lambda c: services.contact_resume_bot(contact=c), "Бот снова отвечает")
+
+    @admin.action(description="Остановить follow-up")
+    def stop_followups(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        stopped = sum(services.contact_stop_followups(contact=c) for c in queryset)
+        self.message_user(request, f"Остановлено follow-up: {stopped}", messages.SUCCESS)
+
+
+def _by(request: HttpRequest) -> str:
+    return f"Отмечено оператором {request.user.get_username()}"
+
+
+@admin.register(WhitelistEntry)
+class WhitelistEntryAdmin(admin.ModelAdmin):
+    form = WhitelistEntryForm
+    list_display = ("phone_display", "note", "skipped_messages", "last_skipped_at", "added_at")
+    search_fields = ("phone", "note")
+    search_help_text = "Телефон в любом написании или заметка"
+    readonly_fields = ("skipped_messages", "last_skipped_at", "added_at")
+
+    @admin.display(description="телефон", ordering="phone")
+    def phone_display(self, obj: WhitelistEntry) -> str:
+        return format_phone(obj.phone)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[WhitelistEntry], search_term: str
+    ) -> tuple[QuerySet[WhitelistEntry], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        phone = _search_phone_term(search_term)
+        if phone:
+            results = results | queryset.filter(phone=phone)
+        return results, may_have_duplicates
+
+
+@admin.register(ScheduledCall)
+class ScheduledCallAdmin(admin.ModelAdmin):
+    list_display = ("scheduled_local", "contact", "status", "created_by", "notes_short", "created_at")
+    list_filter = ("status", "created_by", "scheduled_at")
+    search_fields = ("contact__phone", "contact__name", "contact__full_name", "contact__business_name", "notes")
+    date_hierarchy = "scheduled_at"
+    autocomplete_fields = ("contact",)
+    readonly_fields = ("created_at", "updated_at")
+    list_select_related = ("contact",)
+
+    @admin.display(description="время звонка", ordering="scheduled_at")
+    def scheduled_local(self, obj: ScheduledCall) -> str:
+        return format_html("{}", timezone.localtime(obj.scheduled_at).strftime("%a %d.%m.%Y %H:%M"))
+
+    @admin.display(description="заметки")
+    def notes_short(self, obj: ScheduledCall) -> str:
+        return obj.notes[:80]

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import Contact, WhitelistEntry
+from contacts.phones import normalize_phone
+
+log = structlog.get_logger(__name__)
+
+
+@transaction.atomic
+def contact_set_client_status(
+    *,
+    contact: Contact,
+    is_client: bool | None,
+    confidence: float | None = None,
+    reasoning: str = "",
+    now: datetime | None = None,
+) -> Contact:
+    """Records a classification (by the moderator or an operator). A contact that is not a
+    client gets no more follow-ups; `None` puts it back under observation."""
+    from followups.models import FollowUp
+    from followups.services import followup_stop
+
+    now = now or timezone.now()
+    contact.is_client = is_client
+    contact.classification_confidence = confidence
+    contact.classification_reasoning = reasoning
+    contact.classified_at = now if is_client is not None else None
+    contact.save(
+        update_fields=[
+            "is_client",
+            "classification_confidence",
+            "classification_reasoning",
+            "classified_at",
+            "updated_at",
+        ]
+    )
+    if is_client is False:
+        followup_stop(contact=contact, reason=FollowUp.StopReason.NOT_A_CLIENT, now=now)
+    log.info("contact.classified", contact_id=contact.pk, is_client=is_client, confidence=confidence)
+    return contact
+
+
+@transaction.atomic
+def contact_pause_bot(*, contact: Contact, until: datetime | None = None, now: datetime | None = None) -> Contact:
+    """Hands the conversation to a human: the bot stays silent until `until` (or until an
+    operator resumes it when `until` is None), and proactive follow-ups stop."""
+    from followups.models import FollowUp
+    from followups.services import followup_stop
+
+    contact.bot_mode = Contact.BotMode.HUMAN
+    contact.paused_until = until
+    contact.save(update_fields=["bot_mode", "paused_until", "updated_at"])
+    followup_stop(contact=contact, reason=FollowUp.StopReason.HUMAN_TOOK_OVER, now=now)
+    log.info("contact.bot_paused", contact_id=contact.pk, until=until.isoformat() if until else None)
+    return contact
+
+
+def contact_resume_bot(*, contact: Contact) -> Contact:
+    contact.bot_mode = Contact.BotMode.AI
+    contact.paused_until = None
+    contact.save(update_fields=["bot_mode", "paused_until", "updated_at"])
+    log.info("contact.bot_resumed", contact_id=contact.pk)
+    return contact
+
+
+def contact_stop_followups(*, contact: Contact, now: datetime | None = None) -> int:
+    from followups.models import FollowUp
+    from followups.services import followup_stop
+
+    return followup_stop(contact=contact, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR, now=now)
+
+
+def whitelist_entry_add(*, phone: str, note: str = "") -> WhitelistEntry:
+    """Adds a personal number in any spelling; raises contacts.phones.PhoneError for garbage."""
+    entry, _ = WhitelistEntry.objects.get_or_create(phone=normalize_phone(phone), defaults={"note": note})
+    return entry

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from contacts.phones import PhoneError, normalize_phone
+from messaging.models import Message
+from messaging.services import message_enqueue_outbound
+
+
+class OperatorMessageForm(forms.ModelForm):
+    """The add form: an operator writes to a customer; the row goes to the outbox."""
+
+    text = forms.CharField(label="текст", widget=forms.Textarea(attrs={"rows": 4}))
+
+    class Meta:
+        model = Message
+        fields = ("contact", "text")
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "contact", "direction", "author", "short_text", "purpose", "status", "attempts")
+    list_filter = ("direction", "author", "status", "purpose", "is_voice", "timestamp")
+    search_fields = (
+        "text",
+        "transcription",
+        "provider_message_id",
+        "contact__phone",
+        "contact__name",
+        "contact__full_name",
+    )
+    search_help_text = "Текст, расшифровка, id WhatsApp или телефон"
+    date_hierarchy = "timestamp"
+    list_select_related = ("contact",)
+    list_per_page = 100
+    autocomplete_fields = ("contact",)
+    # History is not rewritten: every field of an existing message is read-only.
+    readonly_fields = tuple(
+        f.name for f in Message._meta.get_fields() if getattr(f, "concrete", False) and f.name != "id"
+    )
+
+    def get_form(self, request: HttpRequest, obj: Message | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = OperatorMessageForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> tuple[str, ...]:
+        return self.readonly_fields if obj else ()
+
+    def get_fields(self, request: HttpRequest, obj: Message | None = None) -> Any:
+        return ("contact", "text") if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
+        if change:
+            return
+        saved = message_enqueue_outbound(
+            contact=form.cleaned_data["contact"], text=form.cleaned_data["text"], author=Message.Author.OPERATOR
+        )
+        obj.pk = saved.pk
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Message], search_term: str) -> Any:
+        results, dup = super().get_search_results(request, queryset, search_term)
+        try:
+            results = results | queryset.filter(contact__phone=normalize_phone(search_term))
+        except PhoneError:
+            pass
+        return results, dup
+
+    @admin.display(description="текст")
+    def short_text(self, obj: Message) -> str:
+        text = obj.display_text
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return bool(request.user.is_superuser)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.models import Contact
+
+
+class Message(models.Model):
+    """One WhatsApp message, inbound or outbound.
+
+    An outbound row is also the outbox entry: it is written (status ``queued``) in the same
+    transaction as the decision to send, and the sender moves it through ``sending`` to
+    ``sent``; delivery receipts move it on to ``delivered`` and ``read``.
+    """
+
+    class Direction(models.TextChoices):
+        IN = "in", "Входящее"
+        OUT = "out", "Исходящее"
+
+    class Author(models.TextChoices):
+        CUSTOMER = "customer", "Клиент"
+        BOT = "bot", "Бот"
+        OPERATOR = "operator", "Оператор"
+
+    class Purpose(models.TextChoices):
+        REPLY = "reply", "Ответ"
+        FOLLOW_UP = "follow_up", "Follow-up"
+        BOOKING = "booking", "Запись на звонок"
+        PAYMENT = "payment", "Оплата"
+        NOTIFICATION = "notification", "Уведомление"
+        FALLBACK = "fallback", "Запасной ответ"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "В очереди"
+        SENDING = "sending", "Отправляется"
+        SENT = "sent", "Отправлено"
+        DELIVERED = "delivered", "Доставлено"
+        READ = "read", "Прочитано"
+        FAILED = "failed", "Ошибка"
+
+    PENDING_STATUSES = (Status.QUEUED, Status.SENDING)
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages", verbose_name="контакт")
+    direction = models.CharField("направление", max_length=3, choices=Direction.choices)
+    author = models.CharField("автор", max_length=8, choices=Author.choices)
+    provider_message_id = models.CharField("id в WhatsApp", max_length=128, null=True, blank=True)
+    text = models.TextField("текст", blank=True)
+
+    is_voice = models.BooleanField("голосовое", default=False)
+    media_type = models.CharField(
+        "тип", max_length=32, blank=True, help_text="Тип сообщения у Wappi: text, ptt, image…"
+    )
+    media_url = models.URLField("ссылка на файл", max_length=2048, blank=True)
+    transcription = models.TextField("расшифровка", blank=True)
+
+    # When the message happened: the order of the conversation.
+    timestamp = models.DateTimeField("время", default=timezone.now)
+    sent_at = models.DateTimeField("отправлено", null=True, blank=True)
+    received_at = models.DateTimeField("получено нами", null=True, blank=True)
+    delivered_at = models.DateTimeField("доставлено", null=True, blank=True)
+    read_at = models.DateTimeField("прочитано", null=True, blank=True)
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name="ответ на"
+    )
+
+    # Outbox: outbound rows only.
+    purpose = models.CharField("назначение", max_length=16, choices=Purpose.choices, blank=True)
+    status = models.CharField("статус", max_length=16, choices=Status.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField("попыток", default=0)
+    last_error = models.TextField("последняя ошибка", blank=True)
+    next_attempt_at = models.DateTimeField("следующая попытка", null=True, blank=True)
+    idempotency_key = models.CharField("ключ идемпотентности", max_length=128, null=True, blank=True)
+
+    created_at = models.DateTimeField("создано", auto_now_add=True)
+    updated_at = models.DateTimeField("изменено", auto_now=True)
+
+    class Meta:
+        verbose_name = "сообщение"
+        verbose_name_plural = "сообщения"
+        ordering = ("-timestamp", "-id")
+        indexes = [
+            models.Index(fields=["contact", "-timestamp"], name="message_contact_time_idx"),
+            models.Index(fields=["-timestamp"], name="message_time_idx"),
+            # The sender's sweeper scans only rows still waiting to go out.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="message_outbox_pending_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="message_provider_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="message_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(provider_message_id__isnull=True) | ~Q(provider_message_id=""),
+                name="message_provider_id_not_empty",
+            ),
+            models.CheckConstraint(condition=Q(direction__in=["in", "out"]), name="message_direction_valid"),
+            # Inbound: written by the customer, no outbox state. Outbound: by the bot or an
+            # operator, always with a purpose and a delivery status.
+            models.CheckConstraint(
+                condition=(Q(direction="in", author="customer", purpose="", status=""))
+                | (
+                    Q(direction="out", author__in=["bot", "operator"])
+                    & Q(status__in=["queued", "sending", "sent", "delivered", "read", "failed"])
+                    & ~Q(purpose="")
+                ),
+                name="message_direction_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        arrow = "←" if self.direction == self.Direction.IN else "→"
+        text = self.display_text
+        return f"{arrow} {text[:60]}{'…' if len(text) > 60 else ''}"
+
+    @property
+    def display_text(self) -> str:
+        if self.is_voice and self.transcription:
+            return f"[ТРАНСКРИБАЦИЯ] {self.transcription}"
+        if self.is_voice and not self.text:
+            return "[голосовое сообщение]"
+        return self.text

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, Q
+
+from contacts.models import Contact
+from messaging.models import Message
+
+
+def conversation_recent(*, contact: Contact, limit: int) -> list[Message]:
+    """The last `limit` messages of a conversation, oldest first (the order a model reads)."""
+    rows = list(Message.objects.filter(contact=contact).order_by("-timestamp", "-id")[:limit])
+    rows.reverse()
+    return rows
+
+
+def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
+    """Inbound and outbound messages in [since, until), outbound split by delivery status."""
+    window = Message.objects.filter(timestamp__gte=since, timestamp__lt=until)
+    totals = window.aggregate(
+        inbound=Count("id", filter=Q(direction=Message.Direction.IN)),
+        inbound_voice=Count("id", filter=Q(direction=Message.Direction.IN, is_voice=True)),
+        outbound=Count("id", filter=Q(direction=Message.Direction.OUT)),
+    )
+    by_status = dict.fromkeys(Message.Status.values, 0)
+    for row in window.filter(direction=Message.Direction.OUT).values("status").annotate(n=Count("id")):
+        by_status[row["status"]] = row["n"]
+    return {**totals, "outbound_by_status": by_status}
+
+
+def outbox_pending_count() -> int:
+    """Outbound rows not yet handed to WhatsApp, whatever day they were written."""
+    return Message.objects.filter(direction=Message.Direction.OUT, status__in=Message.PENDING_STATUSES).count()

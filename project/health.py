@@ -1,0 +1,109 @@
+"""Liveness of the parts the product needs: the database, the broker, beat and workers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+HEARTBEAT_KEY = "health:worker-heartbeat"
+BROKER_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class Check:
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "ok" if self.ok else "error", **self.detail}
+
+
+def check_database() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", named in the reply
+        return Check(False, {"error": f"{type(exc).__name__}: {exc}"})
+    return Check(True, {"vendor": connection.vendor})
+
+
+def check_broker() -> Check:
+    from project.celery import app
+
+    conn = app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS)
+    transport = conn.transport_cls
+    try:
+        if transport == "filesystem":
+            # The filesystem transport never fails to "connect"; what matters is that
+            # the shared folders exist and can be written.
+            opts = app.conf.broker_transport_options
+            for key in ("data_folder_in", "data_folder_out", "control_folder"):
+                folder = Path(opts.get(key, ""))
+                if not folder.is_dir() or not os.access(folder, os.W_OK):
+                    return Check(False, {"transport": transport, "error": f"{key} {folder} is not a writable folder"})
+        else:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001
+        return Check(False, {"transport": transport, "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.release()
+    return Check(True, {"transport": transport})
+
+
+def heartbeat_record(now: datetime | None = None) -> None:
+    cache.set(HEARTBEAT_KEY, (now or timezone.now()).isoformat(), timeout=None)
+
+
+def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
+    """Informational: when beat last sent the heartbeat and a worker last ran it."""
+    from django.conf import settings
+    from django_celery_beat.models import PeriodicTask
+
+    now = now or timezone.now()
+    stale_after = 3 * settings.HEARTBEAT_INTERVAL + 10
+    worker_seen = _parse(cache.get(HEARTBEAT_KEY))
+    beat_sent = PeriodicTask.objects.filter(name="project.heartbeat").values_list("last_run_at", flat=True).first()
+
+    def state(moment: datetime | None) -> dict[str, Any]:
+        if moment is None:
+            return {"status": "unknown", "last_seen": None}
+        age = (now - moment).total_seconds()
+        return {
+            "status": "ok" if age <= stale_after else "stale",
+            "last_seen": moment.isoformat(),
+            "age_seconds": round(age, 1),
+        }
+
+    return {"beat": state(beat_sent), "worker": state(worker_seen)}
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def health_report() -> tuple[bool, dict[str, Any]]:
+    """Healthy when the database and the broker answer; beat/worker liveness is reported
+    alongside without failing the check (a deploy may run web alone)."""
+    database, broker = check_database(), check_broker()
+    healthy = database.ok and broker.ok
+    report: dict[str, Any] = {
+        "status": "healthy" if healthy else "unhealthy",
+        "time": timezone.localtime().isoformat(),
+        "checks": {"database": database.as_dict(), "broker": broker.as_dict()},
+    }
+    if not healthy:
+        report["failed"] = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
+    if database.ok:
+        try:
+            report["processes"] = heartbeat_status()
+        except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state
+            report["processes"] = {"error": f"{type(exc).__name__}: {exc}"}
+    return healthy, report

@@ -1,0 +1,99 @@
+"""Structured logging: stdlib records rendered by structlog (key=value for a console,
+one JSON object per line for log shippers), with secrets redacted before rendering.
+
+Code logs events with context as keyword arguments (`log.info("wappi.sent", msg_id=...)`
+through ``structlog.get_logger``) or plain stdlib calls with ``extra=``; both end here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import structlog
+
+# Keys whose values never reach a log line, whatever logs them.
+SECRET_KEYS = re.compile(r"(token|secret|api[_-]?key|password|authorization|cookie|signature)", re.I)
+# Secrets that leak inside free text: Google API keys, bearer tokens, ?secret=/&token= in URLs.
+SECRET_PATTERNS = (
+    re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]+"),
+    re.compile(r"(?i)([?&](?:secret|token|key|api_key)=)[^&\s\"']+"),
+)
+REDACTED = "[redacted]"
+
+
+def redact_text(text: str) -> str:
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
+    return text
+
+
+def redact_value(key: str, value: Any) -> Any:
+    if SECRET_KEYS.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    return value
+
+
+def _redact_event_dict(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return {k: (redact_value(k, v) if k != "event" else redact_text(str(v))) for k, v in event_dict.items()}
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Scrubs the formatted message and `extra=` fields of stdlib records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            return True  # a structlog event: already redacted by its processor chain
+        if record.args:
+            try:
+                record.msg = record.getMessage()
+            except (TypeError, ValueError):
+                record.msg = str(record.msg)
+            record.args = None
+        record.msg = redact_text(str(record.msg))
+        for key, value in list(record.__dict__.items()):
+            if key not in _STD_ATTRS:
+                record.__dict__[key] = redact_value(key, value)
+        return True
+
+
+_STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+_SHARED = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.ExtraAdder(),
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _redact_event_dict,
+]
+
+
+def build_formatter(fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+
+
+structlog.configure(
+    processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)

@@ -1,0 +1,51 @@
+"""Used by `make run`: makes sure an admin login exists and prints where everything is."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Creates the local admin user on first run and prints the URLs and the login."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", default=os.environ.get("WEB_PORT", "8000"))
+        parser.add_argument("--flower-port", default=os.environ.get("FLOWER_PORT", "5555"))
+
+    def handle(self, *args: Any, port: str, flower_port: str, **options: Any) -> None:
+        username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
+        password_file = settings.VAR_DIR / "admin-password.txt"
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(9)
+            User.objects.create_superuser(username=username, email="", password=password)
+            settings.VAR_DIR.mkdir(exist_ok=True)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+        elif password_file.exists():
+            password = password_file.read_text().strip()
+        else:
+            password = "(the password you set)"  # noqa: S105 - a hint printed to the user, not a password
+
+        base = f"http://127.0.0.1:{port}"
+        engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        sandbox = "Wappi sandbox" if settings.WAPPI_SANDBOX else f"Wappi {settings.WAPPI_BASE_URL}"
+        lines = [
+            "",
+            "  WhatsApp AI sales assistant is starting:",
+            f"    Admin   {base}/admin/     login: {username} / {password}",
+            f"    Health  {base}/health",
+            f"    Stats   {base}/stats",
+            f"    Flower  http://127.0.0.1:{flower_port}/",
+            f"    Mode    {sandbox}, LLM backend: {settings.LLM_BACKEND}, database: {engine}",
+            "  Ctrl-C stops everything.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,298 @@
+"""Settings: every value comes from the environment (12-factor), with the defaults of
+DESIGN.md's contract. `.env.example` documents each variable.
+
+With nothing set, the product runs on one machine with no services: SQLite and the
+kombu filesystem broker under ``var/``, the Wappi sandbox and the offline LLM.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A local `.env` is read when present (docker compose passes the same file as the
+# process environment); real environment variables always win. ENV_FILE="" reads none.
+_env_file = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if _env_file and Path(_env_file).is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
+# `NAME=` with nothing after it (as .env.example ships) means "use the default", in .env
+# and in docker compose's env_file alike, never "the empty string".
+for _key in [k for k, v in os.environ.items() if v == ""]:
+    del os.environ[_key]
+
+# --- Django core -----------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG is off: set it in the environment or .env "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated host names).")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "project.apps.ProjectConfig",
+    "contacts",
+    "messaging",
+    "followups",
+    "payments",
+    "ai",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker threads, beat and Flower write to one file at once: WAL lets readers
+    # run beside a writer, IMMEDIATE takes the write lock at BEGIN (so a busy timeout
+    # applies instead of a "database is locked" on lock upgrade), and `timeout` is the
+    # busy timeout in seconds.
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (locks, debounce, heartbeats) ---------------------------------------------
+# Redis in production and tests; a file cache under var/ for the one-machine run.
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
+# --- Time and language ---------------------------------------------------------------
+
+# Asia/Almaty is UTC+5 since 2024-03-01; a host's older time zone database still says
+# UTC+6. Read zones only from the pinned `tzdata` package, never from the host.
+zoneinfo.reset_tzpath(to=[])
+
+LANGUAGE_CODE = "ru"
+TIME_ZONE = env.str("TIMEZONE", default="Asia/Almaty")
+USE_I18N = True
+USE_TZ = True
+
+WORKING_HOURS_START = env.int("WORKING_HOURS_START", default=10)
+WORKING_HOURS_END = env.int("WORKING_HOURS_END", default=18)
+if not 0 <= WORKING_HOURS_START < WORKING_HOURS_END <= 24:
+    raise ImproperlyConfigured("WORKING_HOURS_START must be before WORKING_HOURS_END, both within 0-24.")
+
+# --- Static files ----------------------------------------------------------------------
+
+# Production (the Docker image) serves collected, hashed files from STATIC_ROOT; the
+# one-machine run and the tests serve straight from the apps, with no collectstatic step.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+
+# --- Security ------------------------------------------------------------------------------
+# Behind a TLS-terminating proxy set SECURE_SSL_REDIRECT and the cookie flags to true;
+# they stay off by default so DEBUG=false still answers plain HTTP on localhost.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The TLS checks of `check --deploy` are decided by the operator through the variables
+# above (a plain-HTTP localhost or proxy setup is supported on purpose), so they are
+# silenced here rather than forced on: W004 HSTS, W008 SSL redirect, W012/W016 secure cookies.
+SILENCED_SYSTEM_CHECKS = env.list(
+    "SILENCED_SYSTEM_CHECKS",
+    default=["security.W004", "security.W008", "security.W012", "security.W016"],
+)
+
+# --- Logging: structured (key=value for people, JSON for machines), secrets redacted ---
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "project.logging.RedactSecretsFilter"}},
+    "formatters": {"structured": {"()": "project.logging.build_formatter", "fmt": LOG_FORMAT}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+
+# --- Celery -----------------------------------------------------------------------------
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: every process (web, worker, beat, flower) must see
+    # the same folders. It supports fanout, so remote control and events work too.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+else:
+    # Redis redelivers an unacked (acks_late) task after this many seconds; it must be
+    # longer than any ETA/countdown we use (we never use more than a few minutes).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+# Nothing reads task results: status lives in our own rows.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# A worker started without -Q consumes all four.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("ingest", "llm", "send", "default"))
+# Routing by task name (glob patterns): short Wappi work, slow model calls, the rest.
+CELERY_TASK_ROUTES = {
+    "messaging.ingest*": {"queue": "ingest"},
+    "messaging.poll*": {"queue": "ingest"},
+    "messaging.send*": {"queue": "send"},
+    "messaging.sweep*": {"queue": "send"},
+    "ai.*": {"queue": "llm"},
+    "*": {"queue": "default"},
+}
+# Every task is written to be idempotent, so it is acknowledged only after it ran: a
+# worker killed mid-task leaves the message to be redelivered, not lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The work is I/O bound (Gemini, Wappi, the database): one worker process with a pool
+# of threads serves all four queues. The threads pool does not enforce the time limits
+# above (prefork does); every outbound HTTP call carries its own timeout instead.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=32)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SYNC_EVERY = 1
+
+# Periodic tasks that `migrate` registers (see project/schedules.py). Each value is the
+# interval in seconds; an operator may change or disable a row in the admin, and a
+# changed value here is applied at the next migrate.
+HEARTBEAT_INTERVAL = env.float("HEARTBEAT_INTERVAL", default=30)
+PERIODIC_TASKS = {
+    "project.heartbeat": HEARTBEAT_INTERVAL,
+}
+
+# --- Product settings (DESIGN.md contract) -----------------------------------------------
+
+COMPANY_NAME = env.str("COMPANY_NAME", default="Наша компания")
+
+WAPPI_BASE_URL = env.str("WAPPI_BASE_URL", default="https://wappi.pro")
+WAPPI_TOKEN = env.str("WAPPI_TOKEN", default="")
+WAPPI_PROFILE_ID = env.str("WAPPI_PROFILE_ID", default="")
+WAPPI_WEBHOOK_SECRET = env.str("WAPPI_WEBHOOK_SECRET", default="")
+WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=not WAPPI_TOKEN)
+WAPPI_MEDIA_HOSTS = env.list("WAPPI_MEDIA_HOSTS", default=[])
+POLLING_INTERVAL = env.float("POLLING_INTERVAL", default=5.0)
+BOT_PAUSE_AFTER_OPERATOR = env.float("BOT_PAUSE_AFTER_OPERATOR", default=12.0)  # hours
+
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
+GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
+# The spec's gemini-2.5-pro retires on 2026-12-01; these are its named replacements.
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.8-flash")
+GEMINI_FAST_MODEL = env.str("GEMINI_FAST_MODEL", default="gemini-3.5-flash-lite")
+LLM_BACKEND = env.str("LLM_BACKEND", default="gemini" if GEMINI_API_KEY else "offline")
+if LLM_BACKEND not in ("gemini", "offline"):
+    raise ImproperlyConfigured("LLM_BACKEND must be 'gemini' or 'offline'.")
+
+REPLY_DEBOUNCE_SECONDS = env.float("REPLY_DEBOUNCE_SECONDS", default=4.0)
+MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20)
+MANAGER_PHONES = env.list("MANAGER_PHONES", default=[])
+# A relative path is relative to the project folder, wherever the process was started.
+KNOWLEDGE_BASE_PATH = BASE_DIR / env.str("KNOWLEDGE_BASE_PATH", default="knowledge_base")
+
+ENABLE_FOLLOW_UPS = env.bool("ENABLE_FOLLOW_UPS", default=True)
+FOLLOW_UP_INTERVALS = [float(h) for h in env.list("FOLLOW_UP_INTERVALS", default=["24", "72", "168", "336", "720"])]
+if len(FOLLOW_UP_INTERVALS) != 5 or any(h <= 0 for h in FOLLOW_UP_INTERVALS):
+    raise ImproperlyConfigured("FOLLOW_UP_INTERVALS must be five positive numbers of hours, e.g. 24,72,168,336,720.")
+
+KASPI_BASE_URL = env.str("KASPI_BASE_URL", default="")
+KASPI_API_KEY = env.str("KASPI_API_KEY", default="")
+KASPI_CERT_PATH = env.str("KASPI_CERT_PATH", default="")
+KASPI_KEY_PATH = env.str("KASPI_KEY_PATH", default="")

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from project import views
+
+admin.site.site_header = "WhatsApp AI-ассистент продаж"
+admin.site.site_title = "AI-ассистент"
+admin.site.index_title = "Управление"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("health", views.health, name="health"),
+    path("stats", views.stats, name="stats"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.settings import TEST_DATABASE_URL, TEST_REDIS_URL
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = [
+        f"{name} ({urlparse(url).hostname}:{urlparse(url).port or port})"
+        for name, url, port in (("PostgreSQL", TEST_DATABASE_URL, 5432), ("Redis", TEST_REDIS_URL, 6379))
+        if not _reachable(url, port)
+    ]
+    if missing:
+        pytest.exit(
+            f"{' and '.join(missing)} not reachable: the tests need both; start them with "
+            "`docker compose up -d db redis`",
+            returncode=3,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    return

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from followups.models import FollowUp
+from messaging.models import Message
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    phone = factory.Sequence(lambda n: f"7701{n:07d}")
+    chat_id = factory.LazyAttribute(lambda o: f"{o.phone}@c.us")
+    name = factory.Faker("first_name", locale="ru_RU")
+    full_name = factory.Faker("name", locale="ru_RU")
+
+
+class WhitelistEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WhitelistEntry
+
+    phone = factory.Sequence(lambda n: f"7707{n:07d}")
+    note = "Личный номер"
+
+
+class InboundMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    contact = factory.SubFactory(ContactFactory)
+    direction = Message.Direction.IN
+    author = Message.Author.CUSTOMER
+    provider_message_id = factory.Sequence(lambda n: f"3EB0{n:016X}")
+    text = "Здравствуйте, сколько стоит подключение?"
+    timestamp = factory.LazyFunction(timezone.now)
+    received_at = factory.LazyFunction(timezone.now)
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    contact = factory.SubFactory(ContactFactory)
+    direction = Message.Direction.OUT
+    author = Message.Author.BOT
+    purpose = Message.Purpose.REPLY
+    status = Message.Status.QUEUED
+    text = "Спасибо за интерес! Расскажите, какую задачу хотите решить? 😊"
+    timestamp = factory.LazyFunction(timezone.now)
+
+
+class FollowUpFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FollowUp
+
+    contact = factory.SubFactory(ContactFactory)
+    touch_number = 1
+    next_touch_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))
+
+
+class ScheduledCallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScheduledCall
+
+    contact = factory.SubFactory(ContactFactory)
+    scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from project import health
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
+from tests.processes import run_python
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_is_200_when_the_database_and_the_broker_answer(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["broker"] == {"status": "ok", "transport": "redis"}
+
+
+HEALTH_IN_A_FRESH_PROCESS = """
+import json, django
+django.setup()
+from django.test import Client
+response = Client().get("/health")
+print(json.dumps({"code": response.status_code, "body": response.json()}))
+"""
+
+
+def test_health_is_503_and_names_the_broker_when_the_broker_url_points_nowhere():
+    # A separate process, configured the way an operator would misconfigure it.
+    result = run_python(HEALTH_IN_A_FRESH_PROCESS, TEST_BROKER_URL="redis://127.0.0.1:1/0")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["code"] == 503
+    body = outcome["body"]
+    assert body["status"] == "unhealthy"
+    assert body["failed"] == ["broker"]
+    assert body["checks"]["broker"]["status"] == "error"
+    assert "error" in body["checks"]["broker"]
+    assert body["checks"]["database"]["status"] == "ok"
+
+
+def test_health_reports_a_worker_heartbeat_and_when_it_went_stale(client):
+    with time_machine.travel("2026-11-23 10:00 +05:00", tick=False):
+        health.heartbeat_record()
+        assert client.get("/health").json()["processes"]["worker"]["status"] == "ok"
+    with time_machine.travel("2026-11-23 10:30 +05:00", tick=False):
+        worker = client.get("/health").json()["processes"]["worker"]
+    assert worker["status"] == "stale"
+    assert worker["age_seconds"] == 1800
+
+
+def test_health_only_answers_get(client):
+    assert client.post("/health").status_code == 405
+
+
+def test_stats_count_today_in_the_business_time_zone(client):
+    with time_machine.travel("2026-11-23 00:30 +05:00", tick=False):
+        # 23:59 yesterday in Almaty is already 18:59 UTC of the same UTC day: must not count.
+        yesterday = timezone.now() - timedelta(minutes=31)
+        contact = ContactFactory(is_client=True)
+        InboundMessageFactory(contact=contact, timestamp=yesterday)
+        InboundMessageFactory(contact=contact)
+        InboundMessageFactory(contact=contact, is_voice=True, text="")
+        OutboundMessageFactory(contact=contact)
+        OutboundMessageFactory(contact=contact, status="sent", provider_message_id="out-1")
+        OutboundMessageFactory(contact=contact, status="failed", last_error="400 chat not found")
+        ContactFactory(is_client=False)
+
+        body = client.get("/stats").json()
+
+    assert body["date"] == "2026-11-23"
+    assert body["contacts"]["total"] == 2
+    assert body["contacts"]["clients"] == 1
+    assert body["contacts"]["not_clients"] == 1
+    today = body["messages_today"]
+    assert today["inbound"] == 2
+    assert today["inbound_voice"] == 1
+    assert today["outbound"] == 3
+    assert today["outbound_by_status"] == {
+        "queued": 1,
+        "sending": 0,
+        "sent": 1,
+        "delivered": 0,
+        "read": 0,
+        "failed": 1,
+    }
+    assert body["outbox_pending"] == 1

@@ -1,0 +1,35 @@
+"""Test settings: the product's own settings, pointed at PostgreSQL and Redis on localhost.
+
+Infrastructure URLs can be overridden from the environment (TEST_DATABASE_URL,
+TEST_REDIS_URL, TEST_BROKER_URL); integrations with third parties are forced off, and a developer's .env is
+never read, so a real Wappi token or Gemini key can never reach a test. The password
+matches docker compose's default and is ignored by a trust-auth server.
+"""
+
+from __future__ import annotations
+
+import os
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/whatsapp_agent")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", f"{TEST_REDIS_URL}/14")
+
+os.environ.update(
+    {
+        "ENV_FILE": "",
+        "DEBUG": "false",
+        "SECRET_KEY": "tests-only-secret-key-not-used-anywhere-else-0123456789",
+        "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "CELERY_BROKER_URL": TEST_BROKER_URL,
+        "CACHE_URL": f"{TEST_REDIS_URL}/13",
+        "STATIC_MANIFEST": "false",
+        "LOG_FORMAT": "console",
+        "WAPPI_TOKEN": "",
+        "WAPPI_PROFILE_ID": "",
+        "GEMINI_API_KEY": "",
+        "KASPI_API_KEY": "",
+    }
+)
+
+from project.settings import *  # noqa: E402, F403
