@@ -16,7 +16,6 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # A local `.env` is read when present (docker compose passes the same file as the
@@ -28,6 +27,9 @@ if _env_file and Path(_env_file).is_file():
 # and in docker compose's env_file alike, never "the empty string".
 for _key in [k for k, v in os.environ.items() if v == ""]:
     del os.environ[_key]
+
+# Local state of the one-machine run: the SQLite file, the broker folders, the cache.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # --- Django core -----------------------------------------------------------------
 
@@ -100,7 +102,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # run beside a writer, IMMEDIATE takes the write lock at BEGIN (so a busy timeout
     # applies instead of a "database is locked" on lock upgrade), and `timeout` is the
     # busy timeout in seconds.
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
