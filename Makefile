@@ -6,7 +6,7 @@ PORT ?= 8000
 FLOWER_PORT ?= 5555
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check clean
+.PHONY: run test bench lint check clean
 
 # Local runs default to DEBUG on unless .env decides otherwise.
 ifeq ($(shell grep -sE '^[[:space:]]*DEBUG=' .env),)
@@ -33,6 +33,10 @@ run: $(VENV)/.installed-run
 ## test: the suite, against PostgreSQL and Redis on localhost
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: benchmarks against PostgreSQL/Redis; prints numbers and ratios
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests/bench -m bench -s -q -p no:randomly $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

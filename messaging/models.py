@@ -48,7 +48,24 @@ class Message(models.Model):
     provider_message_id = models.CharField("id в WhatsApp", max_length=128, null=True, blank=True)
     text = models.TextField("текст", blank=True)
 
+    class VoiceStatus(models.TextChoices):
+        PENDING = "pending", "Расшифровывается"
+        DONE = "done", "Расшифровано"
+        FAILED = "failed", "Не удалось расшифровать"
+
+    class Via(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+        POLL = "poll", "Опрос"
+        API = "api", "Наш API"
+        ADMIN = "admin", "Админка"
+
     is_voice = models.BooleanField("голосовое", default=False)
+    voice_status = models.CharField("расшифровка: статус", max_length=8, choices=VoiceStatus.choices, blank=True)
+    voice_error = models.TextField("расшифровка: ошибка", blank=True)
+    ingested_via = models.CharField("получено через", max_length=8, choices=Via.choices, blank=True)
+    provider_task_id = models.CharField("task id у Wappi", max_length=128, blank=True)
+    # Inbound: when the AI step took the message (it never takes one twice).
+    processed_at = models.DateTimeField("обработано ИИ", null=True, blank=True)
     media_type = models.CharField(
         "тип", max_length=32, blank=True, help_text="Тип сообщения у Wappi: text, ptt, image…"
     )
@@ -131,3 +148,48 @@ class Message(models.Model):
         if self.is_voice and not self.text:
             return "[голосовое сообщение]"
         return self.text
+
+
+class ChatCursor(models.Model):
+    """Where polling stopped in one Wappi chat, and whether that chat is quarantined."""
+
+    chat_id = models.CharField("chat id", max_length=64, unique=True)
+    last_time = models.BigIntegerField("последнее время (unix)", default=0)
+    last_message_id = models.CharField("последнее сообщение", max_length=128, blank=True)
+    polled_at = models.DateTimeField("опрошен", null=True, blank=True)
+    quarantined_until = models.DateTimeField("карантин до", null=True, blank=True)
+    failures = models.PositiveIntegerField("ошибок подряд", default=0)
+    last_error = models.TextField("последняя ошибка", blank=True)
+
+    class Meta:
+        verbose_name = "курсор чата"
+        verbose_name_plural = "курсоры чатов (опрос Wappi)"
+
+    def __str__(self) -> str:
+        return self.chat_id
+
+
+class GatewayState(models.Model):
+    """One row: what the gateway knows about Wappi, shown on /health."""
+
+    started_at = models.DateTimeField("опрос начат", null=True, blank=True)
+    last_poll_at = models.DateTimeField("последний успешный опрос", null=True, blank=True)
+    last_poll_error = models.TextField("ошибка опроса", blank=True)
+    last_webhook_at = models.DateTimeField("последний webhook", null=True, blank=True)
+    authorized = models.BooleanField("авторизован", null=True)
+    auth_error = models.TextField("ошибка авторизации", blank=True)
+    auth_checked_at = models.DateTimeField("статус проверен", null=True, blank=True)
+    backoff_until = models.DateTimeField("пауза опроса до", null=True, blank=True)
+    backoff_seconds = models.FloatField("текущая пауза, с", default=0)
+
+    class Meta:
+        verbose_name = "состояние шлюза"
+        verbose_name_plural = "состояние шлюза Wappi"
+
+    def __str__(self) -> str:
+        return "Wappi"
+
+    @classmethod
+    def load(cls) -> GatewayState:
+        state, _ = cls.objects.get_or_create(pk=1)
+        return state

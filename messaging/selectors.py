@@ -32,3 +32,36 @@ def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
 def outbox_pending_count() -> int:
     """Outbound rows not yet handed to WhatsApp, whatever day they were written."""
     return Message.objects.filter(direction=Message.Direction.OUT, status__in=Message.PENDING_STATUSES).count()
+
+
+def gateway_status() -> dict[str, object]:
+    """What an operator needs to know about Wappi, for /health."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from messaging.models import GatewayState
+    from messaging.poller import ALARM_KEY, quarantined_chats
+
+    state = GatewayState.objects.filter(pk=1).first()
+    quarantined = quarantined_chats()
+    alarm = cache.get(ALARM_KEY)
+    authorized = state.authorized if state else None
+    if authorized is False:
+        status = "error"
+    elif alarm:
+        status = "degraded"
+    else:
+        status = "ok" if authorized else "unknown"
+    return {
+        "status": status,
+        "mode": "sandbox" if settings.WAPPI_SANDBOX else "live",
+        "authorized": authorized,
+        "auth_error": (state.auth_error if state else "") or None,
+        "auth_checked_at": state.auth_checked_at.isoformat() if state and state.auth_checked_at else None,
+        "last_poll_at": state.last_poll_at.isoformat() if state and state.last_poll_at else None,
+        "last_poll_error": (state.last_poll_error if state else "") or None,
+        "last_webhook_at": state.last_webhook_at.isoformat() if state and state.last_webhook_at else None,
+        "polling_backoff_until": state.backoff_until.isoformat() if state and state.backoff_until else None,
+        "quarantined_chats": len(quarantined),
+        "quarantine_alarm": alarm,
+    }

@@ -19,7 +19,8 @@ def message_enqueue_outbound(
 ) -> Message:
     """Writes an outbound message to the outbox (status ``queued``). The row is the unit of
     work: whatever sends it claims it from the database, so nothing is lost with the broker.
-    With an `idempotency_key`, a second call with the same key returns the first row."""
+    With an `idempotency_key`, a second call with the same key returns the first row. The
+    send task is enqueued after the transaction commits."""
     text = text.strip()
     if not text:
         raise ValueError("an outbound message needs text")
@@ -36,13 +37,20 @@ def message_enqueue_outbound(
         timestamp=now,
         next_attempt_at=now,
     )
-    if not idempotency_key:
+    if idempotency_key:
+        # The unique constraint decides between concurrent writers with the same key.
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:
+            return Message.objects.get(idempotency_key=idempotency_key)
+    else:
         row.save()
-        return row
-    # The unique constraint decides between concurrent writers with the same key.
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:
-        return Message.objects.get(idempotency_key=idempotency_key)
+    transaction.on_commit(lambda: _enqueue_send(row.pk))
     return row
+
+
+def _enqueue_send(message_id: int) -> None:
+    from messaging.tasks import send_outgoing
+
+    send_outgoing.delay(message_id)

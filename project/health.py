@@ -90,8 +90,9 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def health_report() -> tuple[bool, dict[str, Any]]:
-    """Healthy when the database and the broker answer; beat/worker liveness is reported
-    alongside without failing the check (a deploy may run web alone)."""
+    """Healthy when the database and the broker answer; beat/worker liveness and the state of
+    Wappi (authorised, last poll, last webhook, quarantined chats) are reported alongside
+    without failing the check (a deploy may run web alone; Wappi trouble is not ours)."""
     database, broker = check_database(), check_broker()
     healthy = database.ok and broker.ok
     report: dict[str, Any] = {
@@ -102,8 +103,11 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if not healthy:
         report["failed"] = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
     if database.ok:
-        try:
-            report["processes"] = heartbeat_status()
-        except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state
-            report["processes"] = {"error": f"{type(exc).__name__}: {exc}"}
+        from messaging.selectors import gateway_status
+
+        for key, probe in (("processes", heartbeat_status), ("wappi", gateway_status)):
+            try:
+                report[key] = probe()
+            except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state
+                report[key] = {"error": f"{type(exc).__name__}: {exc}"}
     return healthy, report

@@ -13,8 +13,12 @@ from typing import Any
 
 import structlog
 
-# Keys whose values never reach a log line, whatever logs them.
-SECRET_KEYS = re.compile(r"(token|secret|api[_-]?key|password|authorization|cookie|signature)", re.I)
+# Keys whose values never reach a log line, whatever logs them: names that are, or end in,
+# a secret's word (`token`, `wappi_token`, `api_key`, `X-Amz-Signature`), but not counts
+# such as `prompt_tokens`.
+SECRET_KEYS = re.compile(
+    r"(^|[_\-.])(token|secret|api[_-]?key|key|password|passwd|authorization|cookie|signature|credentials?)$", re.I
+)
 # Secrets that leak inside free text: Google API keys, bearer tokens, ?secret=/&token= in URLs.
 SECRET_PATTERNS = (
     re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),

@@ -26,7 +26,11 @@ def periodic_tasks_sync(*, declared: dict[str, float], using: str = "default") -
     touched: list[str] = []
     for task_name, seconds in declared.items():
         every, period = _interval(seconds)
-        schedule, _ = IntervalSchedule.objects.using(using).get_or_create(every=every, period=period)
+        # IntervalSchedule has no unique constraint (operators add rows in the admin): reuse
+        # the first match rather than fail on duplicates.
+        schedule = IntervalSchedule.objects.using(using).filter(every=every, period=period).order_by(
+            "pk"
+        ).first() or IntervalSchedule.objects.using(using).create(every=every, period=period)
         description = f"{MANAGED_PREFIX}: every {seconds:g} s"
         # A tick that waited longer than two intervals is stale: a stopped worker must
         # not come back to a pile of identical polls.

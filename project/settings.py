@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "project.apps.ProjectConfig",
     "contacts",
     "messaging",
+    "messaging.sandbox",
     "followups",
     "payments",
     "ai",
@@ -230,6 +231,8 @@ CELERY_TASK_ROUTES = {
     "messaging.poll*": {"queue": "ingest"},
     "messaging.send*": {"queue": "send"},
     "messaging.sweep*": {"queue": "send"},
+    "messaging.reconcile*": {"queue": "send"},
+    "messaging.voice*": {"queue": "llm"},
     "ai.*": {"queue": "llm"},
     "*": {"queue": "default"},
 }
@@ -259,6 +262,9 @@ CELERY_BEAT_SYNC_EVERY = 1
 HEARTBEAT_INTERVAL = env.float("HEARTBEAT_INTERVAL", default=30)
 PERIODIC_TASKS = {
     "project.heartbeat": HEARTBEAT_INTERVAL,
+    "messaging.poll_wappi": env.float("POLLING_INTERVAL", default=5.0),
+    "messaging.sweep_outbox": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
+    "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
 }
 
 # --- Product settings (DESIGN.md contract) -----------------------------------------------
@@ -270,15 +276,40 @@ WAPPI_TOKEN = env.str("WAPPI_TOKEN", default="")
 WAPPI_PROFILE_ID = env.str("WAPPI_PROFILE_ID", default="")
 WAPPI_WEBHOOK_SECRET = env.str("WAPPI_WEBHOOK_SECRET", default="")
 WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=not WAPPI_TOKEN)
-WAPPI_MEDIA_HOSTS = env.list("WAPPI_MEDIA_HOSTS", default=[])
+if WAPPI_SANDBOX and WAPPI_TOKEN:
+    raise ImproperlyConfigured("WAPPI_SANDBOX cannot be on while a real WAPPI_TOKEN is configured.")
+# Where the built-in Wappi emulator answers (our own web server) when WAPPI_SANDBOX is on.
+WAPPI_SANDBOX_URL = env.str(
+    "WAPPI_SANDBOX_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', default='8000')}/sandbox/wappi"
+)
+if WAPPI_SANDBOX and not WAPPI_WEBHOOK_SECRET:
+    # The local emulator posts to our own webhook; a fixed secret is enough on one machine.
+    WAPPI_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
+# Seconds: reads and sends (Wappi's sync sends can take long), media downloads.
+WAPPI_TIMEOUT = env.float("WAPPI_TIMEOUT", default=25.0)
+WAPPI_MEDIA_TIMEOUT = env.float("WAPPI_MEDIA_TIMEOUT", default=60.0)
+# Voice/media is fetched only from these hosts (a forged link must not reach internal URLs):
+# Wappi's storage hosts plus the host of the Wappi API we talk to (the sandbox, locally).
+WAPPI_MEDIA_HOSTS = env.list(
+    "WAPPI_MEDIA_HOSTS", default=["wapi-uploads7d.storage.yandexcloud.net", "storage.yandexcloud.net", "fs.wappi.pro"]
+)
 POLLING_INTERVAL = env.float("POLLING_INTERVAL", default=5.0)
 BOT_PAUSE_AFTER_OPERATOR = env.float("BOT_PAUSE_AFTER_OPERATOR", default=12.0)  # hours
+# Sending: a randomised gap between sends to one number, a global cap, and the attempts
+# before a message is marked failed.
+SEND_MIN_GAP_SECONDS = env.float("SEND_MIN_GAP_SECONDS", default=1.5)
+SEND_GAP_JITTER_SECONDS = env.float("SEND_GAP_JITTER_SECONDS", default=1.5)
+SEND_MAX_PER_MINUTE = env.int("SEND_MAX_PER_MINUTE", default=40)
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
 
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
 GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
 # The spec's gemini-2.5-pro retires on 2026-12-01; these are its named replacements.
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.8-flash")
 GEMINI_FAST_MODEL = env.str("GEMINI_FAST_MODEL", default="gemini-3.5-flash-lite")
+# Seconds per model call (the SDK has no default timeout).
+# With the SDK's 3 attempts a call can take 3x this: keep it under the task time limits.
+GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", default=30.0)
 LLM_BACKEND = env.str("LLM_BACKEND", default="gemini" if GEMINI_API_KEY else "offline")
 if LLM_BACKEND not in ("gemini", "offline"):
     raise ImproperlyConfigured("LLM_BACKEND must be 'gemini' or 'offline'.")

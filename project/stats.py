@@ -20,4 +20,25 @@ def stats_today() -> dict[str, Any]:
         "contacts": contact_counts(since=day_start),
         "messages_today": message_counts(since=day_start, until=day_end),
         "outbox_pending": outbox_pending_count(),
+        "queue_depth": queue_depths(),
     }
+
+
+def queue_depths() -> dict[str, int | None]:
+    """Messages waiting in each Celery queue (None when the broker cannot say)."""
+    from django.conf import settings
+
+    from project.celery import app
+
+    depths: dict[str, int | None] = {}
+    try:
+        with app.connection_for_read(connect_timeout=3) as conn:
+            channel = conn.default_channel
+            for queue in settings.CELERY_TASK_QUEUES:
+                try:
+                    depths[queue.name] = channel.queue_declare(queue=queue.name, passive=True).message_count
+                except Exception:  # noqa: BLE001 - a queue not declared yet holds nothing
+                    depths[queue.name] = 0
+    except Exception:  # noqa: BLE001 - stats must answer even when the broker does not
+        return {queue.name: None for queue in settings.CELERY_TASK_QUEUES}
+    return depths

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from project import views
@@ -15,4 +15,6 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("stats", views.stats, name="stats"),
     path("admin/", admin.site.urls),
+    path("sandbox/", include("messaging.sandbox.urls")),
+    path("", include("messaging.urls")),
 ]

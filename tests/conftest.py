@@ -7,6 +7,9 @@ import pytest
 
 from tests.settings import TEST_DATABASE_URL, TEST_REDIS_URL
 
+# Local fakes of the third parties, over real HTTP: fixtures `fake_gemini`, `fake_wappi`.
+pytest_plugins = ["tests.fakes.gemini", "tests.fakes.wappi"]
+
 
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
@@ -36,3 +38,39 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+@contextmanager
+def celery_worker(**env: str) -> Iterator[str]:
+    """`celery -A project worker` as the Procfile starts it (no queue, pool or concurrency
+    flags), sharing this test's database, broker and cache. Yields its node name."""
+    import signal
+    import time
+    import uuid
+
+    from project.celery import app
+
+    app.control.purge()
+    hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", "--hostname", hostname, "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=process_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.inspect(destination=[hostname], timeout=1).ping():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = proc.stdout.read() if proc.poll() is not None else ""
+                raise RuntimeError(f"worker did not start:\n{output}")
+        yield hostname
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -13,6 +13,10 @@ import os
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/whatsapp_agent")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", f"{TEST_REDIS_URL}/14")
+TEST_CACHE_URL = f"{TEST_REDIS_URL}/13"
+# Runs on one machine share Redis: each run (and the worker processes it starts, which
+# inherit the variable) keeps its cache keys under its own prefix and clears only those.
+TEST_CACHE_PREFIX = os.environ.setdefault("TEST_CACHE_PREFIX", f"test{os.getpid()}")
 
 os.environ.update(
     {
@@ -22,7 +26,7 @@ os.environ.update(
         "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
         "DATABASE_URL": TEST_DATABASE_URL,
         "CELERY_BROKER_URL": TEST_BROKER_URL,
-        "CACHE_URL": f"{TEST_REDIS_URL}/13",
+        "CACHE_URL": TEST_CACHE_URL,
         "STATIC_MANIFEST": "false",
         "LOG_FORMAT": "console",
         "WAPPI_TOKEN": "",
@@ -33,3 +37,5 @@ os.environ.update(
 )
 
 from project.settings import *  # noqa: E402, F403
+
+CACHES["default"]["KEY_PREFIX"] = TEST_CACHE_PREFIX  # noqa: F405

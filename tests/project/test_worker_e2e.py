@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 from django.core.cache import cache
@@ -14,40 +10,17 @@ from django.core.cache import cache
 from project import health
 from project.celery import app
 from project.tasks import heartbeat
-from tests.processes import ROOT, process_env
+from tests.processes import celery_worker
 
 pytestmark = [pytest.mark.django_db, pytest.mark.e2e]
 
-READY_TIMEOUT = 60
 TASK_TIMEOUT = 30
 
 
 @pytest.fixture
 def worker():
-    """`celery -A project worker` with no queue, pool or concurrency flags."""
-    app.control.purge()
-    hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--hostname", hostname, "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=process_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not app.control.inspect(destination=[hostname], timeout=1).ping():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"worker did not start:\n{proc.stdout.read() if proc.poll() is not None else ''}")
+    with celery_worker() as hostname:
         yield hostname
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_a_worker_started_without_flags_serves_all_four_queues_with_a_thread_pool(worker):

@@ -35,12 +35,27 @@ class Command(BaseCommand):
             password = "(the password you set)"  # noqa: S105 - a hint printed to the user, not a password
 
         base = f"http://127.0.0.1:{port}"
+        if settings.WAPPI_SANDBOX:
+            # The emulator posts customer messages to our webhook at once (polling is the net).
+            from urllib.parse import urlencode
+
+            from messaging.management.commands.wappi_register_webhook import WEBHOOK_TYPES
+            from messaging.sandbox import services as sandbox
+
+            query = urlencode({"secret": settings.WAPPI_WEBHOOK_SECRET})
+            sandbox.webhook_url_set(url=f"{base}/webhooks/wappi/?{query}", auth=None)
+            sandbox.webhook_types_set(types=WEBHOOK_TYPES)
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         sandbox = "Wappi sandbox" if settings.WAPPI_SANDBOX else f"Wappi {settings.WAPPI_BASE_URL}"
         lines = [
             "",
             "  WhatsApp AI sales assistant is starting:",
             f"    Admin   {base}/admin/     login: {username} / {password}",
+            *(
+                [f"    Chat    {base}/sandbox/   (play a customer: the Wappi sandbox)"]
+                if settings.WAPPI_SANDBOX
+                else []
+            ),
             f"    Health  {base}/health",
             f"    Stats   {base}/stats",
             f"    Flower  http://127.0.0.1:{flower_port}/",

@@ -1,0 +1,257 @@
+"""Ingest: one code path for everything Wappi tells us, by webhook or by polling.
+
+Each customer message is stored exactly once (the database's unique provider id decides
+between a webhook and a poll racing for the same message), against the right contact, and
+handed to the next step after the transaction commits. Whitelisted numbers are only
+counted. Messages typed on the business phone become operator messages and hand the chat to
+the human; the echo of our own API sends changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from contacts.models import Contact, WhitelistEntry
+from contacts.services import contact_pause_bot
+from messaging.events import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
+from messaging.models import GatewayState, Message
+
+log = structlog.get_logger(__name__)
+
+# How far back an unmatched API echo may look for the outbound row it belongs to.
+ECHO_MATCH_WINDOW = timedelta(minutes=15)
+
+_STATUS_ORDER = ["queued", "sending", "sent", "delivered", "read"]
+
+
+@dataclass
+class IngestReport:
+    stored: list[int] = field(default_factory=list)  # new inbound message ids
+    duplicates: int = 0
+    operator: int = 0
+    echoes: int = 0
+    whitelisted: int = 0
+    deliveries: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: IngestReport) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.operator += other.operator
+        self.echoes += other.echoes
+        self.whitelisted += other.whitelisted
+        self.deliveries += other.deliveries
+        self.skipped.update(other.skipped)
+
+
+def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = None) -> IngestReport:
+    """Applies a batch of parsed events. Safe to call twice with the same events."""
+    now = now or timezone.now()
+    events = list(events)
+    report = IngestReport()
+    phones = {e.phone for e in events if isinstance(e, WappiMessage)}
+    whitelisted = (
+        set(WhitelistEntry.objects.filter(phone__in=phones).values_list("phone", flat=True)) if phones else set()
+    )
+    for event in events:
+        if isinstance(event, WappiMessage):
+            if event.phone in whitelisted:
+                _count_whitelisted(event.phone, now)
+                report.whitelisted += 1
+            elif event.origin == Origin.CUSTOMER:
+                _ingest_customer_message(event, via=via, now=now, report=report)
+            elif event.origin == Origin.PHONE:
+                _ingest_operator_message(event, via=via, now=now, report=report)
+            else:
+                _ingest_api_echo(event, report=report)
+        elif isinstance(event, DeliveryUpdate):
+            report.deliveries += delivery_apply(event)
+        elif isinstance(event, AuthorizationUpdate):
+            GatewayState.objects.update_or_create(
+                pk=1, defaults={"authorized": event.online, "auth_error": event.reason, "auth_checked_at": now}
+            )
+        elif isinstance(event, Ignored):
+            report.skipped[event.reason] += 1
+    if report.stored or report.duplicates or report.operator:
+        log.info(
+            "ingest.batch",
+            via=via,
+            stored=len(report.stored),
+            duplicates=report.duplicates,
+            operator=report.operator,
+            echoes=report.echoes,
+            whitelisted=report.whitelisted,
+        )
+    return report
+
+
+def _count_whitelisted(phone: str, now: datetime) -> None:
+    WhitelistEntry.objects.filter(phone=phone).update(skipped_messages=F("skipped_messages") + 1, last_skipped_at=now)
+
+
+def _contact_for(event: WappiMessage) -> Contact:
+    names = {
+        "name": event.contact.get("first_name", ""),
+        "full_name": event.contact.get("full_name", ""),
+        "push_name": event.contact.get("push_name", "")
+        or (event.sender_name if event.origin == Origin.CUSTOMER else ""),
+        "business_name": event.contact.get("business_name", ""),
+    }
+    names = {k: v[:255] for k, v in names.items() if v}
+    contact, created = Contact.objects.get_or_create(
+        phone=event.phone, defaults={"chat_id": event.chat_id[:64], **names}
+    )
+    if not created:
+        changed = {k: v for k, v in names.items() if getattr(contact, k) != v}
+        if not contact.chat_id:
+            changed["chat_id"] = event.chat_id[:64]
+        if changed:
+            Contact.objects.filter(pk=contact.pk).update(**changed, updated_at=timezone.now())
+            for k, v in changed.items():
+                setattr(contact, k, v)
+    return contact
+
+
+def _insert_once(message: Message) -> bool:
+    """Inserts unless a row with the same provider id exists; the unique index decides."""
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        return False
+    return True
+
+
+@transaction.atomic
+def _ingest_customer_message(event: WappiMessage, *, via: str, now: datetime, report: IngestReport) -> None:
+    contact = _contact_for(event)
+    reply_to = None
+    if event.reply_to_id:
+        reply_to = Message.objects.filter(provider_message_id=event.reply_to_id).only("pk").first()
+    message = Message(
+        contact=contact,
+        direction=Message.Direction.IN,
+        author=Message.Author.CUSTOMER,
+        provider_message_id=event.provider_id,
+        text=event.text,
+        is_voice=event.is_voice,
+        voice_status=Message.VoiceStatus.PENDING if event.is_voice else "",
+        media_type=event.type,
+        media_url=event.media_url[:2048],
+        timestamp=event.sent_at,
+        sent_at=event.sent_at,
+        received_at=now,
+        reply_to=reply_to,
+        ingested_via=via,
+    )
+    if not _insert_once(message):
+        report.duplicates += 1
+        return
+    Contact.objects.filter(pk=contact.pk).update(
+        first_inbound_at=Coalesce("first_inbound_at", event.sent_at),
+        last_inbound_at=Greatest(Coalesce("last_inbound_at", event.sent_at), event.sent_at),
+    )
+    report.stored.append(message.pk)
+    transaction.on_commit(lambda pk=message.pk, voice=event.is_voice: _hand_off(pk, voice=voice))
+
+
+def _hand_off(message_id: int, *, voice: bool) -> None:
+    # Imported here: the tasks modules import this one.
+    from ai.tasks import process_incoming
+    from messaging.tasks import voice_transcribe
+
+    (voice_transcribe if voice else process_incoming).delay(message_id)
+
+
+@transaction.atomic
+def _ingest_operator_message(event: WappiMessage, *, via: str, now: datetime, report: IngestReport) -> None:
+    contact = _contact_for(event)
+    if _claim_as_echo(contact=contact, event=event):
+        report.echoes += 1
+        return
+    message = Message(
+        contact=contact,
+        direction=Message.Direction.OUT,
+        author=Message.Author.OPERATOR,
+        purpose=Message.Purpose.REPLY,
+        status=Message.Status.SENT,
+        provider_message_id=event.provider_id,
+        text=event.text,
+        media_type=event.type,
+        timestamp=event.sent_at,
+        sent_at=event.sent_at,
+        received_at=now,
+        ingested_via=via,
+    )
+    if not _insert_once(message):
+        report.echoes += 1  # already known: our own send, or the same operator message again
+        return
+    Contact.objects.filter(pk=contact.pk).update(
+        first_outbound_at=Coalesce("first_outbound_at", event.sent_at),
+        last_outbound_at=Greatest(Coalesce("last_outbound_at", event.sent_at), event.sent_at),
+    )
+    # A person answered from the business phone: the bot steps back for a while.
+    contact_pause_bot(contact=contact, until=now + timedelta(hours=settings.BOT_PAUSE_AFTER_OPERATOR), now=now)
+    report.operator += 1
+    log.info("ingest.operator_took_over", contact_id=contact.pk, hours=settings.BOT_PAUSE_AFTER_OPERATOR)
+
+
+def _claim_as_echo(*, contact: Contact, event: WappiMessage) -> bool:
+    """Our own send seen before the sender stored its provider id (an echo racing the
+    send's response): attach the id instead of mistaking it for an operator."""
+    if Message.objects.filter(provider_message_id=event.provider_id).exists():
+        return True
+    pending = (
+        Message.objects.select_for_update()
+        .filter(
+            contact=contact,
+            direction=Message.Direction.OUT,
+            provider_message_id__isnull=True,
+            status__in=[Message.Status.SENDING, Message.Status.QUEUED],
+            text=event.text,
+            updated_at__gte=timezone.now() - ECHO_MATCH_WINDOW,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if pending is None:
+        return False
+    Message.objects.filter(pk=pending.pk).update(
+        provider_message_id=event.provider_id, status=Message.Status.SENT, sent_at=event.sent_at, last_error=""
+    )
+    return True
+
+
+@transaction.atomic
+def _ingest_api_echo(event: WappiMessage, *, report: IngestReport) -> None:
+    contact = Contact.objects.filter(phone=event.phone).first()
+    if contact is None or not _claim_as_echo(contact=contact, event=event):
+        log.info("ingest.unknown_api_message", provider_id=event.provider_id)
+    report.echoes += 1
+
+
+def delivery_apply(update: DeliveryUpdate) -> int:
+    """Moves an outbound message forward (sent -> delivered -> read); never backwards."""
+    if update.status == "failed":
+        return Message.objects.filter(
+            provider_message_id=update.provider_id,
+            direction=Message.Direction.OUT,
+            status__in=[Message.Status.SENDING, Message.Status.SENT],
+        ).update(status=Message.Status.FAILED, last_error=f"WhatsApp: {update.detail}", updated_at=timezone.now())
+    earlier = _STATUS_ORDER[: _STATUS_ORDER.index(update.status)]
+    stamp = {"delivered_at": update.at} if update.status == "delivered" else {"read_at": update.at}
+    return (
+        Message.objects.filter(provider_message_id=update.provider_id, direction=Message.Direction.OUT)
+        .filter(Q(status__in=earlier))
+        .update(status=update.status, updated_at=timezone.now(), **stamp)
+    )

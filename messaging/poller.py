@@ -1,0 +1,192 @@
+"""Polling: the safety net behind the webhook.
+
+One cycle lists the chats (one call), keeps the private chats whose last activity is newer
+than our per-chat cursor, and reads only those (one `messages/get` each, serialised per
+profile by the client). API calls per cycle grow with the number of changed chats, not with
+the number of chats. A chat answering 400/404 is quarantined for a day; 429/5xx/timeouts
+end the cycle and back the poller off. New installations do not answer history: a chat
+first seen with no activity since polling began is only remembered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from django.core.cache import cache
+from django.utils import timezone
+
+from contacts.phones import JidKind, PhoneError, parse_jid
+from messaging.events import WappiMessage, parse_sync_message
+from messaging.ingest import IngestReport, ingest_events
+from messaging.locks import LockTimeout, cache_lock
+from messaging.models import ChatCursor, GatewayState, Message
+from messaging.wappi import WappiAuthError, WappiClient, WappiPermanentError, WappiTransientError
+
+log = structlog.get_logger(__name__)
+
+QUARANTINE = timedelta(hours=24)
+QUARANTINE_ALARM = 3  # this many quarantined in one cycle means token/profile trouble
+PAGE = 20
+MAX_PAGES = 5
+BACKOFF_MAX_SECONDS = 300.0
+ALARM_KEY = "wappi:quarantine-alarm"
+
+
+@dataclass
+class PollReport:
+    skipped: str = ""  # why the cycle did not run (locked, backing off)
+    chats: int = 0
+    changed: int = 0
+    api_calls: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    error: str = ""
+    ingest: IngestReport = field(default_factory=IngestReport)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        return (
+            f"chats={self.chats} changed={self.changed} api_calls={self.api_calls} stored={len(self.ingest.stored)} "
+            f"duplicates={self.ingest.duplicates} operator={self.ingest.operator} quarantined={len(self.quarantined)}"
+            + (f" error={self.error}" if self.error else "")
+        )
+
+
+def poll_once(*, client: WappiClient, now: datetime | None = None) -> PollReport:
+    """Runs one cycle unless another is running (never two polls at once)."""
+    try:
+        with cache_lock("wappi:poll", ttl=120, wait=0):
+            return _poll(client=client, now=now or timezone.now())
+    except LockTimeout:
+        return PollReport(skipped="another poll is running")
+
+
+def _poll(*, client: WappiClient, now: datetime) -> PollReport:
+    state = GatewayState.load()
+    if state.backoff_until and state.backoff_until > now:
+        return PollReport(skipped=f"backing off until {state.backoff_until.isoformat()}")
+    if state.started_at is None:
+        state.started_at = now
+        state.save(update_fields=["started_at"])
+    baseline = int(state.started_at.timestamp())
+
+    report = PollReport()
+    try:
+        dialogs = client.chats_filter()
+        report.api_calls += 1
+        report.chats = len(dialogs)
+        cursors = {c.chat_id: c for c in ChatCursor.objects.all()}
+        for dialog in dialogs:
+            chat_id, last_time = _private_chat(dialog)
+            if chat_id is None:
+                continue
+            cursor = cursors.get(chat_id)
+            if cursor is None:
+                # First sight: history before polling began is remembered, not answered.
+                cursor = ChatCursor(chat_id=chat_id, last_time=min(last_time, baseline))
+            if last_time <= cursor.last_time:
+                if cursor.pk is None:
+                    cursor.last_time = last_time
+                    cursor.save()
+                continue
+            if cursor.quarantined_until and cursor.quarantined_until > now:
+                continue
+            report.changed += 1
+            _read_chat(client=client, cursor=cursor, dialog=dialog, last_time=last_time, now=now, report=report)
+    except WappiAuthError as exc:
+        report.error = f"auth: {exc}"
+        GatewayState.objects.filter(pk=1).update(authorized=False, auth_error=str(exc)[:500], auth_checked_at=now)
+        log.error("poll.auth_failed", error=str(exc))
+        return report
+    except WappiTransientError as exc:
+        report.error = str(exc)
+        _back_off(state, exc, now)
+        return report
+
+    GatewayState.objects.filter(pk=1).update(
+        last_poll_at=now, last_poll_error="", backoff_until=None, backoff_seconds=0
+    )
+    if len(report.quarantined) >= QUARANTINE_ALARM:
+        cache.set(
+            ALARM_KEY, {"at": now.isoformat(), "chats": report.quarantined}, timeout=int(QUARANTINE.total_seconds())
+        )
+        log.error("poll.quarantine_alarm", quarantined=len(report.quarantined), chats=report.quarantined[:10])
+    return report
+
+
+def _private_chat(dialog: dict) -> tuple[str | None, int]:
+    raw_id = str(dialog.get("id") or "")
+    if dialog.get("isGroup"):
+        return None, 0
+    try:
+        jid = parse_jid(raw_id)
+    except PhoneError:
+        return None, 0
+    if jid.kind is not JidKind.PHONE:
+        return None, 0
+    try:
+        last_time = int(float(dialog.get("last_time") or 0))
+    except (TypeError, ValueError):
+        last_time = 0
+    return f"{jid.user}@c.us", last_time
+
+
+def _read_chat(
+    *, client: WappiClient, cursor: ChatCursor, dialog: dict, last_time: int, now: datetime, report: PollReport
+) -> None:
+    """Reads the chat's newest messages back to the cursor and ingests the new ones."""
+    fresh: list = []
+    try:
+        for page in range(MAX_PAGES):
+            batch = client.messages_get(chat_id=cursor.chat_id, limit=PAGE, offset=page * PAGE)
+            report.api_calls += 1
+            events = [parse_sync_message(raw) for raw in batch]
+            newer = [e for e in events if not isinstance(e, WappiMessage) or e.sent_at.timestamp() > cursor.last_time]
+            fresh.extend(newer)
+            # Stop at the cursor, at a short page, or when the page is all known already.
+            if len(batch) < PAGE or len(newer) < len(events) or _all_known(newer):
+                break
+    except WappiPermanentError as exc:
+        if isinstance(exc, WappiAuthError):
+            raise
+        cursor.quarantined_until = now + QUARANTINE
+        cursor.failures += 1
+        cursor.last_error = str(exc)[:500]
+        cursor.save()
+        report.quarantined.append(cursor.chat_id)
+        log.warning("poll.chat_quarantined", chat_id=cursor.chat_id, error=str(exc))
+        return
+    # Oldest first, so a burst is stored in the order it was written.
+    fresh.sort(key=lambda e: e.sent_at if isinstance(e, WappiMessage) else now)
+    report.ingest.merge(ingest_events(events=fresh, via=Message.Via.POLL, now=now))
+    cursor.last_time = last_time
+    cursor.last_message_id = str(dialog.get("last_message_id") or "")[:128]
+    cursor.polled_at = now
+    cursor.failures = 0
+    cursor.last_error = ""
+    cursor.quarantined_until = None
+    cursor.save()
+
+
+def _all_known(events: list) -> bool:
+    ids = [e.provider_id for e in events if isinstance(e, WappiMessage)]
+    return bool(ids) and Message.objects.filter(provider_message_id__in=ids).count() == len(ids)
+
+
+def _back_off(state: GatewayState, exc: WappiTransientError, now: datetime) -> None:
+    seconds = min(BACKOFF_MAX_SECONDS, max(5.0, state.backoff_seconds * 2 or 5.0))
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        seconds = max(seconds, float(retry_after))
+    GatewayState.objects.filter(pk=1).update(
+        backoff_seconds=seconds, backoff_until=now + timedelta(seconds=seconds), last_poll_error=str(exc)[:500]
+    )
+    log.warning("poll.backing_off", seconds=seconds, error=str(exc))
+
+
+def quarantined_chats(*, now: datetime | None = None) -> list[str]:
+    return list(
+        ChatCursor.objects.filter(quarantined_until__gt=now or timezone.now()).values_list("chat_id", flat=True)
+    )

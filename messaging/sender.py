@@ -1,0 +1,213 @@
+"""The outbox sender: an outbound Message row in status `queued` is the unit of work.
+
+A send claims its row atomically (queued -> sending), re-checks that it may still be sent,
+sends it (a quoted reply to the customer's message when there is one), stores WhatsApp's
+message id and marks the customer's message read. After a send timed out the message may
+or may not have reached WhatsApp, so the row stays `sending` and is reconciled (look for
+its echo) before anything is sent again: a customer never gets the same text twice.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from contacts.models import Contact, WhitelistEntry
+from messaging.events import Origin, WappiMessage, parse_sync_message
+from messaging.models import Message
+from messaging.wappi import (
+    WappiAuthError,
+    WappiClient,
+    WappiError,
+    WappiPermanentError,
+    WappiTimeoutError,
+    WappiTransientError,
+)
+
+log = structlog.get_logger(__name__)
+
+PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP, Message.Purpose.NOTIFICATION}
+# A reconciliation looks for the echo among the chat's newest messages, sent no earlier
+# than this before the attempt.
+RECONCILE_LOOKBACK = timedelta(minutes=2)
+
+
+class SendLater(Exception):
+    """Not now: retry after `delay` seconds (transient error, pacing or the global cap)."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    status: str  # sent / skipped / failed / not_claimed / reconciling
+    detail: str = ""
+
+
+def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = None) -> SendOutcome:
+    """Sends one queued row, at most once. Raises SendLater when it should be retried."""
+    now = now or timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, direction=Message.Direction.OUT, status=Message.Status.QUEUED
+    ).update(status=Message.Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    if not claimed:
+        return SendOutcome("not_claimed")
+    message = Message.objects.select_related("contact", "reply_to").get(pk=message_id)
+
+    refusal = _refusal(message, now)
+    if refusal:
+        _finish(message, status=Message.Status.FAILED, error=refusal)
+        log.info("send.refused", message_id=message.pk, reason=refusal)
+        return SendOutcome("skipped", refusal)
+
+    try:
+        _pace(message.contact.phone)
+    except SendLater:
+        Message.objects.filter(pk=message.pk).update(status=Message.Status.QUEUED, attempts=F("attempts") - 1)
+        raise
+
+    quoted = message.reply_to.provider_message_id if message.reply_to_id and message.reply_to else None
+    try:
+        result = client.message_send(recipient=message.contact.phone, body=message.text, quoted_message_id=quoted)
+    except WappiTimeoutError as exc:
+        # It may have reached WhatsApp: stay `sending`; the sweeper reconciles before any resend.
+        Message.objects.filter(pk=message.pk).update(
+            last_error=f"timeout, reconciling: {exc}", next_attempt_at=now + timedelta(seconds=60)
+        )
+        log.warning("send.timeout", message_id=message.pk)
+        return SendOutcome("reconciling", str(exc))
+    except WappiTransientError as exc:
+        return _retry_or_fail(message, exc, now)
+    except (WappiPermanentError, WappiAuthError) as exc:
+        _finish(message, status=Message.Status.FAILED, error=str(exc))
+        log.warning("send.failed", message_id=message.pk, error=str(exc))
+        return SendOutcome("failed", str(exc))
+
+    _mark_sent(message, provider_id=result.message_id, task_id=result.task_id or "", at=timezone.now())
+    if message.reply_to_id and message.reply_to and message.reply_to.provider_message_id:
+        try:
+            client.mark_read(message_id=message.reply_to.provider_message_id)
+        except WappiError as exc:  # reading receipts are a courtesy, never a reason to resend
+            log.info("send.mark_read_failed", message_id=message.pk, error=str(exc))
+    log.info("send.sent", message_id=message.pk, provider_id=result.message_id, attempts=message.attempts)
+    return SendOutcome("sent", result.message_id)
+
+
+def _refusal(message: Message, now: datetime) -> str:
+    """Re-checks the world at send time, not only when the row was queued."""
+    contact: Contact = message.contact
+    if WhitelistEntry.objects.filter(phone=contact.phone).exists():
+        return "whitelisted number: never messaged"
+    if message.author == Message.Author.BOT and contact.bot_is_paused(now):
+        return "an operator has taken over this chat"
+    if message.purpose in PROACTIVE_PURPOSES and contact.opted_out_at:
+        return "the customer opted out of proactive messages"
+    return ""
+
+
+def _pace(phone: str) -> None:
+    """A small randomised gap between sends to one number, and a global per-minute cap,
+    so a burst does not look like a spam bot to WhatsApp."""
+    gap = settings.SEND_MIN_GAP_SECONDS + random.uniform(0, settings.SEND_GAP_JITTER_SECONDS)  # noqa: S311
+    if gap > 0 and not cache.add(f"send:pace:{phone}", 1, timeout=gap):
+        raise SendLater(gap, "per-number gap")
+    minute = int(timezone.now().timestamp() // 60)
+    key = f"send:minute:{minute}"
+    cache.add(key, 0, timeout=120)
+    if cache.incr(key) > settings.SEND_MAX_PER_MINUTE:
+        raise SendLater(60 - timezone.now().timestamp() % 60 + random.uniform(0, 3), "global per-minute cap")  # noqa: S311
+
+
+def _retry_or_fail(message: Message, exc: WappiTransientError, now: datetime) -> SendOutcome:
+    attempts = message.attempts  # loaded after the claim counted this attempt
+    if attempts >= settings.SEND_MAX_ATTEMPTS:
+        _finish(message, status=Message.Status.FAILED, error=f"gave up after {attempts} attempts: {exc}")
+        log.warning("send.gave_up", message_id=message.pk, attempts=attempts, error=str(exc))
+        return SendOutcome("failed", str(exc))
+    delay = min(600.0, 5 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        delay = max(delay, float(retry_after))
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.QUEUED, last_error=str(exc), next_attempt_at=now + timedelta(seconds=delay)
+    )
+    raise SendLater(delay, str(exc))
+
+
+def _finish(message: Message, *, status: str, error: str) -> None:
+    Message.objects.filter(pk=message.pk).update(status=status, last_error=error[:2000], next_attempt_at=None)
+
+
+@transaction.atomic
+def _mark_sent(message: Message, *, provider_id: str, task_id: str, at: datetime) -> None:
+    # The echo may have arrived first and already attached this id to our row.
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.SENT,
+        provider_message_id=provider_id,
+        provider_task_id=task_id[:128],
+        sent_at=at,
+        last_error="",
+        next_attempt_at=None,
+    )
+    Contact.objects.filter(pk=message.contact_id).update(
+        first_outbound_at=Coalesce("first_outbound_at", at),
+        last_outbound_at=Greatest(Coalesce("last_outbound_at", at), at),
+    )
+
+
+def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:
+    """For a row left `sending` (timeout, worker died): if WhatsApp has it, record it as
+    sent; if not, put it back in the queue. Never sends by itself."""
+    chat_id = f"{message.contact.phone}@c.us"
+    since = (message.updated_at or message.created_at) - RECONCILE_LOOKBACK
+    recent = client.messages_get(chat_id=chat_id, limit=20)
+    for raw in recent:
+        event = parse_sync_message(raw)
+        if (
+            isinstance(event, WappiMessage)
+            and event.origin != Origin.CUSTOMER
+            and event.text == message.text
+            and event.sent_at >= since
+            and not Message.objects.filter(provider_message_id=event.provider_id).exclude(pk=message.pk).exists()
+        ):
+            _mark_sent(message, provider_id=event.provider_id, task_id="", at=event.sent_at)
+            log.info("send.reconciled_as_sent", message_id=message.pk, provider_id=event.provider_id)
+            return SendOutcome("sent", event.provider_id)
+    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.QUEUED, next_attempt_at=timezone.now(), last_error="not found after timeout: resending"
+    )
+    log.info("send.reconciled_as_lost", message_id=message.pk)
+    return SendOutcome("requeued")
+
+
+def outbox_due(
+    *, now: datetime | None = None, stuck_after: timedelta = timedelta(minutes=3)
+) -> tuple[list[int], list[int]]:
+    """Rows the sweeper must act on: queued rows whose time has come and whose task may have
+    been lost, and rows stuck in `sending` (timed out, or the worker died mid-send)."""
+    now = now or timezone.now()
+    queued = list(
+        Message.objects.filter(
+            direction=Message.Direction.OUT,
+            status=Message.Status.QUEUED,
+            next_attempt_at__lte=now - timedelta(seconds=30),
+        ).values_list("pk", flat=True)[:500]
+    )
+    stuck = list(
+        Message.objects.filter(
+            direction=Message.Direction.OUT, status=Message.Status.SENDING, updated_at__lte=now - stuck_after
+        ).values_list("pk", flat=True)[:100]
+    )
+    return queued, stuck

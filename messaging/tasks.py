@@ -1,0 +1,110 @@
+"""Gateway tasks: thin wrappers that load ids, call one service and own the retry policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import shared_task
+
+from messaging import ingest, poller, sender, voice
+from messaging.events import parse_webhook
+from messaging.models import GatewayState, Message
+from messaging.wappi import WappiError, client_from_settings
+
+log = structlog.get_logger(__name__)
+
+# Countdowns above this are not scheduled in the broker (Redis redelivers long ETAs); the
+# row's next_attempt_at is the record and the sweeper picks it up.
+MAX_COUNTDOWN = 300
+VOICE_RETRIES = 3
+
+
+@shared_task(name="messaging.ingest_webhook", ignore_result=True)
+def ingest_webhook(payload: Any) -> None:
+    """A webhook body as Wappi sent it; idempotent (provider ids are unique)."""
+    ingest.ingest_events(events=parse_webhook(payload), via=Message.Via.WEBHOOK)
+
+
+@shared_task(name="messaging.poll_wappi", ignore_result=True)
+def poll_wappi() -> str:
+    report = poller.poll_once(client=client_from_settings())
+    if report.changed or report.error or report.quarantined:
+        log.info("poll.cycle", summary=report.summary())
+    return report.summary()
+
+
+@shared_task(name="messaging.send_outgoing", bind=True, ignore_result=True, max_retries=None)
+def send_outgoing(self: Any, message_id: int) -> str:
+    try:
+        return sender.outbox_send(message_id=message_id, client=client_from_settings()).status
+    except sender.SendLater as later:
+        if later.delay <= MAX_COUNTDOWN:
+            raise self.retry(countdown=later.delay) from later
+        return "deferred"
+
+
+@shared_task(name="messaging.reconcile_outgoing", ignore_result=True)
+def reconcile_outgoing(message_id: int) -> str:
+    message = Message.objects.select_related("contact").filter(pk=message_id, status=Message.Status.SENDING).first()
+    if message is None:
+        return "nothing to do"
+    outcome = sender.outbox_reconcile(message=message, client=client_from_settings())
+    if outcome.status == "requeued":
+        send_outgoing.delay(message_id)
+    return outcome.status
+
+
+@shared_task(name="messaging.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> str:
+    """Losing the broker loses nothing: rows are re-enqueued from the database."""
+    queued, stuck = sender.outbox_due()
+    for pk in queued:
+        send_outgoing.delay(pk)
+    for pk in stuck:
+        reconcile_outgoing.delay(pk)
+    if queued or stuck:
+        log.info("outbox.swept", requeued=len(queued), reconciling=len(stuck))
+    return f"requeued={len(queued)} reconciling={len(stuck)}"
+
+
+@shared_task(name="messaging.voice_transcribe", bind=True, ignore_result=True, max_retries=VOICE_RETRIES)
+def voice_transcribe(self: Any, message_id: int) -> str:
+    try:
+        outcome = voice.voice_process(
+            message_id=message_id, client=client_from_settings(), final_attempt=self.request.retries >= VOICE_RETRIES
+        )
+    except voice.VoiceRetry as exc:
+        raise self.retry(countdown=min(MAX_COUNTDOWN, 10 * 3**self.request.retries)) from exc
+    if outcome.status == "done":
+        from ai.tasks import process_incoming
+
+        process_incoming.delay(message_id)
+    return outcome.status
+
+
+@shared_task(name="messaging.check_wappi_status", ignore_result=True)
+def check_wappi_status() -> str:
+    from django.utils import timezone
+
+    try:
+        status = client_from_settings().get_status()
+    except WappiError as exc:
+        GatewayState.objects.update_or_create(
+            pk=1,
+            defaults={
+                "auth_error": str(exc)[:500],
+                "auth_checked_at": timezone.now(),
+                **({"authorized": False} if not exc.retryable else {}),
+            },
+        )
+        return f"error: {exc}"
+    GatewayState.objects.update_or_create(
+        pk=1,
+        defaults={
+            "authorized": status.healthy,
+            "auth_error": "" if status.healthy else status.app_status,
+            "auth_checked_at": timezone.now(),
+        },
+    )
+    return "healthy" if status.healthy else f"unhealthy: {status.app_status}"

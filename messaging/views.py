@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import hmac
+import json
+
+import structlog
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
+
+from messaging.events import VOICE_TYPES, webhook_events
+from messaging.models import GatewayState, Message
+
+log = structlog.get_logger(__name__)
+
+MEDIA_TYPES = VOICE_TYPES | {"image", "video", "document", "sticker"}
+
+
+@csrf_exempt
+@require_POST
+def wappi_webhook(request: HttpRequest) -> JsonResponse:
+    """Wappi's webhook. Answers fast: the events are handed to a task, never processed here
+    (unless the broker is down, when they are ingested inline rather than lost). Malformed or
+    unknown events are logged and acknowledged with 200, so Wappi does not retry them forever."""
+    secret = settings.WAPPI_WEBHOOK_SECRET
+    if not secret or not hmac.compare_digest(request.GET.get("secret", ""), secret):
+        log.warning("webhook.forbidden", remote=request.META.get("REMOTE_ADDR"))
+        return JsonResponse({"status": "forbidden"}, status=403)
+    try:
+        payload = json.loads(request.body or b"null")
+    except (ValueError, RequestDataTooBig) as exc:
+        log.warning("webhook.malformed", error=type(exc).__name__)
+        return JsonResponse({"status": "ignored", "reason": "malformed"})
+    events = webhook_events(payload)
+    GatewayState.objects.update_or_create(pk=1, defaults={"last_webhook_at": timezone.now()})
+    if not events:
+        log.info("webhook.empty_or_unknown", kind=type(payload).__name__)
+        return JsonResponse({"status": "ignored", "reason": "no events"})
+    for event in events:
+        # A media body is base64 of the whole file: the link or media/download gets the bytes,
+        # so the broker never carries megabytes.
+        if str(event.get("type", "")).lower() in MEDIA_TYPES and isinstance(event.get("body"), str):
+            event["body"] = ""
+    from messaging import ingest
+    from messaging.events import parse_webhook
+    from messaging.tasks import ingest_webhook
+
+    try:
+        ingest_webhook.delay({"messages": events})
+    except OperationalError as exc:
+        log.error("webhook.broker_down_ingesting_inline", error=str(exc))
+        ingest.ingest_events(events=parse_webhook({"messages": events}), via=Message.Via.WEBHOOK)
+    return JsonResponse({"status": "ok", "events": len(events)})

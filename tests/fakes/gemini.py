@@ -1,0 +1,404 @@
+"""A local fake of the Gemini REST API, served over real HTTP, for tests of code that uses
+the real `google-genai` SDK.
+
+The SDK is pointed at the fake through our own settings (``GEMINI_BASE_URL``), so each test
+exercises the SDK's real URL building, headers, JSON (de)serialisation, retries and timeouts.
+Wire formats follow /work/shared/reference/gemini.md (§1-§3, §5), checked against
+google-genai 3.4.0, which calls ``POST /v1/models/{model}:generateContent`` (``v1beta`` on
+2.x or with ``api_version="v1beta"``; the fake accepts any version segment).
+
+Usage (the ``fake_gemini`` fixture does the wiring)::
+
+    def test_it_transcribes(fake_gemini):
+        fake_gemini.reply_text("Здравствуйте", prompt_tokens=120, output_tokens=4)
+        ...call code that uses ai.gemini...
+        request = fake_gemini.last_request()
+        assert request.model == settings.GEMINI_FAST_MODEL
+        assert request.inline_data() == [("audio/ogg", b"OggS...")]
+
+Each scripted reply answers exactly one HTTP request, so with the SDK's retries a test queues
+one reply per expected attempt. A request that finds nothing queued (or hits a route the
+fake does not serve) is answered 400/404 and fails the test at teardown.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pytest_django.fixtures import SettingsWrapper
+
+FAKE_API_KEY = "fake-gemini-key-3f9c1a7e5b"
+
+# /{api version}/models/{model}:{action}; the version segment differs between SDK majors.
+_ROUTE = re.compile(r"^/(?P<version>v[0-9a-z]+)/models/(?P<model>[^/:]+):(?P<action>[A-Za-z]+)$")
+_CANONICAL_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+# --- Response bodies (the JSON shapes of gemini.md §3 and §5) ---------------------------------------
+
+
+def text_response(
+    text: str,
+    *,
+    prompt_tokens: int | None = 100,
+    output_tokens: int | None = 10,
+    thoughts_tokens: int | None = None,
+    cached_tokens: int | None = None,
+    finish_reason: str = "STOP",
+    model_version: str = "fake-gemini",
+    response_id: str = "fake-response-1",
+) -> dict[str, Any]:
+    """A realistic generateContent answer with one text part and usage metadata."""
+    usage: dict[str, Any] = {}
+    if prompt_tokens is not None:
+        usage["promptTokenCount"] = prompt_tokens
+        usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt_tokens}]
+    if output_tokens is not None:
+        usage["candidatesTokenCount"] = output_tokens
+    if thoughts_tokens is not None:
+        usage["thoughtsTokenCount"] = thoughts_tokens
+    if cached_tokens is not None:
+        usage["cachedContentTokenCount"] = cached_tokens
+    if usage:
+        usage["totalTokenCount"] = sum((prompt_tokens or 0, output_tokens or 0, thoughts_tokens or 0))
+    body: dict[str, Any] = {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish_reason, "index": 0}
+        ],
+        "modelVersion": model_version,
+        "responseId": response_id,
+    }
+    if usage:
+        body["usageMetadata"] = usage
+    return body
+
+
+def blocked_response(*, finish_reason: str = "SAFETY", prompt_tokens: int = 100) -> dict[str, Any]:
+    """A candidate stopped by a filter: no content, only the finish reason and ratings."""
+    return {
+        "candidates": [
+            {
+                "finishReason": finish_reason,
+                "index": 0,
+                "safetyRatings": [
+                    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH", "blocked": True},
+                ],
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens},
+        "modelVersion": "fake-gemini",
+        "responseId": "fake-blocked-1",
+    }
+
+
+def prompt_blocked_response(*, block_reason: str = "SAFETY") -> dict[str, Any]:
+    """The prompt itself refused: ``promptFeedback.blockReason`` and no candidates at all."""
+    return {
+        "promptFeedback": {"blockReason": block_reason},
+        "usageMetadata": {"promptTokenCount": 100, "totalTokenCount": 100},
+        "modelVersion": "fake-gemini",
+        "responseId": "fake-prompt-blocked-1",
+    }
+
+
+def error_body(
+    code: int, status: str | None = None, message: str | None = None, *, retry_delay: str | None = None
+) -> dict[str, Any]:
+    """Google's JSON error envelope; `retry_delay` ("17s") adds a google.rpc.RetryInfo detail."""
+    status = status or _CANONICAL_STATUS.get(code, HTTPStatus(code).phrase.upper().replace(" ", "_"))
+    error: dict[str, Any] = {"code": code, "message": message or f"fake {status}", "status": status}
+    if retry_delay is not None:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}]
+    return {"error": error}
+
+
+# --- Request helpers -------------------------------------------------------------------------------
+
+
+def camel(value: Any) -> Any:
+    """Recursively renames snake_case keys to lowerCamelCase.
+
+    The SDK sends most keys in camelCase but some nested ones in snake_case
+    (``inlineData.mime_type``, gemini.md §2); the real API accepts both. Normalise before
+    asserting. Note: keys inside user data (function args, schema properties) change too.
+    """
+    if isinstance(value, dict):
+        return {_camel_key(k): camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value
+
+
+def _camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def b64decode_any(data: str) -> bytes:
+    """Decodes base64 in either alphabet, padded or not (the SDK sends the URL-safe one)."""
+    data = data.strip().replace("-", "+").replace("_", "/")
+    return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+
+
+@dataclass(frozen=True)
+class GeminiRequest:
+    """One HTTP request the fake received, as sent by the SDK."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    json: Any  # None when the body is not JSON
+    api_version: str | None = None  # "v1", "v1beta", ... (None when the route did not match)
+    model: str | None = None
+    action: str | None = None  # "generateContent", ...
+
+    @property
+    def api_key(self) -> str | None:
+        return self.headers.get("x-goog-api-key")
+
+    @property
+    def camel(self) -> Any:
+        """The JSON body with keys normalised to camelCase (see :func:`camel`)."""
+        return camel(self.json)
+
+    def parts(self) -> list[dict[str, Any]]:
+        """All parts of all turns of ``contents``, camelCased."""
+        contents = (self.camel or {}).get("contents") or []
+        return [part for turn in contents for part in (turn.get("parts") or [])]
+
+    def texts(self) -> list[str]:
+        return [part["text"] for part in self.parts() if "text" in part]
+
+    def inline_data(self) -> list[tuple[str, bytes]]:
+        """``(mime type, decoded bytes)`` of every inline-data part."""
+        return [
+            (part["inlineData"].get("mimeType"), b64decode_any(part["inlineData"]["data"]))
+            for part in self.parts()
+            if "inlineData" in part
+        ]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted answer: a JSON-able body (or raw str/bytes), an HTTP status, a delay."""
+
+    body: Any
+    status: int = 200
+    delay: float = 0.0
+    content_type: str = "application/json"
+
+
+class _Server(HTTPServer):
+    def thread_target(self) -> None:
+        # serve_forever polls for shutdown every 0.5 s by default: every stop() would cost that.
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=0.02)
+
+
+@dataclass
+class FakeGemini:
+    """The fake server. Use as a context manager (or the ``fake_gemini`` fixture).
+
+    It runs its own threaded pytest-httpserver instance on 127.0.0.1 so that a deliberately
+    slow reply neither blocks the SDK's retry attempts nor spills into the next test (the
+    shared ``httpserver`` fixture serves one request at a time).
+    """
+
+    api_key: str = FAKE_API_KEY
+    requests: list[GeminiRequest] = field(default_factory=list)
+    unexpected: list[GeminiRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._server = _Server(host="127.0.0.1", port=0, threaded=True)
+
+    # -- lifecycle --
+
+    def __enter__(self) -> FakeGemini:
+        self._server.expect_request(re.compile(r".*")).respond_with_handler(self._handle)
+        self._server.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._released.set()  # wake replies still sleeping on a `delay`
+        self._server.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What to put in ``GEMINI_BASE_URL``: scheme, host and port, no path."""
+        return self._server.url_for("/").rstrip("/")
+
+    # -- scripting --
+
+    def enqueue(self, body: Any, *, status: int = 200, delay: float = 0.0, content_type: str | None = None) -> None:
+        """Queues the answer to the next generateContent request. A str/bytes body is sent
+        verbatim (as text/html unless `content_type` says otherwise)."""
+        raw = isinstance(body, str | bytes)
+        content_type = content_type or ("text/html; charset=utf-8" if raw else "application/json")
+        with self._lock:
+            self._queue.append(Reply(body=body, status=status, delay=delay, content_type=content_type))
+
+    def reply_text(self, text: str, *, delay: float = 0.0, **fields: Any) -> None:
+        """Queues a successful answer; `fields` go to :func:`text_response`."""
+        self.enqueue(text_response(text, **fields), delay=delay)
+
+    def reply_error(
+        self, code: int, *, status: str | None = None, message: str | None = None, retry_delay: str | None = None
+    ) -> None:
+        """Queues an HTTP error with Google's JSON error body (429, 500, 400, ...)."""
+        self.enqueue(error_body(code, status, message, retry_delay=retry_delay), status=code)
+
+    def reply_blocked(self, *, finish_reason: str = "SAFETY") -> None:
+        """Queues a 200 whose candidate was stopped (SAFETY, RECITATION, ...), without content."""
+        self.enqueue(blocked_response(finish_reason=finish_reason))
+
+    def reply_prompt_blocked(self, *, block_reason: str = "SAFETY") -> None:
+        """Queues a 200 refusing the prompt (``promptFeedback.blockReason``, no candidates)."""
+        self.enqueue(prompt_blocked_response(block_reason=block_reason))
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._queue)
+
+    # -- inspection --
+
+    def last_request(self) -> GeminiRequest:
+        assert self.requests, "the fake Gemini received no request"
+        return self.requests[-1]
+
+    def check(self) -> None:
+        """Fails when a request found nothing scripted or hit an unserved route, or a handler
+        crashed (the fixture calls this at teardown)."""
+        self._server.check_handler_errors()
+        assert not self.unexpected, "unscripted requests to the fake Gemini: " + ", ".join(
+            f"{r.method} {r.path}" for r in self.unexpected
+        )
+
+    # -- serving --
+
+    def _handle(self, request: Request) -> Response:
+        record = _record(request)
+        reply = self._reply_for(record)
+        if reply.delay:
+            self._released.wait(reply.delay)
+        body = reply.body
+        if not isinstance(body, str | bytes):
+            body = json.dumps(body, ensure_ascii=False)
+        return Response(body, status=reply.status, content_type=reply.content_type)
+
+    def _reply_for(self, record: GeminiRequest) -> Reply:
+        with self._lock:
+            self.requests.append(record)
+            if record.api_key != self.api_key:
+                # What the real API answers for a wrong key (a 400, not a 401).
+                body = error_body(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
+                body["error"]["details"] = [
+                    {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+                ]
+                return Reply(body=body, status=400)
+            if record.method != "POST" or record.action != "generateContent":
+                self.unexpected.append(record)
+                return Reply(body=error_body(404, message=f"fake Gemini does not serve {record.path}"), status=404)
+            if not (isinstance(record.json, dict) and record.json.get("contents")):
+                return Reply(
+                    body=error_body(400, message="* GenerateContentRequest.contents: contents is not specified"),
+                    status=400,
+                )
+            if not self._queue:
+                self.unexpected.append(record)
+                return Reply(body=error_body(400, "FAILED_PRECONDITION", "fake Gemini: no reply queued"), status=400)
+            return self._queue.popleft()
+
+
+def _record(request: Request) -> GeminiRequest:
+    raw = request.get_data()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    route = _ROUTE.match(request.path)
+    return GeminiRequest(
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=raw,
+        json=parsed,
+        api_version=route["version"] if route else None,
+        model=route["model"] if route else None,
+        action=route["action"] if route else None,
+    )
+
+
+# --- The fixture -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_gemini(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGemini]:
+    """A running :class:`FakeGemini` with the app pointed at it: ``LLM_BACKEND="gemini"``,
+    ``GEMINI_BASE_URL``/``GEMINI_API_KEY`` set, a 5 s timeout, the production retry count
+    with millisecond backoff, and a fresh client. Fails the test at teardown when a request
+    found no scripted reply."""
+    from ai import gemini
+
+    # Variables the SDK reads by itself must not redirect or re-key the client (gemini.md §12).
+    for name in (
+        "GOOGLE_GEMINI_BASE_URL",
+        "GOOGLE_API_KEY",
+        "GOOGLE_GENAI_API_VERSION",
+        "GOOGLE_GENAI_USE_VERTEXAI",
+        "GOOGLE_GENAI_HTTP_CLIENT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    # A proxy from the developer's environment must not see requests to the fake (trust_env).
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setattr(
+        gemini,
+        "RETRY_OPTIONS",
+        gemini.RETRY_OPTIONS.model_copy(update={"initial_delay": 0.01, "max_delay": 0.05, "jitter": 0.0}),
+    )
+    with FakeGemini() as fake:
+        settings.LLM_BACKEND = "gemini"
+        settings.GEMINI_API_KEY = fake.api_key
+        settings.GEMINI_BASE_URL = fake.base_url
+        settings.GEMINI_TIMEOUT = 5.0  # a hung fake fails fast, not after the 60 s default
+        gemini.reset_client()
+        try:
+            yield fake
+        finally:
+            gemini.reset_client()
+    fake.check()

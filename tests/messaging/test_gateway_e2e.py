@@ -1,0 +1,64 @@
+"""The whole gateway once, with real processes: a customer writes in the sandbox, Wappi's
+webhook reaches our server, a real worker stores the message and hands it to the AI step, and
+an outbound row is delivered back to the sandbox as a quoted reply."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+
+from messaging.models import Message
+from messaging.sandbox import services as sandbox
+from messaging.sandbox.models import SandboxMessage
+from messaging.services import message_enqueue_outbound
+from tests.processes import celery_worker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def wait_for(condition, *, timeout: float = 30.0, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_sandbox_message_is_stored_handed_to_the_ai_step_and_answered(live_server, settings_sandbox):
+    sandbox.webhook_url_set(url=f"{live_server.url}/webhooks/wappi/?secret={settings.WAPPI_WEBHOOK_SECRET}", auth=None)
+    with celery_worker(WAPPI_SANDBOX_URL=settings.WAPPI_SANDBOX_URL):
+        sent = sandbox.customer_message_create(phone="+7 701 555 44 33", name="Дана", body="Сколько стоит доставка?")
+
+        inbound = wait_for(
+            lambda: Message.objects.filter(provider_message_id=sent.message_id, processed_at__isnull=False).first(),
+            what="the message to be stored and taken by the AI step",
+        )
+        assert (inbound.contact.phone, inbound.contact.push_name) == ("77015554433", "Дана")
+        assert inbound.ingested_via == "webhook"
+
+        reply = message_enqueue_outbound(
+            contact=inbound.contact, text="Доставка по Алматы — 1 500 ₸ 😊", reply_to=inbound
+        )
+        delivered = wait_for(
+            lambda: SandboxMessage.objects.filter(chat__phone="77015554433", from_me=True).first(),
+            what="the reply to reach the sandbox",
+        )
+
+    reply.refresh_from_db()
+    sent.refresh_from_db()
+    assert delivered.body == "Доставка по Алматы — 1 500 ₸ 😊"
+    assert delivered.quoted_message_id == sent.message_id
+    assert (reply.status, reply.provider_message_id) == ("sent", delivered.message_id)
+    assert sent.is_read  # the customer's message was marked read
+    assert Message.objects.filter(provider_message_id=sent.message_id).count() == 1
+
+
+@pytest.fixture
+def settings_sandbox(settings, live_server):
+    settings.WAPPI_SANDBOX = True
+    settings.WAPPI_SANDBOX_URL = f"{live_server.url}/sandbox/wappi"
+    return settings

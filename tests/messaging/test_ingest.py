@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from celery.signals import before_task_publish
+from django.db import connection
+from django.utils import timezone
+
+from contacts.models import Contact, WhitelistEntry
+from messaging.events import parse_sync_message, parse_webhook
+from messaging.ingest import ingest_events
+from messaging.models import Message
+from tests.factories import ContactFactory, OutboundMessageFactory
+
+SECRET = "test-webhook-secret"
+
+
+def incoming(msg_id="3EB0000000000000A001", phone="77012345678", text="Здравствуйте! Сколько стоит тариф?", **extra):
+    return {
+        "wh_type": "incoming_message",
+        "id": msg_id,
+        "type": "chat",
+        "body": text,
+        "from": f"{phone}@c.us",
+        "to": "77000000000@c.us",
+        "chatId": f"{phone}@c.us",
+        "senderName": "Айгерим",
+        "time": 1795410000,
+        "timestamp": "2026-11-23T10:00:00+05:00",
+        "is_me": False,
+        "chat_type": "dialog",
+        **extra,
+    }
+
+
+@pytest.fixture
+def published():
+    """Names of the tasks this test published to the broker (what the worker would run)."""
+    names: list[str] = []
+
+    def record(sender=None, **_kwargs):
+        names.append(sender)
+
+    before_task_publish.connect(record, weak=False)
+    yield names
+    before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def webhook(client, settings):
+    settings.WAPPI_WEBHOOK_SECRET = SECRET
+
+    def post(payload, secret=SECRET, raw=None):
+        return client.post(
+            f"/webhooks/wappi/?secret={secret}",
+            data=raw if raw is not None else json.dumps(payload),
+            content_type="application/json",
+        )
+
+    return post
+
+
+@pytest.mark.django_db
+def test_a_customer_message_is_stored_against_its_contact(webhook, django_capture_on_commit_callbacks, published):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = webhook({"messages": [incoming()]})
+    assert response.status_code == 200
+    # The view hands off to a task; run the ingest the task would run.
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_events(events=parse_webhook({"messages": [incoming()]}), via="webhook")
+    message = Message.objects.get()
+    assert (message.direction, message.author, message.text) == ("in", "customer", "Здравствуйте! Сколько стоит тариф?")
+    assert message.contact.phone == "77012345678"
+    assert message.contact.push_name == "Айгерим"
+    assert message.contact.last_inbound_at == message.timestamp
+    assert "ai.process_incoming" in published
+
+
+@pytest.mark.django_db
+def test_the_same_message_twice_is_stored_once_and_handed_on_once(django_capture_on_commit_callbacks, published):
+    events = parse_webhook([incoming()])
+    with django_capture_on_commit_callbacks(execute=True):
+        first = ingest_events(events=events, via="webhook")
+        again = ingest_events(events=events, via="poll")
+    assert (len(first.stored), again.duplicates) == (1, 1)
+    assert Message.objects.count() == 1
+    assert published.count("ai.process_incoming") == 1
+
+
+@pytest.mark.django_db
+def test_c_us_and_s_whatsapp_net_ids_map_to_one_contact():
+    ingest_events(
+        events=parse_webhook(
+            [
+                incoming("A1"),
+                incoming("A2", **{"chatId": "77012345678@s.whatsapp.net", "from": "77012345678@s.whatsapp.net"}),
+            ]
+        ),
+        via="webhook",
+    )
+    assert Contact.objects.count() == 1
+    assert Message.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_whitelisted_number_is_counted_and_nothing_else_is_stored(published):
+    report = ingest_events(events=parse_webhook([incoming(phone="77752837306")]), via="webhook")
+    assert report.whitelisted == 1
+    assert not Message.objects.exists()
+    assert not Contact.objects.filter(phone="77752837306").exists()
+    entry = WhitelistEntry.objects.get(phone="77752837306")
+    assert entry.skipped_messages == 1
+    assert entry.last_skipped_at is not None
+    assert published == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"chatId": "120363025246125486@g.us", "chat_type": "group"},
+        {"is_me": True, "from_where": "api"},
+        {"chatId": "status@broadcast"},
+        {"type": "reaction", "body": "👍"},
+    ],
+)
+def test_groups_echoes_broadcasts_and_reactions_store_nothing(change):
+    ingest_events(events=parse_webhook([incoming(**change)]), via="webhook")
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_message_typed_on_the_business_phone_hands_the_chat_to_the_human(settings):
+    settings.BOT_PAUSE_AFTER_OPERATOR = 12
+    typed = incoming(
+        "OP1",
+        text="Добрый день, это Марат, менеджер",
+        wh_type="outgoing_message_phone",
+        **{"from": "77000000000@c.us", "to": "77012345678@c.us"},
+    )
+    report = ingest_events(events=parse_webhook([typed]), via="webhook")
+    contact = Contact.objects.get(phone="77012345678")
+    message = Message.objects.get()
+    assert report.operator == 1
+    assert (message.direction, message.author, message.status) == ("out", "operator", "sent")
+    assert contact.bot_mode == Contact.BotMode.HUMAN
+    assert contact.bot_is_paused()
+    assert timedelta(hours=11.9) < contact.paused_until - timezone.now() <= timedelta(hours=12)
+
+
+@pytest.mark.django_db
+def test_the_echo_of_our_own_api_send_changes_nothing():
+    sent = OutboundMessageFactory(
+        contact=ContactFactory(phone="77012345678"), status="sent", provider_message_id="3EB0OURS", text="Ответ бота"
+    )
+    echo = incoming(
+        "3EB0OURS",
+        text="Ответ бота",
+        wh_type="outgoing_message_phone",
+        **{"from": "77000000000@c.us", "to": "77012345678@c.us"},
+    )
+    ingest_events(events=parse_webhook([echo]), via="webhook")
+    sent.contact.refresh_from_db()
+    assert Message.objects.count() == 1
+    assert sent.contact.bot_mode == Contact.BotMode.AI
+
+
+@pytest.mark.django_db
+def test_an_echo_that_overtakes_our_send_completes_the_row_instead_of_pausing_the_bot():
+    sending = OutboundMessageFactory(
+        contact=ContactFactory(phone="77012345678"), status="sending", provider_message_id=None, text="Ответ бота"
+    )
+    echo = incoming(
+        "3EB0FAST",
+        text="Ответ бота",
+        wh_type="outgoing_message_phone",
+        **{"from": "77000000000@c.us", "to": "77012345678@c.us"},
+    )
+    ingest_events(events=parse_webhook([echo]), via="webhook")
+    sending.refresh_from_db()
+    assert (sending.status, sending.provider_message_id) == ("sent", "3EB0FAST")
+    assert Message.objects.count() == 1
+    assert Contact.objects.get().bot_mode == Contact.BotMode.AI
+
+
+@pytest.mark.django_db
+def test_delivery_receipts_move_a_message_forward_but_never_back():
+    message = OutboundMessageFactory(status="sent", provider_message_id="3EB0D1")
+
+    def receipt(status):
+        ingest_events(
+            events=parse_webhook(
+                {"messages": {"wh_type": "delivery_status", "id": "3EB0D1", "status": status, "time": 1795410000}}
+            ),
+            via="webhook",
+        )
+        message.refresh_from_db()
+        return message.status
+
+    assert receipt("delivered") == "delivered"
+    assert message.delivered_at is not None
+    assert receipt("read") == "read"
+    assert receipt("delivered") == "read"
+
+
+@pytest.mark.django_db
+def test_a_customer_reply_is_linked_to_the_message_it_quotes():
+    ours = OutboundMessageFactory(contact=ContactFactory(phone="77012345678"), status="sent", provider_message_id="Q1")
+    ingest_events(
+        events=parse_webhook([incoming("R1", text="Да, давайте", isReply=True, stanza_id="Q1")]), via="webhook"
+    )
+    assert Message.objects.get(provider_message_id="R1").reply_to == ours
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_webhook_and_a_poll_racing_for_one_message_store_it_once_and_answer_once(published):
+    webhook_events = parse_webhook([incoming("RACE1")])
+    poll_events = [
+        parse_sync_message(
+            {
+                "id": "RACE1",
+                "type": "chat",
+                "fromMe": False,
+                "time": 1795410000,
+                "body": "Здравствуйте! Сколько стоит тариф?",
+                "chatId": "77012345678@c.us",
+                "from": "77012345678@c.us",
+            }
+        )
+    ]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(events, via):
+        try:
+            barrier.wait()
+            ingest_events(events=events, via=via)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(webhook_events, "webhook")),
+        threading.Thread(target=run, args=(poll_events, "poll")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert Message.objects.filter(provider_message_id="RACE1").count() == 1
+    assert Contact.objects.filter(phone="77012345678").count() == 1
+    assert published.count("ai.process_incoming") == 1
+
+
+@pytest.mark.django_db
+def test_the_webhook_refuses_a_missing_or_wrong_secret(webhook):
+    assert webhook({"messages": [incoming()]}, secret="wrong").status_code == 403
+    assert webhook({"messages": [incoming()]}, secret="").status_code == 403
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("raw", ["{not json", "", "[1, 2", "\x00\x01"])
+def test_malformed_webhook_bodies_are_acknowledged_and_store_nothing(webhook, raw, published):
+    response = webhook(None, raw=raw)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored"
+    assert not Message.objects.exists()
+    assert published == []
+
+
+@pytest.mark.django_db
+def test_the_webhook_hands_events_to_a_task_without_media_bytes(webhook, published):
+    voice = incoming("V1", type="ptt", body="T2dnUw" * 1000, file_link="https://fs.wappi.pro/v.ogg")
+    response = webhook({"messages": [voice]})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "events": 1}
+    assert published == ["messaging.ingest_webhook"]
+
+
+@pytest.mark.django_db
+def test_the_webhook_only_accepts_post(client, settings):
+    settings.WAPPI_WEBHOOK_SECRET = SECRET
+    assert client.get(f"/webhooks/wappi/?secret={SECRET}").status_code == 405

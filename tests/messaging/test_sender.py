@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from celery.signals import before_task_publish
+from django.utils import timezone
+
+from contacts.models import Contact
+from messaging.models import Message
+from messaging.sender import SendLater, outbox_due, outbox_reconcile, outbox_send
+from messaging.tasks import sweep_outbox
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, WhitelistEntryFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_pacing(settings):
+    settings.SEND_MIN_GAP_SECONDS = 0
+    settings.SEND_GAP_JITTER_SECONDS = 0
+    settings.SEND_MAX_ATTEMPTS = 3
+
+
+@pytest.fixture
+def reply():
+    contact = ContactFactory(phone="77012345678")
+    question = InboundMessageFactory(contact=contact, provider_message_id="3EB0QUESTION", text="Сколько стоит?")
+    return OutboundMessageFactory(contact=contact, reply_to=question, text="Тариф «Старт» — 9 900 ₸ в месяц 😊")
+
+
+def test_a_reply_is_sent_once_as_a_quote_and_the_question_is_marked_read(fake_wappi, reply):
+    outcome = outbox_send(message_id=reply.pk, client=fake_wappi.client())
+    reply.refresh_from_db()
+    assert outcome.status == "sent"
+    assert fake_wappi.sent == [
+        {"recipient": "77012345678", "body": "Тариф «Старт» — 9 900 ₸ в месяц 😊", "quoted_message_id": "3EB0QUESTION"}
+    ]
+    assert fake_wappi.marked_read == ["3EB0QUESTION"]
+    assert reply.status == "sent"
+    assert reply.provider_message_id == outcome.detail
+    assert reply.sent_at is not None
+    assert Contact.objects.get(pk=reply.contact_id).last_outbound_at == reply.sent_at
+
+
+def test_running_the_send_task_twice_sends_once(fake_wappi, reply):
+    client = fake_wappi.client()
+    first = outbox_send(message_id=reply.pk, client=client)
+    second = outbox_send(message_id=reply.pk, client=client)
+    assert (first.status, second.status) == ("sent", "not_claimed")
+    assert len(fake_wappi.sent) == 1
+
+
+def test_a_redelivered_task_after_the_worker_died_mid_send_does_not_send_again(fake_wappi, reply):
+    # The worker claimed the row, sent it, and died before recording the result.
+    Message.objects.filter(pk=reply.pk).update(status="sending", updated_at=timezone.now() - timedelta(minutes=10))
+    fake_wappi.phone_writes("77012345678", reply.text, from_api=True)  # WhatsApp has it
+
+    redelivered = outbox_send(message_id=reply.pk, client=fake_wappi.client())
+    assert redelivered.status == "not_claimed"
+    assert fake_wappi.sent == []
+
+    _queued, stuck = outbox_due()
+    assert stuck == [reply.pk]
+    reconciled = outbox_reconcile(
+        message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client()
+    )
+    reply.refresh_from_db()
+    assert reconciled.status == "sent"
+    assert reply.status == "sent"
+    assert fake_wappi.sent == []
+
+
+def test_a_5xx_is_retried_with_backoff_and_then_sent(fake_wappi, reply):
+    fake_wappi.fail_next = [502]
+    client = fake_wappi.client()
+    with pytest.raises(SendLater) as later:
+        outbox_send(message_id=reply.pk, client=client)
+    reply.refresh_from_db()
+    assert reply.status == "queued"
+    assert "502" in reply.last_error
+    assert later.value.delay > 0
+    assert reply.next_attempt_at > timezone.now()
+
+    assert outbox_send(message_id=reply.pk, client=client).status == "sent"
+    assert len(fake_wappi.sent) == 1
+
+
+def test_after_the_last_try_the_message_fails_visibly(fake_wappi, reply):
+    fake_wappi.fail_next = [503, 503, 503]
+    client = fake_wappi.client()
+    for _ in range(2):
+        with pytest.raises(SendLater):
+            outbox_send(message_id=reply.pk, client=client)
+    outcome = outbox_send(message_id=reply.pk, client=client)
+    reply.refresh_from_db()
+    assert outcome.status == "failed"
+    assert reply.status == "failed"
+    assert reply.attempts == 3
+    assert "gave up after 3 attempts" in reply.last_error
+    assert fake_wappi.sent == []
+
+
+def test_a_timed_out_send_is_reconciled_never_resent_blindly(fake_wappi, reply):
+    fake_wappi.send_delay = 1.0  # the send reaches WhatsApp, but after we stopped waiting
+    outcome = outbox_send(message_id=reply.pk, client=fake_wappi.client(timeout=0.3))
+    reply.refresh_from_db()
+    assert outcome.status == "reconciling"
+    assert reply.status == "sending"
+
+    assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "not_claimed"
+    fake_wappi.send_delay = 0
+    outbox_reconcile(message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client())
+    reply.refresh_from_db()
+    assert reply.status == "sent"
+    assert len(fake_wappi.sent) == 1  # the one that timed out, and nothing after it
+
+
+def test_a_send_that_never_arrived_is_requeued_by_reconciliation_and_sent_once(fake_wappi, reply):
+    Message.objects.filter(pk=reply.pk).update(status="sending")
+    outcome = outbox_reconcile(
+        message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client()
+    )
+    assert outcome.status == "requeued"
+    assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "sent"
+    assert len(fake_wappi.sent) == 1
+
+
+def test_a_permanent_error_fails_at_once(fake_wappi, reply):
+    fake_wappi.fail_next = [400]
+    outcome = outbox_send(message_id=reply.pk, client=fake_wappi.client())
+    reply.refresh_from_db()
+    assert (outcome.status, reply.status) == ("failed", "failed")
+    assert reply.attempts == 1
+
+
+def test_nothing_is_sent_to_a_whitelisted_number(fake_wappi):
+    entry = WhitelistEntryFactory()
+    message = OutboundMessageFactory(contact=ContactFactory(phone=entry.phone))
+    outcome = outbox_send(message_id=message.pk, client=fake_wappi.client())
+    message.refresh_from_db()
+    assert outcome.status == "skipped"
+    assert message.status == "failed"
+    assert "whitelisted" in message.last_error
+    assert fake_wappi.sent == []
+
+
+def test_the_bot_stays_silent_while_an_operator_has_the_chat_but_the_operator_can_write(fake_wappi):
+    contact = ContactFactory(bot_mode=Contact.BotMode.HUMAN, paused_until=timezone.now() + timedelta(hours=3))
+    bot = OutboundMessageFactory(contact=contact)
+    operator = OutboundMessageFactory(contact=contact, author=Message.Author.OPERATOR, text="Пишу вам лично")
+    client = fake_wappi.client()
+    assert outbox_send(message_id=bot.pk, client=client).status == "skipped"
+    assert outbox_send(message_id=operator.pk, client=client).status == "sent"
+    assert [s["body"] for s in fake_wappi.sent] == ["Пишу вам лично"]
+
+
+def test_no_follow_up_goes_to_someone_who_opted_out(fake_wappi):
+    contact = ContactFactory(opted_out_at=timezone.now())
+    follow_up = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.FOLLOW_UP)
+    answer = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.REPLY)
+    client = fake_wappi.client()
+    assert outbox_send(message_id=follow_up.pk, client=client).status == "skipped"
+    assert outbox_send(message_id=answer.pk, client=client).status == "sent"
+
+
+def test_sends_to_one_number_are_spaced_out(fake_wappi, settings):
+    settings.SEND_MIN_GAP_SECONDS = 30
+    contact = ContactFactory()
+    first, second = OutboundMessageFactory(contact=contact), OutboundMessageFactory(contact=contact)
+    client = fake_wappi.client()
+    assert outbox_send(message_id=first.pk, client=client).status == "sent"
+    with pytest.raises(SendLater) as later:
+        outbox_send(message_id=second.pk, client=client)
+    second.refresh_from_db()
+    assert later.value.reason == "per-number gap"
+    assert (second.status, second.attempts) == ("queued", 0)
+    assert len(fake_wappi.sent) == 1
+
+
+def test_the_sweeper_re_enqueues_a_queued_row_whose_task_was_lost():
+    lost = OutboundMessageFactory(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    fresh = OutboundMessageFactory(next_attempt_at=timezone.now())
+    published: list[tuple[str, object]] = []
+
+    def record(sender=None, body=None, **_kwargs):
+        published.append((sender, list(body[0]) if body else None))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        sweep_outbox()
+    finally:
+        before_task_publish.disconnect(record)
+    assert ("messaging.send_outgoing", [lost.pk]) in published
+    assert not [p for p in published if p[1] == [fresh.pk]]
+
+
+def test_writing_to_the_outbox_enqueues_the_send_after_commit(django_capture_on_commit_callbacks):
+    from messaging.services import message_enqueue_outbound
+
+    published: list[str] = []
+
+    def record(sender=None, **_kwargs):
+        published.append(sender)
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            message_enqueue_outbound(contact=ContactFactory(), text="Здравствуйте!")
+        assert published == []  # nothing before the row is committed
+        for callback in callbacks:
+            callback()
+    finally:
+        before_task_publish.disconnect(record)
+    assert published == ["messaging.send_outgoing"]
