@@ -28,6 +28,12 @@ def process_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """A child's environment with nothing from this test run and no .env: only PATH, HOME
+    and what is given, as a freshly configured server would start."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "ENV_FILE": "", **extra}  # noqa: S108
+
+
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],

@@ -7,14 +7,13 @@ broker folders; nothing here touches PostgreSQL or Redis.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 
 import pytest
 
-from tests.processes import ROOT
+from tests.processes import ROOT, clean_env
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +39,7 @@ print(json.dumps({"queues": queues, "heartbeat": cache.get(health.HEARTBEAT_KEY)
 
 def local_env(var_dir) -> dict[str, str]:
     # Exactly what `make run` has: no DATABASE_URL, CELERY_BROKER_URL or CACHE_URL at all.
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108
-        "ENV_FILE": "",
-        "DEBUG": "true",
-        "VAR_DIR": str(var_dir),
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-    }
+    return clean_env(DEBUG="true", VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="project.settings")
 
 
 def test_a_task_and_remote_control_cross_processes_through_the_filesystem_broker(tmp_path):

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
 
 import pytest
 
-from tests.processes import ROOT
+from tests.processes import ROOT, clean_env
 from tests.settings import TEST_DATABASE_URL, TEST_REDIS_URL
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Runs manage.py with only the given variables (no .env, nothing from this test run)."""
-    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "ENV_FILE": "", **env}  # noqa: S108
+    clean = clean_env(**env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-from tests.processes import ROOT
+from tests.processes import ROOT, clean_env
 
 WRITER = """
 import sys, threading, django
@@ -41,15 +40,12 @@ PROCESSES, THREADS, WRITES = 3, 6, 20
 
 
 def sqlite_env(tmp_path) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108
-        "ENV_FILE": "",
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CACHE_URL": "locmemcache://",
-    }
+    return clean_env(
+        DJANGO_SETTINGS_MODULE="project.settings",
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CACHE_URL="locmemcache://",
+    )
 
 
 def test_processes_and_threads_write_to_sqlite_at_once_without_database_is_locked(tmp_path):
