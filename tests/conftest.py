@@ -35,8 +35,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache():
-    from django.core.cache import cache
+def _clean_cache() -> None:
+    """Each test starts with an empty cache (locks, pacing, heartbeats): this run's keys only,
+    so a developer's run and CI's on one machine do not wipe each other's locks."""
+    import redis
 
-    cache.clear()
-    return
+    from tests.settings import TEST_CACHE_PREFIX, TEST_CACHE_URL
+
+    client = redis.Redis.from_url(TEST_CACHE_URL)
+    try:
+        keys = list(client.scan_iter(f"{TEST_CACHE_PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
