@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
@@ -46,17 +47,29 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclass
+class WorkerProcess:
+    hostname: str
+    process: subprocess.Popen[str]
+
+    def kill(self) -> None:
+        """SIGKILL: the worker dies mid-task, with no chance to clean up or acknowledge."""
+        self.process.kill()
+        self.process.wait()
+
+
 @contextmanager
-def celery_worker(**env: str) -> Iterator[str]:
+def celery_worker(*, purge: bool = True, **env: str) -> Iterator[WorkerProcess]:
     """`celery -A project worker` as the Procfile starts it (no queue, pool or concurrency
-    flags), sharing this test's database, broker and cache. Yields its node name."""
+    flags), sharing this test's database, broker and cache."""
     import signal
     import time
     import uuid
 
     from project.celery import app
 
-    app.control.purge()
+    if purge:
+        app.control.purge()
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "project", "worker", "--hostname", hostname, "--loglevel", "INFO"],
@@ -72,9 +85,10 @@ def celery_worker(**env: str) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 output = proc.stdout.read() if proc.poll() is not None else ""
                 raise RuntimeError(f"worker did not start:\n{output}")
-        yield hostname
+        yield WorkerProcess(hostname, proc)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

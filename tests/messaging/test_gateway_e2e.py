@@ -62,3 +62,37 @@ def settings_sandbox(settings, live_server):
     settings.WAPPI_SANDBOX = True
     settings.WAPPI_SANDBOX_URL = f"{live_server.url}/sandbox/wappi"
     return settings
+
+
+def test_a_worker_killed_mid_send_never_makes_the_customer_get_the_message_twice(live_server, settings_sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.tasks import sweep_outbox
+    from tests.factories import ContactFactory
+
+    contact = ContactFactory(phone="77015554433")
+    # WhatsApp stores the message at once but answers the send slowly: the worker dies waiting.
+    sandbox.control_apply({"send_delay_seconds": 5})
+    with celery_worker(WAPPI_SANDBOX_URL=settings.WAPPI_SANDBOX_URL) as doomed:
+        reply = message_enqueue_outbound(contact=contact, text="Счёт на оплату отправлен ✅")
+        wait_for(
+            lambda: SandboxMessage.objects.filter(chat__phone="77015554433", from_me=True).exists(),
+            what="the send to reach WhatsApp",
+        )
+        doomed.kill()
+    reply.refresh_from_db()
+    assert reply.status == "sending"  # claimed, sent, never recorded
+
+    sandbox.control_apply({"send_delay_seconds": 0})
+    # Minutes later the row is still `sending`: the sweeper reconciles it instead of resending.
+    Message.objects.filter(pk=reply.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    with celery_worker(purge=False, WAPPI_SANDBOX_URL=settings.WAPPI_SANDBOX_URL):
+        sweep_outbox.delay()
+        wait_for(lambda: Message.objects.filter(pk=reply.pk, status="sent").exists(), what="reconciliation")
+
+    delivered = SandboxMessage.objects.filter(chat__phone="77015554433", from_me=True)
+    assert delivered.count() == 1
+    reply.refresh_from_db()
+    assert reply.provider_message_id == delivered.get().message_id

@@ -19,8 +19,8 @@ TASK_TIMEOUT = 30
 
 @pytest.fixture
 def worker():
-    with celery_worker() as hostname:
-        yield hostname
+    with celery_worker() as process:
+        yield process.hostname
 
 
 def test_a_worker_started_without_flags_serves_all_four_queues_with_a_thread_pool(worker):
