@@ -11,8 +11,9 @@ log = structlog.get_logger(__name__)
 
 @shared_task(name="ai.process_incoming", ignore_result=True)
 def process_incoming(message_id: int) -> None:
-    """The AI step's entry point for a new customer message. Until the AI layer lands it only
-    takes the message (marks it processed, once), so the gateway's hand-off is observable."""
+    """The AI step's entry point for a new customer message. Whatever it decides, it marks the
+    message processed (once): the inbound sweeper re-hands messages that stay unprocessed.
+    Until the AI layer lands it only takes the message, so the gateway's hand-off is observable."""
     taken = Message.objects.filter(pk=message_id, direction=Message.Direction.IN, processed_at__isnull=True).update(
         processed_at=timezone.now()
     )

@@ -70,10 +70,10 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
                 report.whitelisted += 1
             elif event.origin == Origin.CUSTOMER:
                 _ingest_customer_message(event, via=via, now=now, report=report)
-            elif event.origin == Origin.PHONE:
-                _ingest_operator_message(event, via=via, now=now, report=report)
             else:
-                _ingest_api_echo(event, report=report)
+                # Typed on the phone, or sent through the API by something other than us (a CRM,
+                # Wappi's web chat): unless it is the echo of our own send, a person wrote it.
+                _ingest_operator_message(event, via=via, now=now, report=report)
         elif isinstance(event, DeliveryUpdate):
             report.deliveries += delivery_apply(event)
         elif isinstance(event, AuthorizationUpdate):
@@ -162,7 +162,9 @@ def _ingest_customer_message(event: WappiMessage, *, via: str, now: datetime, re
         last_inbound_at=Greatest(Coalesce("last_inbound_at", event.sent_at), event.sent_at),
     )
     report.stored.append(message.pk)
-    transaction.on_commit(lambda pk=message.pk, voice=event.is_voice: _hand_off(pk, voice=voice))
+    # robust: a broker outage must not undo or interrupt the ingest; the inbound sweeper hands
+    # over whatever was stored but not taken.
+    transaction.on_commit(lambda pk=message.pk, voice=event.is_voice: _hand_off(pk, voice=voice), robust=True)
 
 
 def _hand_off(message_id: int, *, voice: bool) -> None:
@@ -200,15 +202,19 @@ def _ingest_operator_message(event: WappiMessage, *, via: str, now: datetime, re
         first_outbound_at=Coalesce("first_outbound_at", event.sent_at),
         last_outbound_at=Greatest(Coalesce("last_outbound_at", event.sent_at), event.sent_at),
     )
-    # A person answered from the business phone: the bot steps back for a while.
-    contact_pause_bot(contact=contact, until=now + timedelta(hours=settings.BOT_PAUSE_AFTER_OPERATOR), now=now)
+    # A person answered from the business phone: the bot steps back for a while. A pause only
+    # ever grows: an indefinite takeover from the admin (paused_until empty) stays indefinite.
+    until = now + timedelta(hours=settings.BOT_PAUSE_AFTER_OPERATOR)
+    if not contact.bot_is_paused(now) or (contact.paused_until and contact.paused_until < until):
+        contact_pause_bot(contact=contact, until=until, now=now)
     report.operator += 1
     log.info("ingest.operator_took_over", contact_id=contact.pk, hours=settings.BOT_PAUSE_AFTER_OPERATOR)
 
 
 def _claim_as_echo(*, contact: Contact, event: WappiMessage) -> bool:
     """Our own send seen before the sender stored its provider id (an echo racing the
-    send's response): attach the id instead of mistaking it for an operator."""
+    send's response): attach the id instead of mistaking it for an operator. Only a row that
+    is being sent right now can be echoed; a queued one has not left us yet."""
     if Message.objects.filter(provider_message_id=event.provider_id).exists():
         return True
     pending = (
@@ -217,7 +223,7 @@ def _claim_as_echo(*, contact: Contact, event: WappiMessage) -> bool:
             contact=contact,
             direction=Message.Direction.OUT,
             provider_message_id__isnull=True,
-            status__in=[Message.Status.SENDING, Message.Status.QUEUED],
+            status=Message.Status.SENDING,
             text=event.text,
             updated_at__gte=timezone.now() - ECHO_MATCH_WINDOW,
         )
@@ -230,14 +236,6 @@ def _claim_as_echo(*, contact: Contact, event: WappiMessage) -> bool:
         provider_message_id=event.provider_id, status=Message.Status.SENT, sent_at=event.sent_at, last_error=""
     )
     return True
-
-
-@transaction.atomic
-def _ingest_api_echo(event: WappiMessage, *, report: IngestReport) -> None:
-    contact = Contact.objects.filter(phone=event.phone).first()
-    if contact is None or not _claim_as_echo(contact=contact, event=event):
-        log.info("ingest.unknown_api_message", provider_id=event.provider_id)
-    report.echoes += 1
 
 
 def delivery_apply(update: DeliveryUpdate) -> int:

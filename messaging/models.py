@@ -100,6 +100,12 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["contact", "-timestamp"], name="message_contact_time_idx"),
             models.Index(fields=["-timestamp"], name="message_time_idx"),
+            # The inbound sweeper scans only customer messages nobody has taken yet.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(direction="in", processed_at__isnull=True),
+                name="message_inbound_unhandled_idx",
+            ),
             # The sender's sweeper scans only rows still waiting to go out.
             models.Index(
                 fields=["next_attempt_at"],

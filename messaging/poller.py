@@ -10,6 +10,7 @@ first seen with no activity since polling began is only remembered.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,7 +30,13 @@ log = structlog.get_logger(__name__)
 QUARANTINE = timedelta(hours=24)
 QUARANTINE_ALARM = 3  # this many quarantined in one cycle means token/profile trouble
 PAGE = 20
-MAX_PAGES = 5
+# A chat with more new messages than this between two polls is read this far and a warning
+# logged (the webhook will have delivered them; this is the safety net).
+MAX_PAGES = 25
+# A cycle stops starting new chats after this long (the rest wait for the next cycle), so it
+# always ends well within the poll lock's lifetime.
+CYCLE_BUDGET_SECONDS = 60.0
+POLL_LOCK_TTL = 180
 BACKOFF_MAX_SECONDS = 300.0
 ALARM_KEY = "wappi:quarantine-alarm"
 
@@ -57,7 +64,7 @@ class PollReport:
 def poll_once(*, client: WappiClient, now: datetime | None = None) -> PollReport:
     """Runs one cycle unless another is running (never two polls at once)."""
     try:
-        with cache_lock("wappi:poll", ttl=120, wait=0):
+        with cache_lock("wappi:poll", ttl=POLL_LOCK_TTL, wait=0):
             return _poll(client=client, now=now or timezone.now())
     except LockTimeout:
         return PollReport(skipped="another poll is running")
@@ -78,21 +85,28 @@ def _poll(*, client: WappiClient, now: datetime) -> PollReport:
         report.api_calls += 1
         report.chats = len(dialogs)
         cursors = {c.chat_id: c for c in ChatCursor.objects.all()}
+        started = time.monotonic()
         for dialog in dialogs:
             chat_id, last_time = _private_chat(dialog)
             if chat_id is None:
                 continue
+            last_id = str(dialog.get("last_message_id") or "")[:128]
             cursor = cursors.get(chat_id)
+            if cursor is None and last_time <= baseline:
+                # First sight of a chat quiet since polling began: remembered, not answered.
+                ChatCursor.objects.create(chat_id=chat_id, last_time=last_time, last_message_id=last_id)
+                continue
             if cursor is None:
-                # First sight: history before polling began is remembered, not answered.
-                cursor = ChatCursor(chat_id=chat_id, last_time=min(last_time, baseline))
-            if last_time <= cursor.last_time:
-                if cursor.pk is None:
-                    cursor.last_time = last_time
-                    cursor.save()
+                cursor = ChatCursor(chat_id=chat_id, last_time=baseline)
+            # Several messages can share one second: the same second with another last
+            # message is a change too.
+            if last_time < cursor.last_time or (last_time == cursor.last_time and last_id == cursor.last_message_id):
                 continue
             if cursor.quarantined_until and cursor.quarantined_until > now:
                 continue
+            if time.monotonic() - started > CYCLE_BUDGET_SECONDS:
+                report.error = "cycle budget spent; the remaining chats are read next cycle"
+                break
             report.changed += 1
             _read_chat(client=client, cursor=cursor, dialog=dialog, last_time=last_time, now=now, report=report)
     except WappiAuthError as exc:
@@ -143,11 +157,14 @@ def _read_chat(
             batch = client.messages_get(chat_id=cursor.chat_id, limit=PAGE, offset=page * PAGE)
             report.api_calls += 1
             events = [parse_sync_message(raw) for raw in batch]
-            newer = [e for e in events if not isinstance(e, WappiMessage) or e.sent_at.timestamp() > cursor.last_time]
+            # `>=`: the cursor's own second may hold messages we have not seen; ids dedupe.
+            newer = [e for e in events if not isinstance(e, WappiMessage) or e.sent_at.timestamp() >= cursor.last_time]
             fresh.extend(newer)
             # Stop at the cursor, at a short page, or when the page is all known already.
             if len(batch) < PAGE or len(newer) < len(events) or _all_known(newer):
                 break
+        else:
+            log.warning("poll.page_limit", chat_id=cursor.chat_id, read=MAX_PAGES * PAGE)
     except WappiPermanentError as exc:
         if isinstance(exc, WappiAuthError):
             raise

@@ -29,6 +29,28 @@ def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
     return {**totals, "outbound_by_status": by_status}
 
 
+def inbound_unhandled(*, now: datetime) -> tuple[list[int], list[int]]:
+    """Customer messages stored but not taken by the next step (its task was lost: the broker
+    was down at commit, a worker died): text to hand to the AI step, voice to transcribe.
+    Older than a grace period (the normal path is still running) and younger than a day (an
+    answer days late is worse than none)."""
+    from datetime import timedelta
+
+    window = {"received_at__lt": now - timedelta(minutes=2), "received_at__gte": now - timedelta(hours=24)}
+    unhandled = Message.objects.filter(direction=Message.Direction.IN, processed_at__isnull=True, **window)
+    text = list(
+        unhandled.exclude(voice_status__in=[Message.VoiceStatus.PENDING, Message.VoiceStatus.FAILED])
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:200]
+    )
+    voice = list(
+        unhandled.filter(voice_status=Message.VoiceStatus.PENDING, received_at__lt=now - timedelta(minutes=5))
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:50]
+    )
+    return text, voice
+
+
 def outbox_pending_count() -> int:
     """Outbound rows not yet handed to WhatsApp, whatever day they were written."""
     return Message.objects.filter(direction=Message.Direction.OUT, status__in=Message.PENDING_STATUSES).count()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -39,6 +39,7 @@ PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP, Message.Purpose.NOTIFICATION}
 # A reconciliation looks for the echo among the chat's newest messages, sent no earlier
 # than this before the attempt.
 RECONCILE_LOOKBACK = timedelta(minutes=2)
+RECONCILE_PAGE = 50
 
 
 class SendLater(Exception):
@@ -152,15 +153,23 @@ def _finish(message: Message, *, status: str, error: str) -> None:
 
 @transaction.atomic
 def _mark_sent(message: Message, *, provider_id: str, task_id: str, at: datetime) -> None:
-    # The echo may have arrived first and already attached this id to our row.
-    Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.SENT,
-        provider_message_id=provider_id,
-        provider_task_id=task_id[:128],
-        sent_at=at,
-        last_error="",
-        next_attempt_at=None,
-    )
+    """Records the send. Only a row still pending moves (a delivery receipt may have moved it
+    on already); if the id already sits on another row (an echo stored first), the send is
+    recorded without it rather than crashing and leaving the row to be sent again."""
+    fields = {
+        "status": Message.Status.SENT,
+        "provider_task_id": task_id[:128],
+        "sent_at": at,
+        "last_error": "",
+        "next_attempt_at": None,
+    }
+    pending = Message.objects.filter(pk=message.pk, status__in=[Message.Status.SENDING, Message.Status.QUEUED])
+    try:
+        with transaction.atomic():
+            pending.update(provider_message_id=provider_id, **fields)
+    except IntegrityError:
+        log.warning("send.provider_id_already_known", message_id=message.pk, provider_id=provider_id)
+        pending.update(**fields)
     Contact.objects.filter(pk=message.contact_id).update(
         first_outbound_at=Coalesce("first_outbound_at", at),
         last_outbound_at=Greatest(Coalesce("last_outbound_at", at), at),
@@ -169,10 +178,31 @@ def _mark_sent(message: Message, *, provider_id: str, task_id: str, at: datetime
 
 def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:
     """For a row left `sending` (timeout, worker died): if WhatsApp has it, record it as
-    sent; if not, put it back in the queue. Never sends by itself."""
+    sent; if not, put it back in the queue. Never sends by itself.
+
+    The row is claimed first (its updated_at moves only if nobody touched it since it was
+    read), and put back in the queue only if that claim still holds: two reconciliations of
+    one row, or one racing a send, can never both requeue it."""
+    seen = message.updated_at
+    claim = timezone.now()
+    if not Message.objects.filter(pk=message.pk, status=Message.Status.SENDING, updated_at=seen).update(
+        updated_at=claim, last_error="reconciling: looking for the message in WhatsApp"
+    ):
+        return SendOutcome("not_claimed")
     chat_id = f"{message.contact.phone}@c.us"
-    since = (message.updated_at or message.created_at) - RECONCILE_LOOKBACK
-    recent = client.messages_get(chat_id=chat_id, limit=20)
+    since = (seen or message.created_at) - RECONCILE_LOOKBACK
+    try:
+        recent = client.messages_get(chat_id=chat_id, limit=RECONCILE_PAGE)
+    except WappiTransientError as exc:
+        # Try again at the next sweep: the row stays `sending`, nothing is resent meanwhile.
+        Message.objects.filter(pk=message.pk, updated_at=claim).update(last_error=f"reconciling: {exc}")
+        return SendOutcome("reconciling", str(exc))
+    except WappiError as exc:
+        # Delivery cannot be verified (e.g. the chat answers 400): say so, never guess.
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING, updated_at=claim).update(
+            status=Message.Status.FAILED, last_error=f"delivery unknown, not resent: {exc}"[:2000]
+        )
+        return SendOutcome("failed", str(exc))
     for raw in recent:
         event = parse_sync_message(raw)
         if (
@@ -185,9 +215,11 @@ def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:
             _mark_sent(message, provider_id=event.provider_id, task_id="", at=event.sent_at)
             log.info("send.reconciled_as_sent", message_id=message.pk, provider_id=event.provider_id)
             return SendOutcome("sent", event.provider_id)
-    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+    requeued = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING, updated_at=claim).update(
         status=Message.Status.QUEUED, next_attempt_at=timezone.now(), last_error="not found after timeout: resending"
     )
+    if not requeued:
+        return SendOutcome("not_claimed")
     log.info("send.reconciled_as_lost", message_id=message.pk)
     return SendOutcome("requeued")
 

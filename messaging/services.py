@@ -46,7 +46,8 @@ def message_enqueue_outbound(
             return Message.objects.get(idempotency_key=idempotency_key)
     else:
         row.save()
-    transaction.on_commit(lambda: _enqueue_send(row.pk))
+    # robust: a broker outage must not fail the caller; the outbox sweeper sends the row later.
+    transaction.on_commit(lambda: _enqueue_send(row.pk), robust=True)
     return row
 
 

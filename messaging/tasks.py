@@ -59,13 +59,32 @@ def reconcile_outgoing(message_id: int) -> str:
 def sweep_outbox() -> str:
     """Losing the broker loses nothing: rows are re-enqueued from the database."""
     queued, stuck = sender.outbox_due()
+    # Expiring: sweeps run every minute, and a backlog of identical tasks helps nobody.
     for pk in queued:
-        send_outgoing.delay(pk)
+        send_outgoing.apply_async((pk,), expires=300)
     for pk in stuck:
-        reconcile_outgoing.delay(pk)
+        reconcile_outgoing.apply_async((pk,), expires=300)
     if queued or stuck:
         log.info("outbox.swept", requeued=len(queued), reconciling=len(stuck))
     return f"requeued={len(queued)} reconciling={len(stuck)}"
+
+
+@shared_task(name="messaging.sweep_inbound", ignore_result=True)
+def sweep_inbound() -> str:
+    """No customer message is left unanswered because its hand-off task was lost."""
+    from django.utils import timezone
+
+    from ai.tasks import process_incoming
+    from messaging.selectors import inbound_unhandled
+
+    text, voice = inbound_unhandled(now=timezone.now())
+    for pk in text:
+        process_incoming.apply_async((pk,), expires=600)
+    for pk in voice:
+        voice_transcribe.apply_async((pk,), expires=600)
+    if text or voice:
+        log.warning("inbound.swept", handed_to_ai=len(text), voice=len(voice))
+    return f"ai={len(text)} voice={len(voice)}"
 
 
 @shared_task(name="messaging.voice_transcribe", bind=True, ignore_result=True, max_retries=VOICE_RETRIES)

@@ -41,7 +41,9 @@ from contacts.phones import InvalidPhoneError, PhoneError, normalize_phone, pars
 
 log = structlog.get_logger(__name__)
 
-SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - public: the built-in emulator accepts only these
+# The emulator's published token, used with DEBUG; without DEBUG settings.WAPPI_SANDBOX_TOKEN
+# is derived from SECRET_KEY (see project/settings.py).
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - public by design
 SANDBOX_PROFILE_ID = "sandbox-0001"
 
 # Connecting never needs long; the read timeout is what Wappi's slow sync sends need.
@@ -601,7 +603,7 @@ def client_from_settings() -> WappiClient:
     from django.conf import settings
 
     if settings.WAPPI_SANDBOX:
-        base_url, token, profile_id = settings.WAPPI_SANDBOX_URL, SANDBOX_TOKEN, SANDBOX_PROFILE_ID
+        base_url, token, profile_id = settings.WAPPI_SANDBOX_URL, settings.WAPPI_SANDBOX_TOKEN, SANDBOX_PROFILE_ID
     else:
         base_url, token, profile_id = settings.WAPPI_BASE_URL, settings.WAPPI_TOKEN, settings.WAPPI_PROFILE_ID
     timeout, media_timeout = float(settings.WAPPI_TIMEOUT), float(settings.WAPPI_MEDIA_TIMEOUT)

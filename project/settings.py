@@ -7,6 +7,8 @@ kombu filesystem broker under ``var/``, the Wappi sandbox and the offline LLM.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import zoneinfo
 from pathlib import Path
@@ -116,8 +118,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (locks, debounce, heartbeats) ---------------------------------------------
-# Redis in production and tests; a file cache under var/ for the one-machine run.
-CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+# Redis in production and tests. The one-machine run uses the database cache: its `add` is
+# atomic (a file cache's is check-then-set), which the locks need. `migrate` creates the table.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://django_cache")}
 
 # --- Time and language ---------------------------------------------------------------
 
@@ -264,6 +267,7 @@ PERIODIC_TASKS = {
     "project.heartbeat": HEARTBEAT_INTERVAL,
     "messaging.poll_wappi": env.float("POLLING_INTERVAL", default=5.0),
     "messaging.sweep_outbox": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
+    "messaging.sweep_inbound": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
 }
 
@@ -282,9 +286,18 @@ if WAPPI_SANDBOX and WAPPI_TOKEN:
 WAPPI_SANDBOX_URL = env.str(
     "WAPPI_SANDBOX_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', default='8000')}/sandbox/wappi"
 )
-if WAPPI_SANDBOX and not WAPPI_WEBHOOK_SECRET:
-    # The local emulator posts to our own webhook; a fixed secret is enough on one machine.
-    WAPPI_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
+if WAPPI_SANDBOX:
+    # The emulator's API token and our webhook secret. With DEBUG (a local run) the published
+    # values; otherwise derived from SECRET_KEY, so a server that forgot its WAPPI_TOKEN does
+    # not leave the emulator (or our webhook) open to anyone who read this code.
+    _sandbox_seed = hmac.new(SECRET_KEY.encode(), b"wappi-sandbox", hashlib.sha256).hexdigest()
+    WAPPI_SANDBOX_TOKEN = env.str(
+        "WAPPI_SANDBOX_TOKEN", default="sandbox-token" if DEBUG else f"sandbox-{_sandbox_seed[:32]}"
+    )
+    if not WAPPI_WEBHOOK_SECRET:
+        WAPPI_WEBHOOK_SECRET = "sandbox-webhook-secret" if DEBUG else _sandbox_seed[32:]
+else:
+    WAPPI_SANDBOX_TOKEN = ""
 # Seconds: reads and sends (Wappi's sync sends can take long), media downloads.
 WAPPI_TIMEOUT = env.float("WAPPI_TIMEOUT", default=25.0)
 WAPPI_MEDIA_TIMEOUT = env.float("WAPPI_MEDIA_TIMEOUT", default=60.0)

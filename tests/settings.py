@@ -30,6 +30,8 @@ os.environ.update(
         "STATIC_MANIFEST": "false",
         "LOG_FORMAT": "console",
         "WAPPI_TOKEN": "",
+        # The published sandbox token (what DEBUG uses), so tests can speak to the emulator.
+        "WAPPI_SANDBOX_TOKEN": "sandbox-token",
         "WAPPI_PROFILE_ID": "",
         "GEMINI_API_KEY": "",
         "KASPI_API_KEY": "",

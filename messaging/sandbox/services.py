@@ -24,7 +24,7 @@ from django.utils import timezone
 from contacts.phones import PhoneError, normalize_phone
 
 from . import selectors, wire
-from .credentials import SANDBOX_PROFILE_ID, SANDBOX_TOKEN
+from .credentials import SANDBOX_PROFILE_ID
 from .models import SandboxChat, SandboxMessage, SandboxProfile
 from .webhooks import webhook_dispatch
 
@@ -68,7 +68,7 @@ def profile_get() -> SandboxProfile:
 
 def api_authenticate(*, token: str | None, profile_id: str | None) -> None:
     """Wappi's checks: the raw token in `Authorization` (no scheme), then `profile_id` in the query."""
-    if not token or not hmac.compare_digest(token.encode(), SANDBOX_TOKEN.encode()):
+    if not token or not hmac.compare_digest(token.encode(), settings.WAPPI_SANDBOX_TOKEN.encode()):
         raise WappiError(HTTPStatus.UNAUTHORIZED, "Invalid token")
     if profile_id != SANDBOX_PROFILE_ID:
         raise WappiError(HTTPStatus.BAD_REQUEST, "Profile not found")

@@ -62,6 +62,18 @@ class FakeWappi:
 
     def customer_writes(
         self,
+        *args: Any,
+        at: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """As `_customer_writes`; `at` pins the unix second (several messages in one second)."""
+        message = self._customer_writes(*args, **kwargs)
+        if at is not None:
+            message["time"] = at
+        return message
+
+    def _customer_writes(
+        self,
         phone: str,
         text: str,
         *,

@@ -122,7 +122,6 @@ def test_a_whitelisted_number_is_counted_and_nothing_else_is_stored(published):
     "change",
     [
         {"chatId": "120363025246125486@g.us", "chat_type": "group"},
-        {"is_me": True, "from_where": "api"},
         {"chatId": "status@broadcast"},
         {"type": "reaction", "body": "👍"},
     ],
@@ -149,6 +148,78 @@ def test_a_message_typed_on_the_business_phone_hands_the_chat_to_the_human(setti
     assert contact.bot_mode == Contact.BotMode.HUMAN
     assert contact.bot_is_paused()
     assert timedelta(hours=11.9) < contact.paused_until - timezone.now() <= timedelta(hours=12)
+
+
+@pytest.mark.django_db
+def test_an_api_message_we_did_not_send_is_a_persons_and_pauses_the_bot():
+    # Another system on the same Wappi profile (a CRM, Wappi's web chat) wrote to the customer.
+    crm = incoming(
+        "CRM1",
+        text="Здравствуйте, это отдел продаж",
+        is_me=True,
+        from_where="api",
+        **{"from": "77000000000@c.us", "to": "77012345678@c.us"},
+    )
+    ingest_events(events=parse_webhook([crm]), via="webhook")
+    message = Message.objects.get()
+    assert (message.author, message.status) == ("operator", "sent")
+    assert Contact.objects.get(phone="77012345678").bot_mode == Contact.BotMode.HUMAN
+
+
+@pytest.mark.django_db
+def test_a_phone_message_with_the_same_text_as_a_queued_bot_reply_is_still_the_operators():
+    queued = OutboundMessageFactory(contact=ContactFactory(phone="77012345678"), status="queued", text="Здравствуйте!")
+    typed = incoming(
+        "OP2",
+        text="Здравствуйте!",
+        wh_type="outgoing_message_phone",
+        **{"from": "77000000000@c.us", "to": "77012345678@c.us"},
+    )
+    ingest_events(events=parse_webhook([typed]), via="webhook")
+    queued.refresh_from_db()
+    assert queued.status == "queued"  # not marked sent without ever being sent
+    assert Message.objects.get(provider_message_id="OP2").author == "operator"
+    assert Contact.objects.get(phone="77012345678").bot_mode == Contact.BotMode.HUMAN
+
+
+@pytest.mark.django_db
+def test_an_operator_message_never_shortens_an_indefinite_takeover():
+    contact = ContactFactory(phone="77012345678", bot_mode=Contact.BotMode.HUMAN, paused_until=None)
+    typed = incoming(
+        "OP3",
+        text="Перезвоню",
+        wh_type="outgoing_message_phone",
+        **{"from": "77000000000@c.us", "to": "77012345678@c.us"},
+    )
+    ingest_events(events=parse_webhook([typed]), via="webhook")
+    contact.refresh_from_db()
+    assert (contact.bot_mode, contact.paused_until) == (Contact.BotMode.HUMAN, None)
+
+
+@pytest.mark.django_db
+def test_a_message_whose_hand_off_was_lost_is_handed_over_by_the_sweeper():
+    from datetime import timedelta as td
+
+    from messaging.tasks import sweep_inbound
+    from tests.factories import InboundMessageFactory
+
+    lost = InboundMessageFactory(received_at=timezone.now() - td(minutes=5))
+    InboundMessageFactory(received_at=timezone.now())  # its task is still on the way
+    InboundMessageFactory(received_at=timezone.now() - td(minutes=5), processed_at=timezone.now())
+    InboundMessageFactory(received_at=timezone.now() - td(days=3))  # too old to answer now
+    voice = InboundMessageFactory(received_at=timezone.now() - td(minutes=10), is_voice=True, voice_status="pending")
+
+    sent: list[tuple[str, int]] = []
+
+    def record(sender=None, body=None, **_kwargs):
+        sent.append((sender, body[0][0]))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        assert sweep_inbound() == "ai=1 voice=1"
+    finally:
+        before_task_publish.disconnect(record)
+    assert sorted(sent) == [("ai.process_incoming", lost.pk), ("messaging.voice_transcribe", voice.pk)]
 
 
 @pytest.mark.django_db

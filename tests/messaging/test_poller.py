@@ -172,3 +172,29 @@ def test_poll_wappi_once_prints_what_it_did(fake_wappi, settings, capsys):
     out = capsys.readouterr().out
     assert "changed=1" in out
     assert "stored=1" in out
+
+
+def test_a_second_message_in_the_same_second_is_not_missed(fake_wappi):
+    started_long_ago()
+    first = fake_wappi.customer_writes("77011111111", "Здравствуйте")
+    client = fake_wappi.client()
+    poll_once(client=client)
+    fake_wappi.customer_writes("77011111111", "и ещё вопрос", at=first["time"])
+
+    report = poll_once(client=client)
+
+    assert report.changed == 1
+    assert Message.objects.filter(contact__phone="77011111111").count() == 2
+
+
+def test_a_chat_with_more_than_a_page_of_new_messages_is_read_to_the_cursor(fake_wappi):
+    started_long_ago()
+    fake_wappi.customer_writes("77011111111", "первое")
+    client = fake_wappi.client()
+    poll_once(client=client)
+    for i in range(130):
+        fake_wappi.customer_writes("77011111111", f"сообщение {i}")
+
+    poll_once(client=client)
+
+    assert Message.objects.filter(contact__phone="77011111111").count() == 131

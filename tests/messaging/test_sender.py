@@ -213,3 +213,39 @@ def test_writing_to_the_outbox_enqueues_the_send_after_commit(django_capture_on_
     finally:
         before_task_publish.disconnect(record)
     assert published == ["messaging.send_outgoing"]
+
+
+def test_two_reconciliations_of_one_row_cannot_both_requeue_it(fake_wappi, reply):
+    Message.objects.filter(pk=reply.pk).update(status="sending", updated_at=timezone.now() - timedelta(minutes=10))
+    seen_by_a = Message.objects.select_related("contact").get(pk=reply.pk)
+    seen_by_b = Message.objects.select_related("contact").get(pk=reply.pk)
+
+    first = outbox_reconcile(message=seen_by_a, client=fake_wappi.client())
+    # A send claims the requeued row and is on its way to WhatsApp when B finishes looking.
+    Message.objects.filter(pk=reply.pk, status="queued").update(status="sending", updated_at=timezone.now())
+    second = outbox_reconcile(message=seen_by_b, client=fake_wappi.client())
+
+    reply.refresh_from_db()
+    assert (first.status, second.status) == ("requeued", "not_claimed")
+    assert reply.status == "sending"  # B did not put it back in the queue for a second send
+
+
+def test_a_reconciliation_that_cannot_see_the_chat_fails_the_row_visibly_instead_of_resending(fake_wappi, reply):
+    Message.objects.filter(pk=reply.pk).update(status="sending", updated_at=timezone.now() - timedelta(minutes=10))
+    fake_wappi.fail_chats["77012345678@c.us"] = 400
+    outcome = outbox_reconcile(
+        message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client()
+    )
+    reply.refresh_from_db()
+    assert (outcome.status, reply.status) == ("failed", "failed")
+    assert "delivery unknown, not resent" in reply.last_error
+    assert fake_wappi.sent == []
+
+
+def test_a_delivery_receipt_is_not_undone_by_a_late_send_result(fake_wappi, reply):
+    from messaging.sender import _mark_sent
+
+    Message.objects.filter(pk=reply.pk).update(status="read", provider_message_id="3EB0READ")
+    _mark_sent(reply, provider_id="3EB0READ", task_id="", at=timezone.now())
+    reply.refresh_from_db()
+    assert reply.status == "read"
