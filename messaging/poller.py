@@ -119,8 +119,15 @@ def _poll(*, client: WappiClient, now: datetime) -> PollReport:
         _back_off(state, exc, now)
         return report
 
+    # A successful cycle also proves the token and profile work.
     GatewayState.objects.filter(pk=1).update(
-        last_poll_at=now, last_poll_error="", backoff_until=None, backoff_seconds=0
+        last_poll_at=now,
+        last_poll_error="",
+        backoff_until=None,
+        backoff_seconds=0,
+        authorized=True,
+        auth_error="",
+        auth_checked_at=now,
     )
     if len(report.quarantined) >= QUARANTINE_ALARM:
         cache.set(

@@ -34,7 +34,9 @@ def test_new_messages_of_changed_chats_are_stored_once(fake_wappi):
         "Сколько стоит доставка в Алматы?",
         "Добрый день, есть ли скидки?",
     ]
-    assert GatewayState.load().last_poll_at is not None
+    state = GatewayState.load()
+    assert state.last_poll_at is not None
+    assert state.authorized is True
 
 
 def test_api_calls_per_cycle_grow_with_changed_chats_not_with_all_chats(fake_wappi):
