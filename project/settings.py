@@ -116,6 +116,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Wappi's webhook may carry a media file as base64 in `body` (the link is what we use): allow
+# bodies of a few MB. The webhook reads its body only after the secret matched.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
 
 # --- Cache (locks, debounce, heartbeats) ---------------------------------------------
 # Redis in production and tests. The one-machine run uses the database cache: its `add` is

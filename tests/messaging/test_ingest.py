@@ -359,3 +359,11 @@ def test_the_webhook_hands_events_to_a_task_without_media_bytes(webhook, publish
 def test_the_webhook_only_accepts_post(client, settings):
     settings.WAPPI_WEBHOOK_SECRET = SECRET
     assert client.get(f"/webhooks/wappi/?secret={SECRET}").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_webhook_carrying_a_voice_note_as_megabytes_of_base64_is_accepted(webhook, published):
+    voice = incoming("BIG1", type="ptt", body="T2dnUw" * 700_000, file_link="https://fs.wappi.pro/v.ogg")
+    response = webhook({"messages": [voice]})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "events": 1}
