@@ -1,20 +1,51 @@
+"""AI tasks (queue `llm`): thin wrappers around ai.pipeline and ai.moderator."""
+
 from __future__ import annotations
+
+from typing import Any
 
 import structlog
 from celery import shared_task
-from django.utils import timezone
 
-from messaging.models import Message
+from ai import pipeline
 
 log = structlog.get_logger(__name__)
 
 
-@shared_task(name="ai.process_incoming", ignore_result=True)
-def process_incoming(message_id: int) -> None:
-    """The AI step's entry point for a new customer message. Whatever it decides, it marks the
-    message processed (once): the inbound sweeper re-hands messages that stay unprocessed.
-    Until the AI layer lands it only takes the message, so the gateway's hand-off is observable."""
-    taken = Message.objects.filter(pk=message_id, direction=Message.Direction.IN, processed_at__isnull=True).update(
-        processed_at=timezone.now()
-    )
-    log.info("ai.process_incoming", message_id=message_id, taken=bool(taken))
+@shared_task(name="ai.process_incoming", bind=True, ignore_result=True, max_retries=None)
+def process_incoming(self: Any, message_id: int) -> str:
+    """The AI step for a new customer message (debounced per contact: the task waits out the
+    quiet window with short countdowns, never longer than REPLY_DEBOUNCE_SECONDS)."""
+    try:
+        return pipeline.incoming_process(message_id=message_id).status
+    except pipeline.NotYet as wait:
+        raise self.retry(countdown=max(0.2, wait.delay)) from wait
+
+
+@shared_task(name="ai.retry_pending", ignore_result=True)
+def retry_pending() -> str:
+    """Every minute: customers who got the fallback while the model was down get the real answer."""
+    due = pipeline.pending_due()
+    for pk in due:
+        answer_pending.apply_async((pk,), expires=300)
+    return f"due={len(due)}"
+
+
+@shared_task(name="ai.answer_pending", ignore_result=True)
+def answer_pending(pending_id: int) -> str:
+    return pipeline.pending_retry(pending_id=pending_id).status
+
+
+@shared_task(name="ai.reclassify", ignore_result=True)
+def reclassify(contact_id: int) -> str:
+    """Force re-classification (admin, API): the model decides again, even over an operator."""
+    from ai.moderator import contact_moderate
+    from contacts.models import Contact
+
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return "no such contact"
+    Contact.objects.filter(pk=contact_id).update(classified_by="")
+    contact.classified_by = ""
+    verdict = contact_moderate(contact=contact)
+    return "unknown" if verdict is None else str(verdict.is_client)

@@ -172,7 +172,15 @@ class ContactAdmin(admin.ModelAdmin):
         ),
     )
     inlines = (FollowUpInline, ScheduledCallInline)
-    actions = ("mark_client", "mark_not_client", "mark_unknown", "pause_bot", "resume_bot", "stop_followups")
+    actions = (
+        "mark_client",
+        "mark_not_client",
+        "mark_unknown",
+        "reclassify",
+        "pause_bot",
+        "resume_bot",
+        "stop_followups",
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Contact | None = None) -> tuple[str, ...]:
         # The phone is the contact's identity: set once, never edited.
@@ -273,6 +281,15 @@ class ContactAdmin(admin.ModelAdmin):
             lambda c: services.contact_set_client_status(contact=c, is_client=None, reasoning=""),
             "Классификация сброшена",
         )
+
+    @admin.action(description="Переклассифицировать моделью")
+    def reclassify(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        from ai.tasks import reclassify
+
+        ids = list(queryset.values_list("pk", flat=True))
+        for pk in ids:
+            reclassify.delay(pk)
+        self.message_user(request, f"Отправлено на классификацию: {len(ids)}", messages.SUCCESS)
 
     @admin.action(description="Поставить бота на паузу (ведёт оператор)")
     def pause_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:

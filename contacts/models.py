@@ -35,6 +35,13 @@ class Contact(models.Model):
     classification_confidence = models.FloatField("уверенность", null=True, blank=True)
     classification_reasoning = models.TextField("обоснование", blank=True)
     classified_at = models.DateTimeField("классифицирован", null=True, blank=True)
+    classified_by = models.CharField(
+        "кем классифицирован",
+        max_length=16,
+        choices=[("model", "Модель"), ("operator", "Оператор")],
+        blank=True,
+        help_text="Решение оператора модель никогда не меняет",
+    )
     request_type = models.CharField("тип обращения", max_length=16, choices=RequestType.choices, null=True, blank=True)
 
     bot_mode = models.CharField("режим", max_length=8, choices=BotMode.choices, default=BotMode.AI)

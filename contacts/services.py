@@ -19,26 +19,50 @@ def contact_set_client_status(
     is_client: bool | None,
     confidence: float | None = None,
     reasoning: str = "",
+    request_type: str | None = None,
+    by: str = "operator",
+    model_call_id: int | None = None,
     now: datetime | None = None,
 ) -> Contact:
-    """Records a classification (by the moderator or an operator). A contact that is not a
-    client gets no more follow-ups; `None` puts it back under observation."""
+    """Records a classification by an operator (`by="operator"`) or the moderator
+    (`by="model"`), and appends it to the contact's audit trail. The model never overrides an
+    operator's verdict (it returns the contact unchanged); an operator's "unknown" hands the
+    contact back to the model. A contact that is not a client gets no more follow-ups."""
+    from ai.models import ClassificationRecord
     from followups.models import FollowUp
     from followups.services import followup_stop
 
     now = now or timezone.now()
+    if by == "model":
+        current = Contact.objects.select_for_update().only("classified_by").get(pk=contact.pk)
+        if current.classified_by == "operator":
+            log.info("contact.model_verdict_ignored", contact_id=contact.pk, reason="operator decided")
+            return contact
     contact.is_client = is_client
     contact.classification_confidence = confidence
     contact.classification_reasoning = reasoning
     contact.classified_at = now if is_client is not None else None
-    contact.save(
-        update_fields=[
-            "is_client",
-            "classification_confidence",
-            "classification_reasoning",
-            "classified_at",
-            "updated_at",
-        ]
+    contact.classified_by = by if is_client is not None else ""
+    fields = [
+        "is_client",
+        "classification_confidence",
+        "classification_reasoning",
+        "classified_at",
+        "classified_by",
+        "updated_at",
+    ]
+    if request_type:
+        contact.request_type = request_type
+        fields.append("request_type")
+    contact.save(update_fields=fields)
+    ClassificationRecord.objects.create(
+        contact=contact,
+        source=by,
+        is_client=is_client,
+        confidence=confidence,
+        reasoning=reasoning,
+        request_type=request_type or "",
+        model_call_id=model_call_id,
     )
     if is_client is False:
         followup_stop(contact=contact, reason=FollowUp.StopReason.NOT_A_CLIENT, now=now)

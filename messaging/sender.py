@@ -35,7 +35,11 @@ from messaging.wappi import (
 
 log = structlog.get_logger(__name__)
 
-PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP, Message.Purpose.NOTIFICATION}
+# Messages we start ourselves: never to someone who opted out.
+PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP}
+# Notices the customer must get even in operator mode (the handoff announcement, the opt-out
+# confirmation) and notifications to managers; every other bot message waits for the human.
+HUMAN_MODE_ALLOWED = {Message.Purpose.NOTIFICATION}
 # A reconciliation looks for the echo among the chat's newest messages, sent no earlier
 # than this before the attempt.
 RECONCILE_LOOKBACK = timedelta(minutes=2)
@@ -111,7 +115,11 @@ def _refusal(message: Message, now: datetime) -> str:
     contact: Contact = message.contact
     if WhitelistEntry.objects.filter(phone=contact.phone).exists():
         return "whitelisted number: never messaged"
-    if message.author == Message.Author.BOT and contact.bot_is_paused(now):
+    if (
+        message.author == Message.Author.BOT
+        and contact.bot_is_paused(now)
+        and message.purpose not in HUMAN_MODE_ALLOWED
+    ):
         return "an operator has taken over this chat"
     if message.purpose in PROACTIVE_PURPOSES and contact.opted_out_at:
         return "the customer opted out of proactive messages"

@@ -271,6 +271,7 @@ PERIODIC_TASKS = {
     "messaging.poll_wappi": env.float("POLLING_INTERVAL", default=5.0),
     "messaging.sweep_outbox": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
     "messaging.sweep_inbound": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
+    "ai.retry_pending": env.float("AI_RETRY_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
 }
 
@@ -324,11 +325,26 @@ GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.8-flash")
 GEMINI_FAST_MODEL = env.str("GEMINI_FAST_MODEL", default="gemini-3.5-flash-lite")
 # Seconds per model call (the SDK has no default timeout).
+# USD per 1M tokens: input, cached input, output (thinking is billed as output). Prices from
+# Google's pricing page (2026-09-20); keep them current here or in LLM_PRICES (JSON).
+LLM_PRICES = env.json(
+    "LLM_PRICES",
+    default={
+        "gemini-3.8-flash": {"input": 0.75, "cached": 0.075, "output": 3.75},
+        "gemini-3.7-flash": {"input": 0.75, "cached": 0.075, "output": 3.75},
+        "gemini-3.5-flash": {"input": 1.50, "cached": 0.15, "output": 9.00},
+        "gemini-3.5-flash-lite": {"input": 0.30, "cached": 0.03, "output": 2.50},
+        "gemini-3.1-flash-lite": {"input": 0.25, "cached": 0.025, "output": 1.50},
+        "gemini-2.5-flash-lite": {"input": 0.10, "cached": 0.01, "output": 0.40},
+    },
+)
 # With the SDK's 3 attempts a call can take 3x this: keep it under the task time limits.
 GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", default=30.0)
 LLM_BACKEND = env.str("LLM_BACKEND", default="gemini" if GEMINI_API_KEY else "offline")
 if LLM_BACKEND not in ("gemini", "offline"):
     raise ImproperlyConfigured("LLM_BACKEND must be 'gemini' or 'offline'.")
+if LLM_BACKEND == "gemini" and not GEMINI_API_KEY:
+    raise ImproperlyConfigured("LLM_BACKEND=gemini needs GEMINI_API_KEY (or use LLM_BACKEND=offline).")
 
 REPLY_DEBOUNCE_SECONDS = env.float("REPLY_DEBOUNCE_SECONDS", default=4.0)
 MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from ai.usage import usage_summary
 from contacts.selectors import contact_counts
 from messaging.selectors import message_counts, outbox_pending_count
 
@@ -21,6 +22,7 @@ def stats_today() -> dict[str, Any]:
         "messages_today": message_counts(since=day_start, until=day_end),
         "outbox_pending": outbox_pending_count(),
         "queue_depth": queue_depths(),
+        "llm_today": usage_summary(since=day_start, until=day_end),
     }
 
 

@@ -59,9 +59,9 @@ class WorkerProcess:
 
 
 @contextmanager
-def celery_worker(*, purge: bool = True, **env: str) -> Iterator[WorkerProcess]:
+def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterator[WorkerProcess]:
     """`celery -A project worker` as the Procfile starts it (no queue, pool or concurrency
-    flags), sharing this test's database, broker and cache."""
+    flags unless `queues` names some), sharing this test's database, broker and cache."""
     import signal
     import time
     import uuid
@@ -72,7 +72,19 @@ def celery_worker(*, purge: bool = True, **env: str) -> Iterator[WorkerProcess]:
         app.control.purge()
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--hostname", hostname, "--loglevel", "INFO"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "project",
+            "worker",
+            "--hostname",
+            hostname,
+            "--loglevel",
+            "INFO",
+            *(["-Q", queues] if queues else []),
+        ],
         cwd=ROOT,
         env=process_env(**env),
         stdout=subprocess.PIPE,

@@ -33,7 +33,9 @@ os.environ.update(
         # The published sandbox token (what DEBUG uses), so tests can speak to the emulator.
         "WAPPI_SANDBOX_TOKEN": "sandbox-token",
         "WAPPI_PROFILE_ID": "",
-        "GEMINI_API_KEY": "",
+        # A developer's real key never reaches a test; a test that starts a worker against the
+        # fake Gemini hands it over as TEST_GEMINI_API_KEY.
+        "GEMINI_API_KEY": os.environ.get("TEST_GEMINI_API_KEY", ""),
         "KASPI_API_KEY": "",
     }
 )

@@ -15,6 +15,7 @@ from messaging.ingest import ingest_events
 from messaging.models import GatewayState, Message
 from messaging.poller import poll_once
 from project.celery import app
+from tests.bench.util import QueryCounter, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -36,31 +37,6 @@ def webhook_event(i: int, phone: str) -> dict:
         "is_me": False,
         "chat_type": "dialog",
     }
-
-
-class QueryCounter:
-    """Counts every query (Django's query log stops at 9,000 entries)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-    def __enter__(self) -> QueryCounter:
-        self._cm = connection.execute_wrapper(self)
-        self._cm.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._cm.__exit__(*exc)
-
-
-def report(title: str, rows: list[tuple[str, str]]) -> None:
-    print(f"\n== {title}")  # noqa: T201 - the benchmark's output
-    for name, value in rows:
-        print(f"   {name:<48} {value}")  # noqa: T201
 
 
 def test_ingest_throughput_and_queries_per_message():

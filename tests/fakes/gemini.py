@@ -402,3 +402,58 @@ def fake_gemini(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> I
         finally:
             gemini.reset_client()
     fake.check()
+
+
+# --- Function calling (gemini.md §2.5, §3) ------------------------------------------------------------
+
+
+def function_call_part(
+    name: str, args: dict[str, Any] | None = None, *, call_id: str | None = None, thought_signature: str | None = None
+) -> dict[str, Any]:
+    """One ``functionCall`` part as the model sends it; Gemini 3.x puts a base64
+    ``thoughtSignature`` next to the first call of a step (gemini.md §2.5)."""
+    call: dict[str, Any] = {"name": name, "args": args or {}}
+    if call_id is not None:
+        call["id"] = call_id
+    part: dict[str, Any] = {"functionCall": call}
+    if thought_signature is not None:
+        part["thoughtSignature"] = thought_signature
+    return part
+
+
+def candidate_response(
+    parts: list[dict[str, Any]],
+    *,
+    finish_reason: str = "STOP",
+    prompt_tokens: int = 100,
+    output_tokens: int = 10,
+    thoughts_tokens: int | None = None,
+    cached_tokens: int | None = None,
+) -> dict[str, Any]:
+    """A generateContent answer whose candidate holds the given parts (text and/or calls)."""
+    body = text_response(
+        "",
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        thoughts_tokens=thoughts_tokens,
+        cached_tokens=cached_tokens,
+        finish_reason=finish_reason,
+    )
+    body["candidates"][0]["content"]["parts"] = parts
+    return body
+
+
+def function_call_response(
+    name: str,
+    args: dict[str, Any] | None = None,
+    *,
+    call_id: str | None = None,
+    thought_signature: str | None = None,
+    text: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A model answer that asks for one tool call (optionally after some text); `fields` go to
+    :func:`candidate_response` (token counts, finish reason)."""
+    parts = [{"text": text}] if text is not None else []
+    parts.append(function_call_part(name, args, call_id=call_id, thought_signature=thought_signature))
+    return candidate_response(parts, **fields)

@@ -28,31 +28,33 @@ def wait_for(condition, *, timeout: float = 30.0, what: str):
         time.sleep(0.2)
 
 
-def test_a_sandbox_message_is_stored_handed_to_the_ai_step_and_answered(live_server, settings_sandbox):
+def test_a_sandbox_message_is_stored_answered_by_the_ai_step_and_delivered(live_server, settings_sandbox):
     sandbox.webhook_url_set(url=f"{live_server.url}/webhooks/wappi/?secret={settings.WAPPI_WEBHOOK_SECRET}", auth=None)
-    with celery_worker(WAPPI_SANDBOX_URL=settings.WAPPI_SANDBOX_URL):
-        sent = sandbox.customer_message_create(phone="+7 701 555 44 33", name="Дана", body="Сколько стоит доставка?")
-
-        inbound = wait_for(
-            lambda: Message.objects.filter(provider_message_id=sent.message_id, processed_at__isnull=False).first(),
-            what="the message to be stored and taken by the AI step",
-        )
-        assert (inbound.contact.phone, inbound.contact.push_name) == ("77015554433", "Дана")
-        assert inbound.ingested_via == "webhook"
-
-        reply = message_enqueue_outbound(
-            contact=inbound.contact, text="Доставка по Алматы — 1 500 ₸ 😊", reply_to=inbound
+    # The worker runs the whole product: ingest, the AI step (offline backend), the sender.
+    with celery_worker(WAPPI_SANDBOX_URL=settings.WAPPI_SANDBOX_URL, REPLY_DEBOUNCE_SECONDS="1"):
+        sent = sandbox.customer_message_create(
+            phone="+7 701 555 44 33", name="Дана", body="Здравствуйте! Сколько стоит доставка в Алматы?"
         )
         delivered = wait_for(
             lambda: SandboxMessage.objects.filter(chat__phone="77015554433", from_me=True).first(),
-            what="the reply to reach the sandbox",
+            what="the assistant's answer to reach the sandbox",
+            timeout=60,
         )
 
-    reply.refresh_from_db()
+    inbound = Message.objects.get(provider_message_id=sent.message_id)
+    reply = Message.objects.get(contact=inbound.contact, direction="out")
     sent.refresh_from_db()
-    assert delivered.body == "Доставка по Алматы — 1 500 ₸ 😊"
+    assert (inbound.contact.phone, inbound.contact.push_name, inbound.ingested_via) == (
+        "77015554433",
+        "Дана",
+        "webhook",
+    )
+    assert inbound.processed_at is not None
+    assert inbound.contact.is_client is True
+    assert (reply.status, reply.purpose, reply.reply_to_id) == ("sent", "reply", inbound.pk)
+    assert delivered.body == reply.text
     assert delivered.quoted_message_id == sent.message_id
-    assert (reply.status, reply.provider_message_id) == ("sent", delivered.message_id)
+    assert reply.provider_message_id == delivered.message_id
     assert sent.is_read  # the customer's message was marked read
     assert Message.objects.filter(provider_message_id=sent.message_id).count() == 1
 

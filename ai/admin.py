@@ -1,0 +1,178 @@
+"""Admin of the AI app: model calls (tokens and cost), prompt versions, the moderator's
+audit trail and the customers waiting for a model that was down. Everything the model layer
+writes is read-only here: it is a record, not something to edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from ai.models import ClassificationRecord, ModelCall, PendingReply, PromptOverride
+from ai.prompts import prompt_file, prompt_get, prompt_placeholders, prompt_reset_to_file
+
+OFFLINE_BANNER = "Офлайн-режим: ответы генерируются правилами, без Gemini"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record: viewable by staff with the view permission, deletable by superusers only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(ModelCall)
+class ModelCallAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "purpose",
+        "backend",
+        "model",
+        "contact",
+        "prompt_version",
+        "prompt_tokens",
+        "cached_tokens",
+        "output_tokens",
+        "thinking_tokens",
+        "cost_usd",
+        "latency_ms",
+        "ok",
+    )
+    list_filter = ("purpose", "model", "backend", "ok", "created_at")
+    date_hierarchy = "created_at"
+    search_fields = ("contact__phone", "contact__name", "prompt_version", "error")
+    list_select_related = ("contact",)
+    # The table grows with every message: skip the unfiltered COUNT(*) on each page.
+    show_full_result_count = False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # Only on GET: a POSTed action redirects back here and would show the banner twice.
+        if settings.LLM_BACKEND == "offline" and request.method == "GET":
+            messages.info(request, OFFLINE_BANNER)
+        return super().changelist_view(request, extra_context)
+
+
+class PromptOverrideForm(forms.ModelForm):
+    class Meta:
+        model = PromptOverride
+        fields = ("name", "text", "note", "is_active")
+
+    def clean_text(self) -> str:
+        # The textarea sends CRLF; store what prompt_get will use.
+        return self.cleaned_data["text"].replace("\r\n", "\n").strip()
+
+
+@admin.register(PromptOverride)
+class PromptOverrideAdmin(admin.ModelAdmin):
+    """A new version is added, never edited: the rows are the history. Only "действует"
+    can be switched on an existing version; the newest active version of a prompt wins."""
+
+    form = PromptOverrideForm
+    list_display = ("name", "version", "is_active", "in_effect", "note", "created_by", "created_at")
+    list_filter = ("name", "is_active")
+    search_fields = ("note", "text")
+    list_select_related = ("created_by",)
+    actions = ("revert_to_file",)
+    add_fields = ("name", "text", "note")
+    change_fields = ("name", "version", "in_effect", "is_active", "note", "created_by", "created_at", "text")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PromptOverride]:
+        newest_active = (
+            PromptOverride.objects.filter(name=OuterRef("name"), is_active=True)
+            .order_by("-created_at", "-pk")
+            .values("pk")[:1]
+        )
+        return super().get_queryset(request).annotate(effective_pk=Subquery(newest_active))
+
+    def get_fields(self, request: HttpRequest, obj: PromptOverride | None = None) -> tuple[str, ...]:
+        return self.add_fields if obj is None else self.change_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PromptOverride | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return tuple(field for field in self.change_fields if field != "is_active")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    @admin.display(description="версия")
+    def version(self, obj: PromptOverride) -> str:
+        return obj.version
+
+    @admin.display(description="действует сейчас", boolean=True)
+    def in_effect(self, obj: PromptOverride) -> bool:
+        return obj.pk is not None and obj.pk == getattr(obj, "effective_pk", None)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """``?name=<prompt>`` starts the new version from the text in effect (file or newest
+        version), so an operator edits rather than retypes."""
+        initial = super().get_changeform_initial_data(request)
+        name = request.GET.get("name")
+        if name in PromptOverride.Name.values and not initial.get("text"):
+            initial["text"] = prompt_get(name).text
+        return initial
+
+    def get_form(self, request: HttpRequest, obj: PromptOverride | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and "text" in form.base_fields:
+            add_url = reverse("admin:ai_promptoverride_add")
+            links = format_html_join(
+                " · ",
+                '<a href="{}?name={}">{}</a>',
+                ((add_url, value, label) for value, label in PromptOverride.Name.choices),
+            )
+            form.base_fields["text"].help_text = format_html(
+                "Начать с действующего текста: {}. Подстановки вроде {{knowledge_base}} и "
+                "[НАЗВАНИЕ КОМПАНИИ] заполняет программа — сохраните их.",
+                links,
+            )
+        return form
+
+    def save_model(self, request: HttpRequest, obj: PromptOverride, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            missing = sorted(prompt_placeholders(prompt_file(obj.name).text) - prompt_placeholders(obj.text))
+            if missing:
+                messages.warning(
+                    request,
+                    "В новом тексте нет подстановок, которые заполняет программа: "
+                    + ", ".join(f"{{{name}}}" for name in missing),
+                )
+
+    @admin.action(description="Вернуться к тексту из файла")
+    def revert_to_file(self, request: HttpRequest, queryset: QuerySet[PromptOverride]) -> None:
+        names = sorted(set(queryset.values_list("name", flat=True)))
+        prompt_reset_to_file(names=names)
+        labels = ", ".join(str(PromptOverride.Name(name).label) for name in names)
+        self.message_user(request, f"Снова действует текст из файла: {labels}.", messages.SUCCESS)
+
+
+@admin.register(ClassificationRecord)
+class ClassificationRecordAdmin(ReadOnlyAdmin):
+    list_display = ("contact", "source", "is_client", "confidence", "request_type", "created_at")
+    list_filter = ("source", "is_client", "request_type")
+    search_fields = ("contact__phone", "contact__name", "contact__business_name")
+    list_select_related = ("contact",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(PendingReply)
+class PendingReplyAdmin(ReadOnlyAdmin):
+    list_display = ("contact", "due_at", "attempts", "last_error", "resolved_at")
+    list_filter = ("resolved_at",)
+    search_fields = ("contact__phone", "contact__name")
+    list_select_related = ("contact",)

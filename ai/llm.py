@@ -1,0 +1,154 @@
+"""The model layer's contract: one backend interface, two implementations.
+
+`GeminiBackend` (ai/backends/gemini.py) talks to Gemini through google-genai; `OfflineBackend`
+(ai/backends/offline.py) is deterministic and rule-based, so the product runs without a key.
+`LLM_BACKEND` picks one (default: gemini when GEMINI_API_KEY is set).
+
+Every call a backend makes to a model is recorded as an `ai.ModelCall` row (purpose, model,
+tokens, latency, outcome, contact, prompt version, cost). Customer text only ever travels in
+`Turn`s (conversation content), never inside the system instruction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from ai.gemini import LLMError, LLMPermanentError, LLMTransientError, LLMUnavailableError
+
+__all__ = [
+    "CallContext",
+    "ContactCard",
+    "Generation",
+    "LLMBackend",
+    "LLMError",
+    "LLMPermanentError",
+    "LLMTransientError",
+    "LLMUnavailableError",
+    "ToolCall",
+    "ToolResult",
+    "ToolSpec",
+    "Turn",
+    "Verdict",
+    "get_backend",
+]
+
+Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe"]
+REQUEST_TYPES = ("sales", "support", "complaint", "general")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asks us to run a tool."""
+
+    name: str
+    args: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What our tool returned, sent back to the model."""
+
+    name: str
+    response: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of the conversation as the model sees it. `user` turns are the customer's
+    messages (or our tool results); `model` turns are the assistant's earlier answers (or its
+    tool calls). Several consecutive customer messages may be joined into one user turn."""
+
+    role: Literal["user", "model"]
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call. `parameters` is a JSON schema object
+    ({"type": "object", "properties": {...}, "required": [...]})."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    """What the moderator knows of a contact besides the conversation."""
+
+    name: str = ""
+    full_name: str = ""
+    push_name: str = ""
+    business_name: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Bookkeeping for the ModelCall row every model call writes."""
+
+    purpose: Purpose
+    contact_id: int | None = None
+    prompt_name: str = ""
+    prompt_version: str = ""
+    # Purpose-specific facts a backend may use (follow-ups: {"touch_number": 1..5}).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The moderator's answer: the spec's {isClient, confidence, reasoning} plus request_type."""
+
+    is_client: bool | None
+    confidence: float | None
+    reasoning: str
+    request_type: str | None = None  # one of REQUEST_TYPES
+    call_id: int | None = None  # the ModelCall row of this verdict
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A model's answer: text, or tool calls to run before it can answer."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    model: str = ""
+    call_ids: tuple[int, ...] = field(default_factory=tuple)  # ModelCall rows written
+
+
+class LLMBackend(Protocol):
+    name: str  # "gemini" or "offline"
+
+    def classify(self, *, system: str, contact: ContactCard, history: list[Turn], ctx: CallContext) -> Verdict:
+        """Fast model, structured output. Raises LLMPermanentError when the output is missing
+        or invalid (the caller leaves is_client unknown), LLMTransientError when the model is
+        unavailable after retries."""
+        ...
+
+    def converse(self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext) -> Generation:
+        """Main model, one step: returns final text or tool calls (never both acted on; the
+        caller runs the tools, appends a model turn with the calls and a user turn with the
+        results, and calls again, a bounded number of times). No automatic function calling."""
+        ...
+
+    def generate_text(self, *, system: str, turns: list[Turn], ctx: CallContext) -> Generation:
+        """Main model, plain text (follow-ups)."""
+        ...
+
+
+def get_backend() -> LLMBackend:
+    """The backend chosen by settings.LLM_BACKEND (built once per process and settings)."""
+    from django.conf import settings
+
+    if settings.LLM_BACKEND == "offline":
+        from ai.backends.offline import OfflineBackend
+
+        return OfflineBackend()
+    from ai.backends.gemini import GeminiBackend
+
+    return GeminiBackend()

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from contacts.models import Contact
+from messaging.models import Message
+
+
+class ModelCall(models.Model):
+    """One call to a model (Gemini or the offline backend): what it was for, what it cost."""
+
+    class Purpose(models.TextChoices):
+        CLASSIFY = "classify", "Классификация"
+        REPLY = "reply", "Ответ"
+        FOLLOW_UP = "follow_up", "Follow-up"
+        INTENT = "intent", "Намерение"
+        TRANSCRIBE = "transcribe", "Расшифровка"
+
+    backend = models.CharField("бэкенд", max_length=16)  # gemini / offline
+    purpose = models.CharField("назначение", max_length=16, choices=Purpose.choices)
+    model = models.CharField("модель", max_length=64)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="model_calls", verbose_name="контакт"
+    )
+    prompt_name = models.CharField("промпт", max_length=64, blank=True)
+    prompt_version = models.CharField("версия промпта", max_length=64, blank=True)
+    prompt_tokens = models.PositiveIntegerField("токены запроса", default=0)
+    cached_tokens = models.PositiveIntegerField("из кэша", default=0)
+    output_tokens = models.PositiveIntegerField("токены ответа", default=0)
+    thinking_tokens = models.PositiveIntegerField("токены размышлений", default=0)
+    cost_usd = models.DecimalField("стоимость, $", max_digits=12, decimal_places=8, default=0)
+    latency_ms = models.PositiveIntegerField("задержка, мс", default=0)
+    ok = models.BooleanField("успешно", default=True)
+    error = models.TextField("ошибка", blank=True)
+    created_at = models.DateTimeField("время", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "вызов модели"
+        verbose_name_plural = "вызовы модели (токены и стоимость)"
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["purpose", "-created_at"], name="modelcall_purpose_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.model} · {self.created_at:%d.%m %H:%M}"
+
+
+class PromptOverride(models.Model):
+    """An operator's version of a prompt. The newest active row wins over the file in
+    ai/prompts/; older rows are the history. Deactivate all to fall back to the file."""
+
+    class Name(models.TextChoices):
+        MODERATOR = "moderator_prompt", "Модератор"
+        SALES_AGENT = "sales_agent_prompt", "Ассистент по продажам"
+        FOLLOW_UP = "follow_up_prompt", "Follow-up"
+
+    name = models.CharField("промпт", max_length=64, choices=Name.choices)
+    text = models.TextField("текст")
+    is_active = models.BooleanField("действует", default=True)
+    note = models.CharField("что изменено", max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name="автор"
+    )
+    created_at = models.DateTimeField("создан", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "версия промпта"
+        verbose_name_plural = "промпты (версии операторов)"
+        ordering = ("name", "-created_at")
+
+    def __str__(self) -> str:
+        return f"{self.get_name_display()} v{self.pk}"
+
+    @property
+    def version(self) -> str:
+        return f"db:{self.pk}"
+
+
+class ClassificationRecord(models.Model):
+    """Every verdict on a contact, by the model or an operator: the audit trail."""
+
+    class Source(models.TextChoices):
+        MODEL = "model", "Модель"
+        OPERATOR = "operator", "Оператор"
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="classifications", verbose_name="контакт"
+    )
+    source = models.CharField("кто решил", max_length=16, choices=Source.choices)
+    is_client = models.BooleanField("клиент", null=True)
+    confidence = models.FloatField("уверенность", null=True, blank=True)
+    reasoning = models.TextField("обоснование", blank=True)
+    request_type = models.CharField("тип обращения", max_length=16, blank=True)
+    model_call = models.ForeignKey(
+        ModelCall, on_delete=models.SET_NULL, null=True, blank=True, verbose_name="вызов модели"
+    )
+    error = models.TextField("ошибка", blank=True)
+    created_at = models.DateTimeField("время", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "решение о контакте"
+        verbose_name_plural = "решения о контактах (журнал)"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.contact} → {self.is_client} ({self.get_source_display()})"
+
+
+class PendingReply(models.Model):
+    """A customer waiting for a real answer because the model was unavailable: retried by a
+    periodic task until it succeeds or the customer writes again."""
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="pending_replies", verbose_name="контакт"
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="pending_replies", verbose_name="сообщение клиента"
+    )
+    due_at = models.DateTimeField("повторить в")
+    attempts = models.PositiveSmallIntegerField("попыток", default=0)
+    last_error = models.TextField("ошибка", blank=True)
+    resolved_at = models.DateTimeField("решено", null=True, blank=True)
+    created_at = models.DateTimeField("создано", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "ожидающий ответ"
+        verbose_name_plural = "ожидают ответа (модель недоступна)"
+        ordering = ("due_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=Q(resolved_at__isnull=True), name="pendingreply_one_open_per_contact"
+            ),
+        ]
+        indexes = [models.Index(fields=["due_at"], condition=Q(resolved_at__isnull=True), name="pendingreply_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} · {self.due_at:%d.%m %H:%M}"

@@ -1,0 +1,41 @@
+"""Notifications to the business's managers (MANAGER_PHONES), through the outbox."""
+
+from __future__ import annotations
+
+import structlog
+from django.conf import settings
+
+from contacts.models import Contact
+from contacts.phones import PhoneError, format_phone, normalize_phone
+from messaging.models import Message
+from messaging.services import message_enqueue_outbound
+
+log = structlog.get_logger(__name__)
+
+
+def managers_notify(*, contact: Contact, reason: str, summary: str, key: str) -> int:
+    """Queues one WhatsApp message per manager: who, which number, why, and a one-line summary.
+    `key` makes it idempotent (the same event never notifies twice). Returns how many."""
+    name = contact.display_name or "Без имени"
+    summary = " ".join(summary.split())
+    text = f"🔔 {reason}\n{name}, {format_phone(contact.phone)}\n«{summary[:160]}{'…' if len(summary) > 160 else ''}»"
+    queued = 0
+    for raw in settings.MANAGER_PHONES:
+        try:
+            phone = normalize_phone(raw)
+        except PhoneError:
+            log.error("notify.bad_manager_phone", value=raw)
+            continue
+        manager, _ = Contact.objects.get_or_create(
+            phone=phone, defaults={"name": "Менеджер", "is_client": False, "classified_by": "operator"}
+        )
+        message_enqueue_outbound(
+            contact=manager,
+            text=text,
+            purpose=Message.Purpose.NOTIFICATION,
+            idempotency_key=f"notify:{key}:{phone}"[:128],
+        )
+        queued += 1
+    if not queued:
+        log.warning("notify.no_managers", reason=reason, contact_id=contact.pk)
+    return queued

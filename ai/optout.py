@@ -1,0 +1,76 @@
+"""Opt-out: a message that IS an opt-out word or phrase, not one that mentions one.
+
+Pure functions. "Стоп", "Не пишите мне больше!", "unsubscribe please" opt out; "не пишите
+больше в субботу, я занят" does not (it says something else too).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Phrases that on their own mean "stop writing to me".
+_PHRASES = (
+    "стоп",
+    "stop",
+    "отписка",
+    "отписаться",
+    "отпишите",
+    "отпишите меня",
+    "отписать",
+    "не пишите",
+    "не пишите мне",
+    "больше не пишите",
+    "не пишите больше",
+    "хватит писать",
+    "хватит",
+    "не беспокойте",
+    "не беспокойте меня",
+    "unsubscribe",
+    "stop messaging",
+    "жазбаңыз",
+    "спам",
+)
+# Words that may surround the phrase without changing its meaning.
+_FILLER = {
+    "пожалуйста",
+    "пж",
+    "плз",
+    "мне",
+    "меня",
+    "больше",
+    "сюда",
+    "спасибо",
+    "всё",
+    "все",
+    "уже",
+    "please",
+    "me",
+    "thanks",
+    "ok",
+    "ок",
+    "нет",
+}
+_TOKENS = re.compile(r"[a-zа-яёәіңғүұқөһ]+", re.IGNORECASE)
+_PHRASE_TOKENS = sorted((tuple(_TOKENS.findall(p)) for p in _PHRASES), key=len, reverse=True)
+
+CONFIRMATION = "Хорошо, больше не будем писать вам первыми. Если понадобится помощь — просто напишите нам 🙏"
+
+
+def is_opt_out(text: str) -> bool:
+    """True when the whole message is an opt-out (phrase plus at most filler words)."""
+    tokens = _TOKENS.findall((text or "").lower())
+    if not tokens or len(tokens) > 10:
+        return False
+    found = False
+    changed = True
+    while changed:  # "Стоп. Не пишите мне больше!" holds two phrases: take them all out
+        changed = False
+        for phrase in _PHRASE_TOKENS:
+            for start in range(len(tokens) - len(phrase) + 1):
+                if tuple(tokens[start : start + len(phrase)]) == phrase:
+                    tokens = tokens[:start] + tokens[start + len(phrase) :]
+                    found = changed = True
+                    break
+            if changed:
+                break
+    return found and all(word in _FILLER for word in tokens)

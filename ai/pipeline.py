@@ -1,0 +1,235 @@
+"""What happens to a new customer message: the AI step.
+
+`incoming_process` is idempotent and debounced per contact: a burst of messages is answered
+once, after a quiet window, by the task of the newest message; the older ones' tasks step
+aside. The world is re-checked when the task runs (whitelist, operator mode, opt-out, already
+answered). The answer is written to the outbox in the same transaction that marks the
+customer's messages handled, and only if no newer customer message arrived meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ai.agent import agent_reply
+from ai.llm import LLMPermanentError, LLMTransientError
+from ai.models import PendingReply
+from ai.moderator import contact_moderate
+from ai.notify import managers_notify
+from ai.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
+from ai.optout import is_opt_out
+from contacts.models import Contact, WhitelistEntry
+from contacts.services import contact_pause_bot
+from messaging.locks import LockTimeout, cache_lock
+from messaging.models import Message
+from messaging.services import message_enqueue_outbound
+
+log = structlog.get_logger(__name__)
+
+FALLBACK_TEXT = "Спасибо за сообщение! Менеджер ответит вам в ближайшее время."
+HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
+RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
+
+
+class NotYet(Exception):
+    """The quiet window has not passed, or another run holds the contact: retry in `delay` s."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"retry in {delay:.1f}s")
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    detail: str = ""
+
+
+def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome:
+    now = now or timezone.now()
+    message = Message.objects.select_related("contact").filter(pk=message_id, direction=Message.Direction.IN).first()
+    if message is None or message.processed_at is not None:
+        return Outcome("skipped", "already handled")
+    contact = message.contact
+    newest = _newest_inbound(contact)
+    if newest.pk != message.pk:
+        return Outcome("superseded", f"message {newest.pk} answers the burst")
+    quiet_for = (now - (message.received_at or message.created_at)).total_seconds()
+    if quiet_for < settings.REPLY_DEBOUNCE_SECONDS:
+        raise NotYet(settings.REPLY_DEBOUNCE_SECONDS - quiet_for)
+    try:
+        with cache_lock(f"ai:contact:{contact.pk}", ttl=300, wait=0):
+            return _process(contact=contact, message=message, now=now)
+    except LockTimeout:
+        raise NotYet(2.0) from None
+
+
+def _newest_inbound(contact: Contact) -> Message:
+    return Message.objects.filter(contact=contact, direction=Message.Direction.IN).order_by("-timestamp", "-id").first()
+
+
+def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
+    contact.refresh_from_db()
+    if WhitelistEntry.objects.filter(phone=contact.phone).exists():
+        return _finish(contact, message, status="whitelisted")
+    if is_opt_out(message.display_text):
+        return _opt_out(contact, message, now)
+    if contact.bot_is_paused(now):
+        return _finish(contact, message, status="operator mode")
+    if contact.is_client is None:
+        contact_moderate(contact=contact)
+        contact.refresh_from_db()
+    if contact.is_client is False:
+        return _finish(contact, message, status="not a client")
+    if contact.is_client is None:
+        return _finish(contact, message, status="watching", detail="not enough data yet")
+    if contact.request_type == Contact.RequestType.COMPLAINT:
+        return _complaint(contact, message, now)
+    return _answer(contact=contact, message=message, now=now)
+
+
+def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
+    try:
+        reply = agent_reply(contact=contact, message=message, now=now)
+    except LLMTransientError as exc:
+        return _fallback(contact, message, now, error=str(exc))
+    except LLMPermanentError as exc:
+        # The model cannot answer this at all: a person will.
+        log.warning("ai.no_answer_handing_off", contact_id=contact.pk, error=str(exc))
+        contact_pause_bot(contact=contact, until=None, now=now)
+        managers_notify(
+            contact=contact, reason="ИИ не смог ответить", summary=message.display_text, key=f"noanswer:{message.pk}"
+        )
+        return _finish(contact, message, status="handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.NOTIFICATION)
+    # Once a manager has the chat, the last words go out as a notice the human mode lets through.
+    purpose = Message.Purpose.NOTIFICATION if reply.handed_off else Message.Purpose.REPLY
+    return _finish(
+        contact, message, status="handed off" if reply.handed_off else "answered", reply=reply.text, purpose=purpose
+    )
+
+
+def _finish(
+    contact: Contact,
+    message: Message,
+    *,
+    status: str,
+    detail: str = "",
+    reply: str = "",
+    purpose: str = Message.Purpose.REPLY,
+) -> Outcome:
+    """Marks the customer's unanswered messages handled and queues the reply, atomically; a
+    reply is dropped if the customer wrote again meanwhile (that message will be answered)."""
+    with transaction.atomic():
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        if reply and _newest_inbound(contact).pk != message.pk:
+            return Outcome("superseded", "a newer message arrived while answering")
+        Message.objects.filter(
+            contact=contact, direction=Message.Direction.IN, processed_at__isnull=True, timestamp__lte=message.timestamp
+        ).update(processed_at=timezone.now())
+        if reply:
+            message_enqueue_outbound(
+                contact=contact, text=reply, purpose=purpose, reply_to=message, idempotency_key=f"reply:{message.pk}"
+            )
+            if purpose != Message.Purpose.FALLBACK:  # a real answer ends the wait; the fallback starts it
+                PendingReply.objects.filter(contact=contact, resolved_at__isnull=True).update(
+                    resolved_at=timezone.now()
+                )
+    log.info("ai.processed", contact_id=contact.pk, message_id=message.pk, status=status, detail=detail)
+    return Outcome(status, detail)
+
+
+def _opt_out(contact: Contact, message: Message, now: datetime) -> Outcome:
+    from followups.models import FollowUp
+    from followups.services import followup_stop
+
+    with transaction.atomic():
+        Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(opted_out_at=now)
+        followup_stop(contact=contact, reason=FollowUp.StopReason.OPTED_OUT, now=now)
+    # A fixed confirmation, never generated: it must say exactly this.
+    return _finish(
+        contact, message, status="opted out", reply=OPT_OUT_CONFIRMATION, purpose=Message.Purpose.NOTIFICATION
+    )
+
+
+def _complaint(contact: Contact, message: Message, now: datetime) -> Outcome:
+    contact_pause_bot(contact=contact, until=None, now=now)
+    managers_notify(
+        contact=contact, reason="Жалоба клиента", summary=message.display_text, key=f"complaint:{message.pk}"
+    )
+    return _finish(
+        contact, message, status="complaint handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.NOTIFICATION
+    )
+
+
+def _fallback(contact: Contact, message: Message, now: datetime, *, error: str) -> Outcome:
+    """The model is down: one polite message per outage, and a row that retries the real
+    answer when it is back."""
+    with transaction.atomic():
+        pending = PendingReply.objects.select_for_update().filter(contact=contact, resolved_at__isnull=True).first()
+        first_of_outage = pending is None
+        if pending is None:
+            pending = PendingReply.objects.create(contact=contact, message=message, due_at=now + timedelta(seconds=60))
+        else:
+            PendingReply.objects.filter(pk=pending.pk).update(message=message)
+        PendingReply.objects.filter(pk=pending.pk).update(last_error=error[:2000])
+    log.warning("ai.model_unavailable", contact_id=contact.pk, first_of_outage=first_of_outage, error=error)
+    if not first_of_outage:
+        return _finish(contact, message, status="waiting for the model")
+    return _finish(contact, message, status="fallback", reply=FALLBACK_TEXT, purpose=Message.Purpose.FALLBACK)
+
+
+def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
+    """Tries the real answer for a customer who got the fallback. Success answers and resolves
+    the row; another failure moves its due time on."""
+    now = now or timezone.now()
+    pending = (
+        PendingReply.objects.select_related("contact", "message")
+        .filter(pk=pending_id, resolved_at__isnull=True, due_at__lte=now)
+        .first()
+    )
+    if pending is None:
+        return Outcome("skipped")
+    contact, message = pending.contact, pending.message
+    if contact.bot_is_paused(now) or WhitelistEntry.objects.filter(phone=contact.phone).exists():
+        PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, last_error="operator took over")
+        return Outcome("skipped", "operator mode")
+    try:
+        with cache_lock(f"ai:contact:{contact.pk}", ttl=300, wait=0):
+            reply = agent_reply(contact=contact, message=message, now=now)
+    except LockTimeout:
+        return Outcome("busy")
+    except LLMTransientError as exc:
+        attempts = pending.attempts + 1
+        delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS) - 1)]
+        PendingReply.objects.filter(pk=pending.pk).update(
+            attempts=attempts, due_at=now + timedelta(seconds=delay), last_error=str(exc)[:2000]
+        )
+        return Outcome("still unavailable", str(exc))
+    except LLMPermanentError as exc:
+        PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, last_error=str(exc)[:2000])
+        return Outcome("gave up", str(exc))
+    with transaction.atomic():
+        message_enqueue_outbound(
+            contact=contact,
+            text=reply.text,
+            purpose=Message.Purpose.NOTIFICATION if reply.handed_off else Message.Purpose.REPLY,
+            reply_to=message,
+            idempotency_key=f"late-reply:{pending.pk}",
+        )
+        PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, attempts=pending.attempts + 1)
+    log.info("ai.late_answer_sent", contact_id=contact.pk, attempts=pending.attempts + 1)
+    return Outcome("answered")
+
+
+def pending_due(*, now: datetime | None = None) -> list[int]:
+    return list(
+        PendingReply.objects.filter(resolved_at__isnull=True, due_at__lte=now or timezone.now())
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:100]
+    )

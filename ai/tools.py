@@ -1,0 +1,90 @@
+"""Tools the sales assistant may call (function calling). Booking and payments register
+theirs here (`check_availability`, `book_call`, `create_payment_link`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from ai.llm import ToolCall, ToolResult, ToolSpec
+from contacts.models import Contact
+from messaging.models import Message
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    contact: Contact
+    message: Message  # the newest customer message being answered
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Tool:
+    spec: ToolSpec
+    run: Callable[[ToolContext, dict[str, Any]], dict[str, Any]]
+
+
+_REGISTRY: dict[str, Tool] = {}
+
+
+def tool_register(tool: Tool) -> Tool:
+    _REGISTRY[tool.spec.name] = tool
+    return tool
+
+
+def tool_specs() -> list[ToolSpec]:
+    return [tool.spec for tool in _REGISTRY.values()]
+
+
+def tool_run(*, call: ToolCall, ctx: ToolContext) -> ToolResult:
+    """Runs one call; an unknown tool or a failure becomes an error the model can read."""
+    tool = _REGISTRY.get(call.name)
+    if tool is None:
+        return ToolResult(name=call.name, id=call.id, response={"error": f"unknown tool {call.name}"})
+    try:
+        response = tool.run(ctx, dict(call.args or {}))
+    except Exception as exc:
+        log.exception("tool.failed", tool=call.name, contact_id=ctx.contact.pk)
+        response = {"error": f"{type(exc).__name__}: {exc}"}
+    log.info("tool.ran", tool=call.name, contact_id=ctx.contact.pk, ok="error" not in response)
+    return ToolResult(name=call.name, id=call.id, response=response)
+
+
+def _handoff(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    from ai.notify import managers_notify
+    from contacts.services import contact_pause_bot
+
+    reason = str(args.get("reason") or "клиент просит менеджера").strip()[:200]
+    contact_pause_bot(contact=ctx.contact, until=None, now=ctx.now)
+    notified = managers_notify(
+        contact=ctx.contact,
+        reason=f"Передача менеджеру: {reason}",
+        summary=ctx.message.display_text,
+        key=f"handoff:{ctx.message.pk}",
+    )
+    return {"status": "ok", "managers_notified": notified, "note": "Менеджер продолжит диалог; бот больше не отвечает."}
+
+
+HANDOFF = tool_register(
+    Tool(
+        spec=ToolSpec(
+            name="handoff_to_manager",
+            description=(
+                "Передать диалог живому менеджеру: клиент просит человека, жалуется, или вопрос выходит "
+                "за рамки базы знаний. После вызова коротко скажи клиенту, что менеджер скоро напишет."
+            ),
+            parameters={
+                "type": "object",
+                "properties": {"reason": {"type": "string", "description": "Кратко, почему нужен менеджер"}},
+                "required": ["reason"],
+            },
+        ),
+        run=_handoff,
+    )
+)

@@ -1,0 +1,96 @@
+"""Token and cost accounting: every model call is a ModelCall row."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+
+from ai.llm import CallContext
+from ai.models import ModelCall
+
+log = structlog.get_logger(__name__)
+
+_MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt: int = 0  # all input tokens, cached ones included
+    cached: int = 0
+    output: int = 0
+    thinking: int = 0
+
+
+def cost_usd(*, model: str, usage: Usage) -> Decimal:
+    """Cost from settings.LLM_PRICES (USD per 1M tokens); unknown models cost 0 (and are logged)."""
+    prices: dict[str, Any] | None = settings.LLM_PRICES.get(model)
+    if not prices:
+        if usage.prompt or usage.output:
+            log.warning("usage.unpriced_model", model=model)
+        return Decimal(0)
+    fresh = max(0, usage.prompt - usage.cached)
+    total = (
+        Decimal(fresh) * Decimal(str(prices.get("input", 0)))
+        + Decimal(usage.cached) * Decimal(str(prices.get("cached", prices.get("input", 0))))
+        + Decimal(usage.output + usage.thinking) * Decimal(str(prices.get("output", 0)))
+    )
+    return total / _MILLION
+
+
+def record_call(
+    *, backend: str, model: str, ctx: CallContext, started: float, usage: Usage | None = None, error: str = ""
+) -> ModelCall:
+    """Writes the row for one call; `started` is time.monotonic() taken before the call."""
+    usage = usage or Usage()
+    return ModelCall.objects.create(
+        backend=backend,
+        purpose=ctx.purpose,
+        model=model,
+        contact_id=ctx.contact_id,
+        prompt_name=ctx.prompt_name,
+        prompt_version=ctx.prompt_version,
+        prompt_tokens=usage.prompt,
+        cached_tokens=usage.cached,
+        output_tokens=usage.output,
+        thinking_tokens=usage.thinking,
+        cost_usd=cost_usd(model=model, usage=usage),
+        latency_ms=int((time.monotonic() - started) * 1000),
+        ok=not error,
+        error=error[:2000],
+    )
+
+
+def usage_summary(*, since: datetime, until: datetime) -> dict[str, Any]:
+    """Calls, tokens, cached share and cost in [since, until), for /stats."""
+    rows = ModelCall.objects.filter(created_at__gte=since, created_at__lt=until)
+    totals = rows.aggregate(
+        calls=Count("id"),
+        errors=Count("id", filter=Q(ok=False)),
+        prompt_tokens=Sum("prompt_tokens"),
+        cached_tokens=Sum("cached_tokens"),
+        output_tokens=Sum("output_tokens"),
+        thinking_tokens=Sum("thinking_tokens"),
+        cost_usd=Sum("cost_usd"),
+    )
+    prompt = totals["prompt_tokens"] or 0
+    cached = totals["cached_tokens"] or 0
+    by_purpose = {row["purpose"]: row["n"] for row in rows.values("purpose").annotate(n=Count("id"))}
+    return {
+        "backend": settings.LLM_BACKEND,
+        "calls": totals["calls"],
+        "errors": totals["errors"],
+        "calls_by_purpose": by_purpose,
+        "prompt_tokens": prompt,
+        "cached_tokens": cached,
+        "output_tokens": totals["output_tokens"] or 0,
+        "thinking_tokens": totals["thinking_tokens"] or 0,
+        "cached_share": round(cached / prompt, 4) if prompt else 0.0,
+        "cost_usd": float(totals["cost_usd"] or 0),
+    }

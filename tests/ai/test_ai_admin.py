@@ -1,0 +1,215 @@
+"""The AI admin: model calls and the audit trail are read-only records, prompts get new
+versions (never edited ones), and the offline mode says so."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.contrib.admin import helpers
+from django.urls import reverse
+from django.utils import timezone
+
+from ai.admin import OFFLINE_BANNER
+from ai.models import ClassificationRecord, ModelCall, PendingReply, PromptOverride
+from ai.prompts import prompt_file, prompt_get
+from tests.factories import ContactFactory, InboundMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def records():
+    contact = ContactFactory(business_name="ТОО Стройком")
+    call = ModelCall.objects.create(
+        backend="gemini",
+        purpose="classify",
+        model="gemini-3.5-flash-lite",
+        contact=contact,
+        prompt_name="moderator_prompt",
+        prompt_version="file:0123abcd",
+        prompt_tokens=1200,
+        cached_tokens=1000,
+        output_tokens=30,
+        thinking_tokens=50,
+        cost_usd="0.00029",
+        latency_ms=840,
+    )
+    ClassificationRecord.objects.create(
+        contact=contact, source="model", is_client=True, confidence=0.9, request_type="sales", model_call=call
+    )
+    PendingReply.objects.create(
+        contact=contact, message=InboundMessageFactory(contact=contact), due_at=timezone.now(), last_error="503"
+    )
+    PromptOverride.objects.create(name="moderator_prompt", text="Версия оператора", note="короче")
+    return contact
+
+
+def urls(model, obj) -> dict[str, str]:
+    meta = model._meta
+    return {
+        "changelist": reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"),
+        "add": reverse(f"admin:{meta.app_label}_{meta.model_name}_add"),
+        "change": reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]),
+    }
+
+
+@pytest.mark.parametrize("model", [ModelCall, ClassificationRecord, PendingReply, PromptOverride])
+def test_the_list_and_the_detail_page_render_for_a_superuser(admin_client, records, model):
+    pages = urls(model, model.objects.get())
+
+    assert admin_client.get(pages["changelist"]).status_code == 200
+    assert admin_client.get(pages["change"]).status_code == 200
+
+
+@pytest.mark.parametrize("model", [ModelCall, ClassificationRecord, PendingReply])
+def test_records_cannot_be_added_or_edited(admin_client, records, model):
+    pages = urls(model, model.objects.get())
+
+    assert admin_client.get(pages["add"]).status_code == 403
+    detail = admin_client.get(pages["change"])
+    assert detail.context["has_change_permission"] is False
+    assert 'name="_save"' not in detail.content.decode()
+
+
+def test_the_model_call_list_shows_tokens_cost_and_prompt_version(admin_client, records):
+    page = admin_client.get(reverse("admin:ai_modelcall_changelist")).content.decode()
+
+    for value in ("file:0123abcd", "1200", "1000", "840", "gemini-3.5-flash-lite", "Классификация"):
+        assert value in page
+
+
+def test_model_calls_are_filtered_by_purpose_and_model(admin_client, records):
+    ModelCall.objects.create(backend="offline", purpose="reply", model="rules")
+    url = reverse("admin:ai_modelcall_changelist")
+
+    by_purpose = admin_client.get(url, {"purpose__exact": "reply"}).context["cl"].result_list
+    by_model = admin_client.get(url, {"model": "gemini-3.5-flash-lite"}).context["cl"].result_list
+
+    assert [call.model for call in by_purpose] == ["rules"]
+    assert [call.purpose for call in by_model] == ["classify"]
+
+
+def test_only_a_superuser_may_delete_a_model_call(client, admin_client, django_user_model, records):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user(username="operator", password="pw", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="ai"))
+    client.force_login(staff)
+    delete_url = reverse("admin:ai_modelcall_delete", args=[ModelCall.objects.get().pk])
+
+    assert client.get(reverse("admin:ai_modelcall_changelist")).status_code == 200
+    assert client.get(delete_url).status_code == 403
+    assert admin_client.get(delete_url).status_code == 200
+
+
+def test_the_offline_mode_is_announced_on_the_model_call_list(admin_client, settings):
+    settings.LLM_BACKEND = "offline"
+
+    page = admin_client.get(reverse("admin:ai_modelcall_changelist")).content.decode()
+
+    assert f'<li class="info">{OFFLINE_BANNER}</li>' in page
+    assert page.count(OFFLINE_BANNER) == 1
+
+
+def test_with_gemini_there_is_no_offline_banner(admin_client, settings):
+    settings.LLM_BACKEND = "gemini"
+
+    page = admin_client.get(reverse("admin:ai_modelcall_changelist")).content.decode()
+
+    assert OFFLINE_BANNER not in page
+
+
+# --- prompt versions ---------------------------------------------------------------------------------------
+
+
+def test_the_add_form_starts_from_the_text_in_effect(admin_client):
+    url = reverse("admin:ai_promptoverride_add")
+
+    from_file = admin_client.get(url, {"name": "moderator_prompt"})
+    PromptOverride.objects.create(name="sales_agent_prompt", text="Версия оператора {knowledge_base}")
+    from_override = admin_client.get(url, {"name": "sales_agent_prompt"})
+
+    assert from_file.context["adminform"].form.initial["text"] == prompt_file("moderator_prompt").text
+    assert from_file.context["adminform"].form.initial["name"] == "moderator_prompt"
+    assert html.escape(prompt_file("moderator_prompt").text.splitlines()[0]) in from_file.content.decode()
+    assert from_override.context["adminform"].form.initial["text"] == "Версия оператора {knowledge_base}"
+
+
+def test_the_add_form_without_a_name_links_to_each_prompts_current_text(admin_client):
+    page = admin_client.get(reverse("admin:ai_promptoverride_add")).content.decode()
+
+    for value in PromptOverride.Name.values:
+        assert f"?name={value}" in page
+    assert "Начать с действующего текста" in page
+
+
+def test_adding_a_version_records_its_author_and_puts_it_in_effect(admin_client, admin_user):
+    response = admin_client.post(
+        reverse("admin:ai_promptoverride_add"),
+        {
+            "name": "moderator_prompt",
+            "text": "Ты модератор [НАЗВАНИЕ КОМПАНИИ].\r\n\r\nОтвечай JSON.\r\n",
+            "note": "тест",
+        },
+    )
+
+    assert response.status_code == 302
+    row = PromptOverride.objects.get()
+    assert (row.created_by, row.is_active, row.note) == (admin_user, True, "тест")
+    assert prompt_get("moderator_prompt").text == "Ты модератор [НАЗВАНИЕ КОМПАНИИ].\n\nОтвечай JSON."
+    assert prompt_get("moderator_prompt").version == f"db:{row.pk}"
+
+
+def test_a_version_without_the_codes_placeholders_is_saved_with_a_warning(admin_client):
+    response = admin_client.post(
+        reverse("admin:ai_promptoverride_add"),
+        {"name": "sales_agent_prompt", "text": "Продавай. Телефон: {phone}", "note": ""},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert PromptOverride.objects.count() == 1
+    assert "{knowledge_base}" in page
+    assert "{current_datetime}" in page
+
+
+def test_an_existing_version_is_history_except_its_active_flag(admin_client, records):
+    row = PromptOverride.objects.get()
+    url = reverse("admin:ai_promptoverride_change", args=[row.pk])
+    page = admin_client.get(url)
+    assert list(page.context["adminform"].form.fields) == ["is_active"]
+
+    admin_client.post(url, {"is_active": "", "text": "подмена", "name": "follow_up_prompt", "note": "x"})
+
+    row.refresh_from_db()
+    assert (row.is_active, row.text, row.name, row.note) == (False, "Версия оператора", "moderator_prompt", "короче")
+
+
+def test_the_list_marks_the_version_in_effect(admin_client):
+    older = PromptOverride.objects.create(name="moderator_prompt", text="старая")
+    newer = PromptOverride.objects.create(name="moderator_prompt", text="новая")
+
+    rows = {
+        row.pk: row for row in admin_client.get(reverse("admin:ai_promptoverride_changelist")).context["cl"].result_list
+    }
+
+    assert rows[newer.pk].effective_pk == newer.pk
+    assert rows[older.pk].effective_pk == newer.pk
+
+
+def test_the_revert_action_puts_the_file_back_for_the_selected_prompts(admin_client):
+    old = PromptOverride.objects.create(name="moderator_prompt", text="старая")
+    new = PromptOverride.objects.create(name="moderator_prompt", text="новая")
+    sales = PromptOverride.objects.create(name="sales_agent_prompt", text="продажи")
+
+    response = admin_client.post(
+        reverse("admin:ai_promptoverride_changelist"),
+        {"action": "revert_to_file", helpers.ACTION_CHECKBOX_NAME: [new.pk]},
+        follow=True,
+    )
+
+    assert "Снова действует текст из файла: Модератор." in response.content.decode()
+    assert set(PromptOverride.objects.filter(is_active=True)) == {sales}
+    assert {old.pk, new.pk} <= set(PromptOverride.objects.filter(is_active=False).values_list("pk", flat=True))
+    assert prompt_get("moderator_prompt").version.startswith("file:")
