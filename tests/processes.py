@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,9 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
     if purge:
         app.control.purge()
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
+    # A file, not a pipe: nobody reads a pipe while the test runs, and a worker whose log
+    # fills the pipe's buffer blocks on its next log line (it looked like a stalled worker).
+    log_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -87,7 +91,7 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
         ],
         cwd=ROOT,
         env=process_env(**env),
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -95,8 +99,8 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
         deadline = time.monotonic() + 60
         while not app.control.inspect(destination=[hostname], timeout=1).ping():
             if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read() if proc.poll() is not None else ""
-                raise RuntimeError(f"worker did not start:\n{output}")
+                log_file.seek(0)
+                raise RuntimeError(f"worker did not start:\n{log_file.read()[-5000:]}")
         yield WorkerProcess(hostname, proc)
     finally:
         if proc.poll() is None:
@@ -106,3 +110,4 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log_file.close()
