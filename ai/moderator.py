@@ -6,7 +6,7 @@ import structlog
 from django.conf import settings
 
 from ai.conversation import contact_card, conversation_turns
-from ai.llm import CallContext, LLMError, Verdict, get_backend
+from ai.llm import CallContext, LLMError, LLMTransientError, Verdict, get_backend
 from ai.models import ClassificationRecord
 from ai.prompts import prompt_get, prompt_render
 from contacts.models import Contact
@@ -29,6 +29,8 @@ def contact_moderate(*, contact: Contact) -> Verdict | None:
     except LLMError as exc:
         log.warning("moderator.failed", contact_id=contact.pk, error=str(exc), retryable=exc.retryable)
         ClassificationRecord.objects.create(contact=contact, source="model", is_client=None, error=str(exc)[:2000])
+        if isinstance(exc, LLMTransientError):
+            raise  # the caller falls back and retries; a broken answer just leaves it unknown
         return None
     contact_set_client_status(
         contact=contact,

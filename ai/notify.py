@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from django.conf import settings
 
-from contacts.models import Contact
+from contacts.models import Contact, WhitelistEntry
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
@@ -25,6 +25,10 @@ def managers_notify(*, contact: Contact, reason: str, summary: str, key: str) ->
             phone = normalize_phone(raw)
         except PhoneError:
             log.error("notify.bad_manager_phone", value=raw)
+            continue
+        if WhitelistEntry.objects.filter(phone=phone).exists():
+            # A personal number on the whitelist is never messaged, not even as a manager.
+            log.error("notify.manager_phone_whitelisted", phone_tail=phone[-4:])
             continue
         manager, _ = Contact.objects.get_or_create(
             phone=phone, defaults={"name": "Менеджер", "is_client": False, "classified_by": "operator"}

@@ -10,46 +10,21 @@ import re
 
 # Phrases that on their own mean "stop writing to me".
 _PHRASES = (
-    "стоп",
-    "stop",
-    "отписка",
-    "отписаться",
-    "отпишите",
-    "отпишите меня",
-    "отписать",
-    "не пишите",
-    "не пишите мне",
-    "больше не пишите",
-    "не пишите больше",
-    "хватит писать",
-    "хватит",
-    "не беспокойте",
-    "не беспокойте меня",
-    "unsubscribe",
-    "stop messaging",
-    "жазбаңыз",
-    "спам",
-)
+    # Russian
+    "стоп", "отписка", "отписаться", "отпишите", "отпишите меня", "отписать", "не пишите", "не пишите мне",
+    "больше не пишите", "не пишите больше", "хватит писать", "хватит мне писать", "не беспокойте",
+    "не беспокойте меня", "спам",
+    # Kazakh
+    "жазбаңыз", "маған жазбаңыз", "енді жазбаңыз", "тоқтат", "тоқтатыңыз", "хабарлама жібермеңіз",
+    # English ("don't" splits into "don" + "t")
+    "stop", "unsubscribe", "stop messaging", "stop messaging me", "stop texting", "stop texting me",
+    "don t message me", "do not message me", "don t text me", "do not text me", "opt out",
+)  # fmt: skip
 # Words that may surround the phrase without changing its meaning.
 _FILLER = {
-    "пожалуйста",
-    "пж",
-    "плз",
-    "мне",
-    "меня",
-    "больше",
-    "сюда",
-    "спасибо",
-    "всё",
-    "все",
-    "уже",
-    "please",
-    "me",
-    "thanks",
-    "ok",
-    "ок",
-    "нет",
-}
+    "пожалуйста", "пж", "плз", "мне", "меня", "больше", "сюда", "спасибо", "всё", "все", "уже", "please",
+    "me", "thanks", "ok", "ок", "нет", "маған", "енді", "рахмет", "өтінемін", "any", "more",
+}  # fmt: skip
 _TOKENS = re.compile(r"[a-zа-яёәіңғүұқөһ]+", re.IGNORECASE)
 _PHRASE_TOKENS = sorted((tuple(_TOKENS.findall(p)) for p in _PHRASES), key=len, reverse=True)
 

@@ -35,6 +35,10 @@ log = structlog.get_logger(__name__)
 FALLBACK_TEXT = "Спасибо за сообщение! Менеджер ответит вам в ближайшее время."
 HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
+# After this long a late answer would confuse more than help: the managers were told at once.
+PENDING_MAX_AGE = timedelta(hours=6)
+# Bounded by the worst case of one run: a few model calls, each with the SDK's retries.
+CONTACT_LOCK_SECONDS = 900
 
 
 class NotYet(Exception):
@@ -57,33 +61,49 @@ def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome
     if message is None or message.processed_at is not None:
         return Outcome("skipped", "already handled")
     contact = message.contact
-    newest = _newest_inbound(contact)
-    if newest.pk != message.pk:
+    newest = _newest_open(contact)
+    if newest is not None and newest.pk != message.pk:
         return Outcome("superseded", f"message {newest.pk} answers the burst")
     quiet_for = (now - (message.received_at or message.created_at)).total_seconds()
     if quiet_for < settings.REPLY_DEBOUNCE_SECONDS:
         raise NotYet(settings.REPLY_DEBOUNCE_SECONDS - quiet_for)
     try:
-        with cache_lock(f"ai:contact:{contact.pk}", ttl=300, wait=0):
+        with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0):
             return _process(contact=contact, message=message, now=now)
     except LockTimeout:
         raise NotYet(2.0) from None
 
 
-def _newest_inbound(contact: Contact) -> Message:
-    return Message.objects.filter(contact=contact, direction=Message.Direction.IN).order_by("-timestamp", "-id").first()
+def _open_inbound(contact: Contact):
+    """The customer's messages still waiting for the AI step. A voice note that could not be
+    transcribed already got its own answer ("please type") and waits for nothing."""
+    return Message.objects.filter(contact=contact, direction=Message.Direction.IN, processed_at__isnull=True).exclude(
+        voice_status=Message.VoiceStatus.FAILED
+    )
+
+
+def _newest_open(contact: Contact) -> Message | None:
+    """The message whose task answers the burst: the newest one still waiting. A message that
+    arrives late with an older timestamp, after the newer ones were answered, is its own."""
+    return _open_inbound(contact).order_by("-timestamp", "-id").first()
 
 
 def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     contact.refresh_from_db()
     if WhitelistEntry.objects.filter(phone=contact.phone).exists():
         return _finish(contact, message, status="whitelisted")
-    if is_opt_out(message.display_text):
-        return _opt_out(contact, message, now)
     if contact.bot_is_paused(now):
         return _finish(contact, message, status="operator mode")
+    if contact.is_client is False:
+        return _finish(contact, message, status="not a client")
+    if is_opt_out(message.transcription or message.text):
+        return _opt_out(contact, message, now)
     if contact.is_client is None:
-        contact_moderate(contact=contact)
+        try:
+            contact_moderate(contact=contact)
+        except LLMTransientError as exc:
+            # A new lead must not go silent because the model is down: same as a reply failure.
+            return _fallback(contact, message, now, error=str(exc))
         contact.refresh_from_db()
     if contact.is_client is False:
         return _finish(contact, message, status="not a client")
@@ -104,7 +124,7 @@ def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         log.warning("ai.no_answer_handing_off", contact_id=contact.pk, error=str(exc))
         contact_pause_bot(contact=contact, until=None, now=now)
         managers_notify(
-            contact=contact, reason="ИИ не смог ответить", summary=message.display_text, key=f"noanswer:{message.pk}"
+            contact=contact, reason="ИИ не смог ответить", summary=message.display_text, key=f"handoff:{message.pk}"
         )
         return _finish(contact, message, status="handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.NOTIFICATION)
     # Once a manager has the chat, the last words go out as a notice the human mode lets through.
@@ -127,10 +147,12 @@ def _finish(
     reply is dropped if the customer wrote again meanwhile (that message will be answered)."""
     with transaction.atomic():
         Contact.objects.select_for_update().filter(pk=contact.pk).first()
-        if reply and _newest_inbound(contact).pk != message.pk:
+        newest = _newest_open(contact)
+        if reply and newest is not None and newest.pk != message.pk:
             return Outcome("superseded", "a newer message arrived while answering")
-        Message.objects.filter(
-            contact=contact, direction=Message.Direction.IN, processed_at__isnull=True, timestamp__lte=message.timestamp
+        # A voice note still being transcribed is not answered yet: it stays open.
+        _open_inbound(contact).filter(timestamp__lte=message.timestamp).exclude(
+            voice_status=Message.VoiceStatus.PENDING
         ).update(processed_at=timezone.now())
         if reply:
             message_enqueue_outbound(
@@ -181,26 +203,53 @@ def _fallback(contact: Contact, message: Message, now: datetime, *, error: str) 
     log.warning("ai.model_unavailable", contact_id=contact.pk, first_of_outage=first_of_outage, error=error)
     if not first_of_outage:
         return _finish(contact, message, status="waiting for the model")
+    # The fallback promises a manager: tell them.
+    managers_notify(
+        contact=contact,
+        reason="ИИ недоступен, клиент ждёт ответа",
+        summary=message.display_text,
+        key=f"fallback:{pending.pk}",
+    )
     return _finish(contact, message, status="fallback", reply=FALLBACK_TEXT, purpose=Message.Purpose.FALLBACK)
 
 
 def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
-    """Tries the real answer for a customer who got the fallback. Success answers and resolves
-    the row; another failure moves its due time on."""
+    """Tries the real answer for a customer who got the fallback, to their newest message.
+    Success answers and resolves the row; another failure moves its due time on; a newer
+    message still waiting for its own task is left to that task."""
     now = now or timezone.now()
     pending = (
-        PendingReply.objects.select_related("contact", "message")
+        PendingReply.objects.select_related("contact")
         .filter(pk=pending_id, resolved_at__isnull=True, due_at__lte=now)
         .first()
     )
     if pending is None:
         return Outcome("skipped")
-    contact, message = pending.contact, pending.message
+    contact = pending.contact
+
+    def resolve(note: str) -> Outcome:
+        PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, last_error=note[:2000])
+        return Outcome("resolved", note)
+
+    if now - pending.created_at > PENDING_MAX_AGE:
+        return resolve("too old to answer now; the managers were notified at the fallback")
     if contact.bot_is_paused(now) or WhitelistEntry.objects.filter(phone=contact.phone).exists():
-        PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, last_error="operator took over")
-        return Outcome("skipped", "operator mode")
+        return resolve("operator mode")
+    if _newest_open(contact) is not None:
+        return resolve("a newer message is being answered by its own task")
+    message = (
+        Message.objects.filter(contact=contact, direction=Message.Direction.IN)
+        .exclude(voice_status=Message.VoiceStatus.FAILED)
+        .order_by("-timestamp", "-id")
+        .first()
+    )
     try:
-        with cache_lock(f"ai:contact:{contact.pk}", ttl=300, wait=0):
+        with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0):
+            if contact.is_client is None:
+                contact_moderate(contact=contact)
+                contact.refresh_from_db()
+            if contact.is_client is not True:
+                return resolve("not a client (or not enough data yet)")
             reply = agent_reply(contact=contact, message=message, now=now)
     except LockTimeout:
         return Outcome("busy")
@@ -212,9 +261,11 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
         )
         return Outcome("still unavailable", str(exc))
     except LLMPermanentError as exc:
-        PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, last_error=str(exc)[:2000])
-        return Outcome("gave up", str(exc))
+        return resolve(str(exc))
     with transaction.atomic():
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        if _newest_open(contact) is not None:
+            return resolve("the customer wrote again while answering")
         message_enqueue_outbound(
             contact=contact,
             text=reply.text,

@@ -86,9 +86,15 @@ def contact_pause_bot(*, contact: Contact, until: datetime | None = None, now: d
 
 
 def contact_resume_bot(*, contact: Contact) -> Contact:
+    """Gives the chat back to the bot. A complaint the operator has dealt with no longer
+    sends the next message straight to a manager."""
     contact.bot_mode = Contact.BotMode.AI
     contact.paused_until = None
-    contact.save(update_fields=["bot_mode", "paused_until", "updated_at"])
+    fields = ["bot_mode", "paused_until", "updated_at"]
+    if contact.request_type == Contact.RequestType.COMPLAINT:
+        contact.request_type = Contact.RequestType.GENERAL
+        fields.append("request_type")
+    contact.save(update_fields=fields)
     log.info("contact.bot_resumed", contact_id=contact.pk)
     return contact
 

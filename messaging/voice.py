@@ -6,14 +6,16 @@ polite request to type instead; it never blocks the contact's later messages.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from ai.gemini import LLMError, LLMTransientError
+from ai.gemini import LLMError, LLMTransientError, LLMUnavailableError
 from ai.transcription import transcribe_voice as transcribe_audio
+from ai.usage import Usage
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
 from messaging.wappi import WappiClient, WappiError, WappiTransientError
@@ -44,7 +46,19 @@ def voice_process(*, message_id: int, client: WappiClient, final_attempt: bool) 
         return VoiceOutcome("skipped", f"voice status is {message.voice_status or 'none'}")
     try:
         audio, mime_type = _download(message, client)
-        result = transcribe_audio(audio=audio, mime_type=mime_type.split(";")[0].strip() or "audio/ogg")
+        started = time.monotonic()
+        try:
+            result = transcribe_audio(audio=audio, mime_type=mime_type.split(";")[0].strip() or "audio/ogg")
+        except LLMError as exc:
+            if not isinstance(exc, LLMUnavailableError):  # no call was made when Gemini is off
+                _usage(message, started=started, error=str(exc))
+            raise
+        _usage(
+            message,
+            started=started,
+            model=result.model,
+            usage=Usage(prompt=result.prompt_tokens or 0, output=result.output_tokens or 0),
+        )
     except (WappiTransientError, LLMTransientError) as exc:
         if not final_attempt:
             raise VoiceRetry(str(exc)) from exc
@@ -56,6 +70,23 @@ def voice_process(*, message_id: int, client: WappiClient, final_attempt: bool) 
     )
     log.info("voice.transcribed", message_id=message.pk, chars=len(result.text), model=result.model)
     return VoiceOutcome("done" if updated else "skipped", result.text)
+
+
+def _usage(message: Message, *, started: float, model: str = "", usage: Usage | None = None, error: str = "") -> None:
+    """Every transcription is a model call on the books, like the others."""
+    from django.conf import settings
+
+    from ai.llm import CallContext
+    from ai.usage import record_call
+
+    record_call(
+        backend="gemini",
+        model=model or settings.GEMINI_FAST_MODEL,
+        ctx=CallContext(purpose="transcribe", contact_id=message.contact_id, prompt_name="transcribe"),
+        started=started,
+        usage=usage,
+        error=error,
+    )
 
 
 def _download(message: Message, client: WappiClient) -> tuple[bytes, str]:

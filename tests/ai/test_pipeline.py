@@ -267,3 +267,85 @@ def test_the_offline_backend_classifies_and_answers_in_russian(settings):
     assert any(ch in reply.text for ch in "абвгдеёжзийклмнопрстуфхцчшщыэюя")
     assert "?" in reply.text
     assert ModelCall.objects.filter(backend="offline").count() == 2
+
+
+def test_a_new_lead_writing_during_an_outage_gets_the_fallback_and_later_a_real_answer(fake_gemini, settings):
+    settings.MANAGER_PHONES = ["77019990011"]
+    contact = ContactFactory()
+    for _ in range(3):
+        fake_gemini.reply_error(503)
+    message = customer_says(contact, "Сколько стоит доставка в Алматы?")
+    assert incoming_process(message_id=message.pk).status == "fallback"
+    assert Message.objects.filter(contact__phone="77019990011", purpose="notification").count() == 1
+
+    fake_gemini.reply_text(verdict(True))
+    fake_gemini.reply_text("Доставку по Алматы подтвердит менеджер 😊 Какой у вас объём?")
+    pending = PendingReply.objects.get(contact=contact)
+    assert pending_retry(pending_id=pending.pk, now=timezone.now() + timedelta(minutes=2)).status == "answered"
+    contact.refresh_from_db()
+    assert contact.is_client is True
+    assert [m.purpose for m in replies(contact)] == ["fallback", "reply"]
+
+
+def test_a_late_retry_never_answers_over_a_message_that_is_still_waiting(fake_gemini):
+    contact = ContactFactory(is_client=True)
+    for _ in range(3):
+        fake_gemini.reply_error(503)
+    incoming_process(message_id=customer_says(contact, "Вопрос", seconds_ago=60).pk)
+    customer_says(contact, "Ещё вопрос", seconds_ago=1)  # its own task will answer it
+    pending = PendingReply.objects.get(contact=contact)
+    assert pending_retry(pending_id=pending.pk, now=timezone.now() + timedelta(minutes=2)).status == "resolved"
+    assert [m.purpose for m in replies(contact)] == ["fallback"]
+
+
+def test_a_message_that_arrives_late_with_an_older_time_is_still_answered(fake_gemini):
+    contact = ContactFactory(is_client=True)
+    newer = customer_says(contact, "Второй вопрос", seconds_ago=10)
+    fake_gemini.reply_text("Ответ на второй вопрос 😊")
+    assert incoming_process(message_id=newer.pk).status == "answered"
+    older = customer_says(contact, "Первый вопрос (пришёл опросом позже)", seconds_ago=30)
+    fake_gemini.reply_text("Ответ на первый вопрос 😊")
+    assert incoming_process(message_id=older.pk).status == "answered"
+    assert len(replies(contact)) == 2
+
+
+def test_resuming_the_bot_after_a_complaint_lets_it_answer_again(fake_gemini):
+    from contacts.services import contact_resume_bot
+
+    contact = ContactFactory(is_client=True, request_type="complaint", bot_mode=Contact.BotMode.HUMAN)
+    contact_resume_bot(contact=contact)
+    fake_gemini.reply_text("Рады помочь снова 😊 Что хотите заказать?")
+    assert incoming_process(message_id=customer_says(contact, "Вопрос решили, хочу заказать ещё").pk).status == (
+        "answered"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Маған жазбаңыз", True),
+        ("Тоқтат", True),
+        ("Stop texting me", True),
+        ("Don't message me", True),
+        ("Хватит, спасибо", False),
+        ("ок хватит", False),
+        ("хватит писать", True),
+    ],
+)
+def test_opt_out_understands_kazakh_and_english_and_is_not_triggered_by_a_bare_enough(text, expected):
+    assert is_opt_out(text) is expected
+
+
+def test_a_whitelisted_manager_number_is_never_messaged(settings):
+    from ai.notify import managers_notify
+
+    owner = WhitelistEntryFactory()
+    settings.MANAGER_PHONES = [owner.phone, "77019990011"]
+    assert managers_notify(contact=ContactFactory(), reason="тест", summary="…", key="k1") == 1
+    assert not Message.objects.filter(contact__phone=owner.phone).exists()
+
+
+def test_a_non_client_saying_stop_gets_no_confirmation():
+    contact = ContactFactory(is_client=False)
+    assert incoming_process(message_id=customer_says(contact, "стоп").pk).status == "not a client"
+    assert replies(contact) == []

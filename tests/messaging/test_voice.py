@@ -37,6 +37,10 @@ def test_a_voice_note_is_downloaded_transcribed_and_shown_as_text(fake_wappi, fa
     assert voice_note.display_text == "[ТРАНСКРИБАЦИЯ] Здравствуйте, сколько стоит доставка в Астану?"
     request = fake_gemini.last_request()
     assert request.model == settings.GEMINI_FAST_MODEL
+    from ai.models import ModelCall
+
+    call = ModelCall.objects.get(purpose="transcribe")
+    assert (call.contact_id, call.prompt_tokens, call.output_tokens, call.ok) == (voice_note.contact_id, 90, 12, True)
     assert request.inline_data() == [("audio/ogg", OGG)]
 
 
