@@ -538,3 +538,21 @@ def test_a_rule_that_breaks_is_recorded_and_raised_as_permanent(monkeypatch):
     row = only_call()
     assert row.ok is False
     assert "KeyError" in row.error
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("я менеджер по закупкам, сколько стоит доставка?", False),
+        ("Нужен специалист по монтажу?", False),
+        ("Интересует звонок-бот", False),
+        ("Позовите менеджера", True),
+        ("Соедините меня с живым человеком", True),
+        ("Хочу поговорить с оператором", True),
+        ("Перезвоните мне, пожалуйста", True),
+    ],
+)
+def test_only_an_explicit_request_for_a_person_is_a_handoff(text, asks):
+    from ai.backends.offline import HANDOFF_ASK
+
+    assert bool(HANDOFF_ASK.search(text)) is asks
