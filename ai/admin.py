@@ -14,7 +14,15 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from ai.models import ClassificationRecord, ModelCall, PendingReply, PromptOverride
+from ai.knowledge import knowledge_document_reload, knowledge_document_set_password
+from ai.models import (
+    ClassificationRecord,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    ModelCall,
+    PendingReply,
+    PromptOverride,
+)
 from ai.prompts import prompt_file, prompt_get, prompt_placeholders, prompt_reset_to_file
 
 OFFLINE_BANNER = "Офлайн-режим: ответы генерируются правилами, без Gemini"
@@ -176,3 +184,55 @@ class PendingReplyAdmin(ReadOnlyAdmin):
     list_filter = ("resolved_at",)
     search_fields = ("contact__phone", "contact__name")
     list_select_related = ("contact",)
+
+
+class KnowledgeChunkInline(admin.TabularInline):
+    model = KnowledgeChunk
+    extra = 0
+    fields = ("position", "heading", "text")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("position",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class KnowledgeDocumentForm(forms.ModelForm):
+    password = forms.CharField(
+        label="пароль PDF",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Для защищённого файла: после сохранения документ будет проиндексирован с этим паролем.",
+    )
+
+    class Meta:
+        model = KnowledgeDocument
+        fields = ("title", "password")
+
+
+@admin.register(KnowledgeDocument)
+class KnowledgeDocumentAdmin(admin.ModelAdmin):
+    form = KnowledgeDocumentForm
+    list_display = ("title", "path", "status", "pages", "characters", "indexed_at")
+    list_filter = ("status",)
+    search_fields = ("title", "path", "chunks__text")
+    readonly_fields = ("path", "sha256", "status", "pages", "characters", "warnings", "indexed_at", "created_at")
+    inlines = (KnowledgeChunkInline,)
+    actions = ("reload",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # documents come from files in KNOWLEDGE_BASE_PATH (load_knowledge_base)
+
+    def save_model(self, request: HttpRequest, obj: KnowledgeDocument, form: Any, change: bool) -> None:
+        password = form.cleaned_data.get("password")
+        if password:
+            result = knowledge_document_set_password(document=obj, password=password)
+            self.message_user(request, f"{obj.title}: {result.status}", messages.INFO)
+        KnowledgeDocument.objects.filter(pk=obj.pk).update(title=obj.title)
+
+    @admin.action(description="Переиндексировать выбранные документы")
+    def reload(self, request: HttpRequest, queryset: QuerySet[KnowledgeDocument]) -> None:
+        for document in queryset:
+            result = knowledge_document_reload(document=document)
+            self.message_user(request, f"{document.title}: {result.status}", messages.INFO)

@@ -136,3 +136,56 @@ class PendingReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} · {self.due_at:%d.%m %H:%M}"
+
+
+class KnowledgeDocument(models.Model):
+    """One PDF of the knowledge base: where it is, what came out of it, and why not when nothing did."""
+
+    class Status(models.TextChoices):
+        INDEXED = "indexed", "Проиндексирован"
+        PASSWORD_REQUIRED = "password_required", "Нужен пароль"
+        NO_TEXT_LAYER = "no_text_layer", "Нет текстового слоя (нужен OCR)"
+        FAILED = "failed", "Ошибка"
+
+    path = models.CharField("файл", max_length=500, unique=True)
+    title = models.CharField("название", max_length=255, blank=True)
+    sha256 = models.CharField("SHA-256", max_length=64, blank=True)
+    pages = models.PositiveIntegerField("страниц", default=0)
+    characters = models.PositiveIntegerField("символов", default=0)
+    status = models.CharField("статус", max_length=32, choices=Status.choices, default=Status.FAILED)
+    warnings = models.TextField("предупреждения", blank=True)
+    # Entered by an operator for a protected file; the loader retries with it.
+    password = models.CharField("пароль PDF", max_length=255, blank=True)
+    indexed_at = models.DateTimeField("проиндексирован", null=True, blank=True)
+    created_at = models.DateTimeField("создан", auto_now_add=True)
+    updated_at = models.DateTimeField("изменён", auto_now=True)
+
+    class Meta:
+        verbose_name = "документ базы знаний"
+        verbose_name_plural = "база знаний (документы)"
+        ordering = ("path",)
+
+    def __str__(self) -> str:
+        return self.title or self.path
+
+
+class KnowledgeChunk(models.Model):
+    """A piece of a document's text (paragraphs under one heading, table rows kept whole), the unit of search."""
+
+    document = models.ForeignKey(
+        KnowledgeDocument, on_delete=models.CASCADE, related_name="chunks", verbose_name="документ"
+    )
+    position = models.PositiveIntegerField("порядок")
+    heading = models.CharField("раздел", max_length=255, blank=True)
+    text = models.TextField("текст")
+
+    class Meta:
+        verbose_name = "фрагмент базы знаний"
+        verbose_name_plural = "база знаний (фрагменты)"
+        ordering = ("document", "position")
+        constraints = [
+            models.UniqueConstraint(fields=["document", "position"], name="knowledgechunk_document_position_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.position}"

@@ -1,0 +1,36 @@
+"""The knowledge base: PDFs -> documents and chunks, search, and the text for the prompt.
+
+Public API:
+- `knowledge_load(*, path=None) -> list[LoadResult]`, `knowledge_file_load(*, path, force=False)`,
+  `knowledge_document_reload(*, document)`, `knowledge_document_set_password(*, document, password)`
+- `knowledge_search(*, query, limit=5) -> list[KnowledgeHit]`
+- `knowledge_prompt_text(*, max_chars=30000) -> str`
+"""
+
+from __future__ import annotations
+
+from ai.knowledge.selectors import KnowledgeHit, knowledge_prompt_text, knowledge_search
+from ai.knowledge.services import (
+    LoadResult,
+    knowledge_document_reload,
+    knowledge_document_set_password,
+    knowledge_file_load,
+    knowledge_file_load_safe,
+    knowledge_load,
+    knowledge_paths,
+    knowledge_prune,
+)
+
+__all__ = [
+    "KnowledgeHit",
+    "LoadResult",
+    "knowledge_document_reload",
+    "knowledge_document_set_password",
+    "knowledge_file_load",
+    "knowledge_file_load_safe",
+    "knowledge_load",
+    "knowledge_paths",
+    "knowledge_prompt_text",
+    "knowledge_prune",
+    "knowledge_search",
+]

@@ -1,0 +1,166 @@
+"""Reading the knowledge base: search and the prompt text (selectors read)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import F
+
+from ai.models import KnowledgeChunk, KnowledgeDocument
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Question words and fillers that match everything; kept short on purpose.
+_STOP = frozenset(
+    "и в во не что как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня еще нет о из "
+    "ему теперь когда даже ну ли если уже или ни быть был него до вас нибудь опять уж вам ведь там потом себя "
+    "ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе под "
+    "будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были "
+    "куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего "
+    "них какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более "
+    "всегда конечно всю между сколько ли у вас ваш ваша ваше ваши какие каких скажите подскажите пожалуйста "
+    "хочу нужно можно есть the a an of to in is are what how".split()
+)
+STEM_CHARS = 5
+# "Сколько стоит X?" shares no word with a price-list row "X | шт. | 1 200 ₸" except X, and X also appears
+# in prose; a question about money pulls in the price list's own words.
+_PRICE_INTENT = re.compile(r"сколько|стои|цен|поч[её]м|прайс|тариф|залог|тенге|₸|\bтг\b", re.IGNORECASE)
+PRICE_TERMS = "цена прайс"  # a crude stem: Russian endings vary, the first letters mostly do not
+
+
+@dataclass(frozen=True)
+class KnowledgeHit:
+    text: str
+    heading: str
+    document_title: str
+    score: float
+    chunk_id: int = 0
+    document_id: int = 0
+    # The line of the chunk that matches the query best (a price-list row), for a short verbatim quote;
+    # "" when the chunk is one paragraph or no line stands out.
+    excerpt: str = ""
+
+
+def _expand(query: str) -> str:
+    return f"{query} {PRICE_TERMS}" if _PRICE_INTENT.search(query) else query
+
+
+def _stems(text: str) -> list[str]:
+    words = (w.lower().replace("ё", "е") for w in _WORD.findall(text))
+    return [w[:STEM_CHARS] for w in words if w not in _STOP and (len(w) > 2 or w.isdigit())]
+
+
+def _indexed_chunks():
+    return KnowledgeChunk.objects.filter(document__status=KnowledgeDocument.Status.INDEXED).select_related("document")
+
+
+def line_excerpt(*, text: str, query: str) -> str:
+    """The line of `text` sharing the most stems with `query` (price intent words excluded), or ""."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    terms = set(_stems(query)) - set(_stems(PRICE_TERMS))
+    if len(lines) < 2 or not terms:
+        return ""
+    overlaps = [len(terms & set(_stems(line))) for line in lines]
+    best = max(overlaps)
+    return lines[overlaps.index(best)] if best and overlaps.count(best) == 1 else ""
+
+
+def _hit(chunk: KnowledgeChunk, score: float, query: str) -> KnowledgeHit:
+    return KnowledgeHit(
+        text=chunk.text,
+        heading=chunk.heading,
+        document_title=chunk.document.title,
+        score=round(float(score), 4),
+        chunk_id=chunk.pk,
+        document_id=chunk.document_id,
+        excerpt=line_excerpt(text=chunk.text, query=query),
+    )
+
+
+def _keyword_search(*, query: str, limit: int) -> list[KnowledgeHit]:
+    """Keyword overlap with idf weights over stems; the heading counts double. Works on any database:
+    it reads every indexed chunk, which is fine for a knowledge base of a few hundred chunks."""
+    terms = set(_stems(_expand(query)))
+    if not terms:
+        return []
+    chunks = list(_indexed_chunks())
+    bags = [
+        (chunk, Counter(_stems(chunk.text)), set(_stems(chunk.heading + " " + chunk.document.title)))
+        for chunk in chunks
+    ]
+    df = Counter(term for _, bag, head in bags for term in terms if term in bag or term in head)
+    n = len(chunks)
+    scored = []
+    for chunk, bag, head in bags:
+        score = 0.0
+        for term in terms:
+            if term in bag or term in head:
+                idf = math.log(1 + n / df[term])
+                score += idf * ((1 + math.log(bag[term]) if bag[term] else 0) + (2 if term in head else 0))
+        if score > 0:
+            scored.append((score / math.sqrt(1 + len(bag) / 50), chunk))
+    scored.sort(key=lambda item: (-item[0], item[1].document_id, item[1].position))
+    return [_hit(chunk, score, query) for score, chunk in scored[:limit]]
+
+
+def _postgres_search(*, query: str, limit: int) -> list[KnowledgeHit]:
+    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+    words = sorted({w.lower() for w in _WORD.findall(_expand(query)) if w.lower() not in _STOP and len(w) > 1})
+    if not words:
+        return []
+    # Any of the words (OR), ranked by ts_rank: a question rarely shares all its words with the answer.
+    search = SearchQuery(words[0], config="russian", search_type="plain")
+    for word in words[1:]:
+        search |= SearchQuery(word, config="russian", search_type="plain")
+    vector = SearchVector("heading", weight="A", config="russian") + SearchVector("text", weight="B", config="russian")
+    rows = (
+        _indexed_chunks()
+        .annotate(vector=vector)
+        .filter(vector=search)
+        .annotate(rank=SearchRank(F("vector"), search, normalization=0))
+        .order_by("-rank", "document_id", "position")[:limit]
+    )
+    return [_hit(chunk, chunk.rank, query) for chunk in rows]
+
+
+def knowledge_search(*, query: str, limit: int = 5) -> list[KnowledgeHit]:
+    """The chunks of indexed documents that best answer `query`, best first, at most `limit`.
+
+    PostgreSQL: full-text search with the 'russian' configuration (stemming), any-word match ranked by
+    ts_rank, heading weighted above text. Elsewhere (SQLite), or when full-text search finds nothing
+    (Kazakh words, codes, typos of a stem), keyword overlap with idf weights."""
+    if not query.strip() or limit <= 0:
+        return []
+    hits: list[KnowledgeHit] = []
+    if connection.vendor == "postgresql":
+        hits = _postgres_search(query=query, limit=limit)
+    return hits or _keyword_search(query=query, limit=limit)
+
+
+def knowledge_prompt_text(*, max_chars: int = 30000) -> str:
+    """The whole indexed knowledge base for the prompt's {knowledge_base}: each document's title as a
+    header, then its chunks in order (under their headings). "" when there is nothing indexed or it does
+    not fit in `max_chars`: then a caller should put the top chunks for the conversation into each
+    request instead (`knowledge_search`; per-request assembly comes with the context-caching work)."""
+    parts: list[str] = []
+    size = 0
+    current_doc, current_heading = None, None
+    for chunk in _indexed_chunks().order_by("document__path", "position"):
+        piece = []
+        if chunk.document_id != current_doc:
+            piece.append(f"=== {chunk.document.title} ===")
+            current_doc, current_heading = chunk.document_id, None
+        if chunk.heading and chunk.heading != current_heading:
+            piece.append(f"## {chunk.heading}")
+            current_heading = chunk.heading
+        piece.append(chunk.text)
+        text = "\n".join(piece)
+        size += len(text) + 2
+        if size > max_chars:
+            return ""
+        parts.append(text)
+    return "\n\n".join(parts)

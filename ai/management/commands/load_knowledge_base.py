@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from ai.knowledge import knowledge_file_load_safe, knowledge_paths, knowledge_prune
+
+
+class Command(BaseCommand):
+    help = "Index the PDFs of the knowledge base (KNOWLEDGE_BASE_PATH, or PATH: a folder or one PDF)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", nargs="?", help="a folder or a PDF (default: KNOWLEDGE_BASE_PATH)")
+
+    def handle(self, *args, path: str | None = None, **options) -> None:
+        root = Path(path) if path else Path(settings.KNOWLEDGE_BASE_PATH)
+        if not root.exists():
+            raise CommandError(f"{root} does not exist")
+        files = knowledge_paths(path=root)
+        results = []
+        with tqdm(files, desc="knowledge base", unit="pdf", disable=not files) as bar:
+            for file in bar:
+                bar.set_postfix_str(file.name)
+                results.append(knowledge_file_load_safe(path=file))
+        results.extend(knowledge_prune(path=root))
+        for result in results:
+            style = self.style.SUCCESS if result.status == "indexed" else self.style.WARNING
+            self.stdout.write(style(result.summary()))
+        indexed = sum(r.status == "indexed" and r.action != "removed" for r in results)
+        self.stdout.write(f"{len(files)} file(s), {indexed} indexed")
