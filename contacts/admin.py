@@ -341,6 +341,18 @@ class ScheduledCallAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     list_select_related = ("contact",)
 
+    actions = ("cancel_calls",)
+
+    @admin.action(description="Отменить созвон (клиенту придёт сообщение)")
+    def cancel_calls(self, request: HttpRequest, queryset: QuerySet[ScheduledCall]) -> None:
+        from contacts.calls import call_cancel
+
+        cancelled = 0
+        for call in queryset.filter(status=ScheduledCall.Status.SCHEDULED).select_related("contact"):
+            call_cancel(call=call, by_operator=True)
+            cancelled += 1
+        self.message_user(request, f"Отменено созвонов: {cancelled}", messages.SUCCESS)
+
     @admin.display(description="время звонка", ordering="scheduled_at")
     def scheduled_local(self, obj: ScheduledCall) -> str:
         return format_html("{}", timezone.localtime(obj.scheduled_at).strftime("%a %d.%m.%Y %H:%M"))

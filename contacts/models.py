@@ -152,3 +152,31 @@ class ScheduledCall(models.Model):
     def __str__(self) -> str:
         when = timezone.localtime(self.scheduled_at).strftime("%d.%m.%Y %H:%M")
         return f"{when} — {self.contact}"
+
+
+class CallReminder(models.Model):
+    """A reminder of a scheduled call, sent by beat (contacts.send_call_reminders) once due."""
+
+    class Audience(models.TextChoices):
+        CLIENT = "client", "Клиенту"
+        MANAGER = "manager", "Менеджеру"
+
+    call = models.ForeignKey(ScheduledCall, on_delete=models.CASCADE, related_name="reminders", verbose_name="созвон")
+    audience = models.CharField("кому", max_length=16, choices=Audience.choices)
+    due_at = models.DateTimeField("когда отправить")
+    sent_at = models.DateTimeField("отправлено", null=True, blank=True)
+    created_at = models.DateTimeField("создано", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "напоминание о созвоне"
+        verbose_name_plural = "напоминания о созвонах"
+        ordering = ("due_at",)
+        indexes = [models.Index(fields=["due_at"], condition=Q(sent_at__isnull=True), name="call_reminder_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "audience"], condition=Q(sent_at__isnull=True), name="call_reminder_one_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_audience_display()}: {self.call}"

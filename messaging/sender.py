@@ -38,8 +38,9 @@ log = structlog.get_logger(__name__)
 # Messages we start ourselves: never to someone who opted out.
 PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP}
 # Notices the customer must get even in operator mode (the handoff announcement, the opt-out
-# confirmation) and notifications to managers; every other bot message waits for the human.
-HUMAN_MODE_ALLOWED = {Message.Purpose.NOTIFICATION}
+# confirmation, a booked call's confirmation and reminder) and notifications to managers;
+# every other bot message waits for the human.
+HUMAN_MODE_ALLOWED = {Message.Purpose.NOTIFICATION, Message.Purpose.BOOKING}
 # A reconciliation looks for the echo among the chat's newest messages, sent no earlier
 # than this before the attempt.
 RECONCILE_LOOKBACK = timedelta(minutes=2)

@@ -136,6 +136,10 @@ TIME_ZONE = env.str("TIMEZONE", default="Asia/Almaty")
 USE_I18N = True
 USE_TZ = True
 
+# Calls with a manager: slot length, how far ahead at least, and calls per slot.
+CALL_SLOT_MINUTES = env.int("CALL_SLOT_MINUTES", default=30)
+CALL_MIN_LEAD_MINUTES = env.int("CALL_MIN_LEAD_MINUTES", default=60)
+MANAGER_CAPACITY = env.int("MANAGER_CAPACITY", default=1)
 WORKING_HOURS_START = env.int("WORKING_HOURS_START", default=10)
 WORKING_HOURS_END = env.int("WORKING_HOURS_END", default=18)
 if not 0 <= WORKING_HOURS_START < WORKING_HOURS_END <= 24:
@@ -272,6 +276,7 @@ PERIODIC_TASKS = {
     "messaging.sweep_outbox": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
     "messaging.sweep_inbound": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
     "ai.retry_pending": env.float("AI_RETRY_INTERVAL", default=60.0),
+    "contacts.send_call_reminders": env.float("CALL_REMINDER_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
 }
 
