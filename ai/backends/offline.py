@@ -422,7 +422,10 @@ def _snippet_text(snippet: Any) -> str:
     elif isinstance(snippet, dict):
         text = str(snippet.get("text") or snippet.get("content") or "")
     else:
-        text = str(getattr(snippet, "text", "") or getattr(snippet, "content", "") or "")
+        # A hit's excerpt is its best-matching line (the price row asked about, not the table).
+        text = str(
+            getattr(snippet, "excerpt", "") or getattr(snippet, "text", "") or getattr(snippet, "content", "") or ""
+        )
     # Whitespace and markdown markers are layout, not content: the words stay verbatim.
     text = re.sub(r"\*\*|__|`+|^#+\s*", "", text, flags=re.MULTILINE)
     text = " ".join(text.split()).strip('«»"')
