@@ -36,7 +36,7 @@ class AgentReply:
     call_ids: tuple[int, ...]
 
 
-def agent_reply(*, contact: Contact, message: Message, now: datetime | None = None) -> AgentReply:
+def agent_reply(*, contact: Contact, message: Message, now: datetime | None = None, correction: str = "") -> AgentReply:
     """Asks the model for the answer to the conversation ending with `message`, running the
     tools it calls (at most MAX_TOOL_STEPS rounds). Raises LLMTransientError when the model is
     unavailable, LLMPermanentError when it gives no usable answer."""
@@ -48,6 +48,9 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
         current_datetime=local_now_text(now),
         phone=format_phone(contact.phone),
     )
+    if correction:
+        # Our note after a rejected draft: it belongs to the instructions, never to the dialogue.
+        system = f"{system}\n\nВАЖНО: {correction}"
     ctx = CallContext(purpose="reply", contact_id=contact.pk, prompt_name=prompt.name, prompt_version=prompt.version)
     turns = conversation_turns(contact=contact, limit=settings.MAX_CONTEXT_MESSAGES)
     if not turns:

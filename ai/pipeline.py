@@ -9,7 +9,7 @@ customer's messages handled, and only if no newer customer message arrived meanw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai.agent import agent_reply
+from ai.guard import unsupported_figures
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
 from ai.moderator import contact_moderate
@@ -33,6 +34,8 @@ from messaging.services import message_enqueue_outbound
 log = structlog.get_logger(__name__)
 
 FALLBACK_TEXT = "Спасибо за сообщение! Менеджер ответит вам в ближайшее время."
+# Sent instead of a draft that states figures the knowledge base does not.
+SAFE_FIGURES_TEXT = "Точные цены и условия для вас подтвердит менеджер 😊 Передать ему ваш вопрос?"
 HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
 # After this long a late answer would confuse more than help: the managers were told at once.
@@ -82,6 +85,13 @@ def _open_inbound(contact: Contact):
     )
 
 
+def knowledge_all_text() -> str:
+    """Every indexed chunk: what the number guard checks figures against."""
+    from ai.models import KnowledgeChunk
+
+    return "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
+
+
 def _newest_open(contact: Contact) -> Message | None:
     """The message whose task answers the burst: the newest one still waiting. A message that
     arrives late with an older timestamp, after the newer ones were answered, is its own."""
@@ -115,8 +125,33 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
 
 
 def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
+    review_note = ""
     try:
         reply = agent_reply(contact=contact, message=message, now=now)
+        if not reply.handed_off:
+            knowledge = knowledge_all_text()
+            missing = unsupported_figures(reply.text, knowledge)
+            if missing:
+                # One more try, told which figures it made up.
+                first_draft = reply.text
+                reply = agent_reply(
+                    contact=contact,
+                    message=message,
+                    now=now,
+                    correction=(
+                        f"В черновике ответа были цифры, которых нет в базе знаний: {', '.join(missing)}. "
+                        "Называй только цены, суммы, скидки и проценты из базы знаний; иначе предложи, "
+                        "чтобы точные условия подтвердил менеджер."
+                    ),
+                )
+                still = unsupported_figures(reply.text, knowledge)
+                if still and not reply.handed_off:
+                    review_note = (
+                        f"Ответ заменён: цифры не из базы знаний {', '.join(still)}. "
+                        f"Черновики: «{first_draft[:400]}» / «{reply.text[:400]}»"
+                    )
+                    log.warning("ai.unsupported_figures", contact_id=contact.pk, figures=still)
+                    reply = replace(reply, text=SAFE_FIGURES_TEXT)
     except LLMTransientError as exc:
         return _fallback(contact, message, now, error=str(exc))
     except LLMPermanentError as exc:
@@ -130,7 +165,12 @@ def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     # Once a manager has the chat, the last words go out as a notice the human mode lets through.
     purpose = Message.Purpose.NOTIFICATION if reply.handed_off else Message.Purpose.REPLY
     return _finish(
-        contact, message, status="handed off" if reply.handed_off else "answered", reply=reply.text, purpose=purpose
+        contact,
+        message,
+        status="handed off" if reply.handed_off else "answered",
+        reply=reply.text,
+        purpose=purpose,
+        review_note=review_note,
     )
 
 
@@ -142,6 +182,7 @@ def _finish(
     detail: str = "",
     reply: str = "",
     purpose: str = Message.Purpose.REPLY,
+    review_note: str = "",
 ) -> Outcome:
     """Marks the customer's unanswered messages handled and queues the reply, atomically; a
     reply is dropped if the customer wrote again meanwhile (that message will be answered)."""
@@ -155,9 +196,11 @@ def _finish(
             voice_status=Message.VoiceStatus.PENDING
         ).update(processed_at=timezone.now())
         if reply:
-            message_enqueue_outbound(
+            row = message_enqueue_outbound(
                 contact=contact, text=reply, purpose=purpose, reply_to=message, idempotency_key=f"reply:{message.pk}"
             )
+            if review_note:
+                Message.objects.filter(pk=row.pk).update(review_note=review_note[:4000])
             if purpose != Message.Purpose.FALLBACK:  # a real answer ends the wait; the fallback starts it
                 PendingReply.objects.filter(contact=contact, resolved_at__isnull=True).update(
                     resolved_at=timezone.now()

@@ -64,6 +64,8 @@ class Message(models.Model):
     voice_error = models.TextField("расшифровка: ошибка", blank=True)
     ingested_via = models.CharField("получено через", max_length=8, choices=Via.choices, blank=True)
     provider_task_id = models.CharField("task id у Wappi", max_length=128, blank=True)
+    # Outbound: why an operator should look at this reply (e.g. a figure the model made up).
+    review_note = models.TextField("на проверку", blank=True)
     # Inbound: when the AI step took the message (it never takes one twice).
     processed_at = models.DateTimeField("обработано ИИ", null=True, blank=True)
     media_type = models.CharField(
