@@ -27,9 +27,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 ## run: web (Django admin) + Celery worker + beat + Flower, on SQLite and a filesystem broker
 run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --noinput
-	@# The company's own PDFs when there are any, else the demo company's (never both).
-	if ls knowledge_base/*.pdf >/dev/null 2>&1; then $(BIN)/python manage.py load_knowledge_base; \
-	else $(BIN)/python manage.py load_knowledge_base knowledge_base/demo; fi
+	$(BIN)/python manage.py load_knowledge_base
 	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) $(BIN)/python manage.py bootstrap_local
 	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) PATH="$(BIN):$$PATH" $(BIN)/honcho start
 

@@ -36,6 +36,17 @@ def answer_pending(pending_id: int) -> str:
     return pipeline.pending_retry(pending_id=pending_id).status
 
 
+@shared_task(name="ai.refresh_knowledge_base", ignore_result=True)
+def refresh_knowledge_base() -> str:
+    """Every minute: PDFs dropped into KNOWLEDGE_BASE_PATH are answered from within a minute."""
+    from ai.knowledge import knowledge_refresh
+
+    changed = [r for r in knowledge_refresh() if r.action != "unchanged"]
+    if changed:
+        log.info("knowledge.refreshed", changes=[r.summary() for r in changed])
+    return f"changed={len(changed)}"
+
+
 @shared_task(name="ai.reclassify", ignore_result=True)
 def reclassify(contact_id: int) -> str:
     """Force re-classification (admin, API): the model decides again, even over an operator."""

@@ -277,6 +277,7 @@ PERIODIC_TASKS = {
     "messaging.sweep_inbound": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
     "ai.retry_pending": env.float("AI_RETRY_INTERVAL", default=60.0),
     "contacts.send_call_reminders": env.float("CALL_REMINDER_INTERVAL", default=60.0),
+    "ai.refresh_knowledge_base": env.float("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
 }
 

@@ -19,6 +19,8 @@ from ai.knowledge.services import (
     knowledge_load,
     knowledge_paths,
     knowledge_prune,
+    knowledge_refresh,
+    knowledge_source,
 )
 
 __all__ = [
@@ -32,5 +34,7 @@ __all__ = [
     "knowledge_paths",
     "knowledge_prompt_text",
     "knowledge_prune",
+    "knowledge_refresh",
     "knowledge_search",
+    "knowledge_source",
 ]

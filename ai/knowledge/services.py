@@ -171,6 +171,27 @@ def knowledge_load(*, path: Path | None = None) -> list[LoadResult]:
     return results + knowledge_prune(path=path)
 
 
+def knowledge_source() -> Path:
+    """What the assistant answers from: the company's own PDFs in KNOWLEDGE_BASE_PATH when there
+    are any, else the demo company's (knowledge_base/demo) — never both."""
+    return _base() if knowledge_paths() else _base() / "demo"
+
+
+def knowledge_refresh() -> list[LoadResult]:
+    """Brings the index in line with `knowledge_source()` (run every minute by beat and at
+    `make run`): new and changed files are indexed; when the company's own PDFs arrive, the
+    demo company's documents are dropped."""
+    source = knowledge_source()
+    if not source.is_dir():
+        return []
+    results = knowledge_load(path=source)
+    if source == _base():
+        for document in KnowledgeDocument.objects.filter(path__startswith="demo/"):
+            results.append(_result(document, "removed", chunks=0))
+            document.delete()
+    return results
+
+
 def knowledge_document_reload(*, document: KnowledgeDocument) -> LoadResult:
     """Re-read one document's file now (an admin action), even when its hash has not changed."""
     file = document_file(document)

@@ -358,3 +358,25 @@ def test_prompt_text_holds_the_whole_small_knowledge_base(demo_kb):
 
 def test_prompt_text_is_empty_without_documents(kb):
     assert knowledge_prompt_text() == ""
+
+
+@pytest.mark.django_db
+def test_the_demo_company_is_used_only_until_the_companys_own_pdfs_arrive(tmp_path, settings):
+    import shutil
+
+    from ai.knowledge import knowledge_refresh
+    from ai.models import KnowledgeDocument
+
+    demo = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    shutil.copytree(demo, tmp_path / "demo")
+    knowledge_refresh()
+    assert set(KnowledgeDocument.objects.values_list("path", flat=True)) == {
+        "demo/faq.pdf",
+        "demo/pricing.pdf",
+        "demo/product_info.pdf",
+    }
+
+    shutil.copy(demo / "pricing.pdf", tmp_path / "our_prices.pdf")  # the company's own file appears
+    knowledge_refresh()
+    assert list(KnowledgeDocument.objects.values_list("path", flat=True)) == ["our_prices.pdf"]

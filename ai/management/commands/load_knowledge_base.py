@@ -2,21 +2,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ai.knowledge import knowledge_file_load_safe, knowledge_paths, knowledge_prune
+from ai.knowledge import knowledge_file_load_safe, knowledge_paths, knowledge_prune, knowledge_refresh, knowledge_source
 
 
 class Command(BaseCommand):
     help = "Index the PDFs of the knowledge base (KNOWLEDGE_BASE_PATH, or PATH: a folder or one PDF)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("path", nargs="?", help="a folder or a PDF (default: KNOWLEDGE_BASE_PATH)")
+        parser.add_argument(
+            "path",
+            nargs="?",
+            help="a folder or a PDF (default: KNOWLEDGE_BASE_PATH, or the demo company when it holds no PDFs)",
+        )
 
     def handle(self, *args, path: str | None = None, **options) -> None:
-        root = Path(path) if path else Path(settings.KNOWLEDGE_BASE_PATH)
+        root = Path(path) if path else knowledge_source()
         if not root.exists():
             raise CommandError(f"{root} does not exist")
         files = knowledge_paths(path=root)
@@ -26,6 +29,9 @@ class Command(BaseCommand):
                 bar.set_postfix_str(file.name)
                 results.append(knowledge_file_load_safe(path=file))
         results.extend(knowledge_prune(path=root))
+        if not path:
+            # Also drops the demo company once the company's own PDFs are there.
+            results.extend(r for r in knowledge_refresh() if r.action == "removed")
         for result in results:
             style = self.style.SUCCESS if result.status == "indexed" else self.style.WARNING
             self.stdout.write(style(result.summary()))
