@@ -211,6 +211,31 @@ class KnowledgeDocumentForm(forms.ModelForm):
         fields = ("title", "password")
 
 
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+class KnowledgeUploadForm(forms.ModelForm):
+    """Adding a document = uploading a PDF into KNOWLEDGE_BASE_PATH; it is indexed at once."""
+
+    file = forms.FileField(
+        label="PDF-файл", help_text="Файл попадёт в папку базы знаний и будет сразу проиндексирован."
+    )
+
+    class Meta:
+        model = KnowledgeDocument
+        fields = ()
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("Файл больше 25 МБ.")
+        head = upload.read(5)
+        upload.seek(0)
+        if head != b"%PDF-":
+            raise forms.ValidationError("Это не PDF-файл.")
+        return upload
+
+
 @admin.register(KnowledgeDocument)
 class KnowledgeDocumentAdmin(admin.ModelAdmin):
     form = KnowledgeDocumentForm
@@ -221,10 +246,40 @@ class KnowledgeDocumentAdmin(admin.ModelAdmin):
     inlines = (KnowledgeChunkInline,)
     actions = ("reload",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # documents come from files in KNOWLEDGE_BASE_PATH (load_knowledge_base)
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = KnowledgeUploadForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("file",) if obj is None else super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return () if obj is None else self.inlines
 
     def save_model(self, request: HttpRequest, obj: KnowledgeDocument, form: Any, change: bool) -> None:
+        if not change:
+            from pathlib import Path
+
+            from django.utils.text import get_valid_filename
+
+            from ai.knowledge import knowledge_file_load_safe
+
+            upload = form.cleaned_data["file"]
+            folder = Path(settings.KNOWLEDGE_BASE_PATH)
+            folder.mkdir(parents=True, exist_ok=True)
+            name = get_valid_filename(Path(upload.name).name)
+            destination = folder / (name if name.lower().endswith(".pdf") else f"{name}.pdf")
+            with destination.open("wb") as out:
+                for piece in upload.chunks():
+                    out.write(piece)
+            result = knowledge_file_load_safe(path=destination)
+            obj.pk = KnowledgeDocument.objects.get(path=result.path).pk
+            self.message_user(request, result.summary(), messages.INFO)
+            return
         password = form.cleaned_data.get("password")
         if password:
             result = knowledge_document_set_password(document=obj, password=password)

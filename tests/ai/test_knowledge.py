@@ -380,3 +380,37 @@ def test_the_demo_company_is_used_only_until_the_companys_own_pdfs_arrive(tmp_pa
     shutil.copy(demo / "pricing.pdf", tmp_path / "our_prices.pdf")  # the company's own file appears
     knowledge_refresh()
     assert list(KnowledgeDocument.objects.values_list("path", flat=True)) == ["our_prices.pdf"]
+
+
+@pytest.mark.django_db
+def test_an_operator_uploads_a_pdf_in_the_admin_and_it_is_indexed(admin_client, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ai.models import KnowledgeDocument
+
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    pricing = (Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "pricing.pdf").read_bytes()
+    response = admin_client.post(
+        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("Прайс 2026.pdf", pricing)}
+    )
+    assert response.status_code == 302
+    document = KnowledgeDocument.objects.get()
+    assert document.status == "indexed"
+    assert document.chunks.exists()
+    assert (tmp_path / document.path).exists()
+
+
+@pytest.mark.django_db
+def test_an_upload_that_is_not_a_pdf_is_refused_and_nothing_is_written(admin_client, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ai.models import KnowledgeDocument
+
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    response = admin_client.post(
+        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("price.pdf", b"MZ\\x90 not a pdf")}
+    )
+    assert response.status_code == 200
+    assert "Это не PDF-файл" in response.content.decode()
+    assert not KnowledgeDocument.objects.exists()
+    assert list(tmp_path.iterdir()) == []
