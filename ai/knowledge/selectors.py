@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q
 
 from ai.models import KnowledgeChunk, KnowledgeDocument
 
@@ -135,10 +135,43 @@ def knowledge_search(*, query: str, limit: int = 5) -> list[KnowledgeHit]:
     (Kazakh words, codes, typos of a stem), keyword overlap with idf weights."""
     if not query.strip() or limit <= 0:
         return []
+    # Product codes and model numbers ("Тау-3-07", "TAU0307") are lost by stemming and
+    # tokenising: a chunk that contains the exact code comes first.
+    exact = _code_search(query=query, limit=limit)
     hits: list[KnowledgeHit] = []
     if connection.vendor == "postgresql":
         hits = _postgres_search(query=query, limit=limit)
-    return hits or _keyword_search(query=query, limit=limit)
+    hits = hits or _keyword_search(query=query, limit=limit)
+    seen = {hit.chunk_id for hit in exact}
+    return [*exact, *(hit for hit in hits if hit.chunk_id not in seen)][:limit]
+
+
+_CODE = re.compile(r"[\w«»\"]*\d[\w\-./]*\w|\w+-\w+", re.UNICODE)
+
+
+def _codes(query: str) -> list[str]:
+    """Tokens that look like codes: letters and digits mixed, or joined by hyphens."""
+    codes = []
+    for token in _CODE.findall(query):
+        token = token.strip('«»"')
+        if len(token) >= 3 and any(c.isdigit() for c in token) and any(c.isalpha() or c == "-" for c in token):
+            codes.append(token)
+    return codes
+
+
+def _code_search(*, query: str, limit: int) -> list[KnowledgeHit]:
+    codes = _codes(query)
+    if not codes:
+        return []
+    condition = Q()
+    for code in codes:
+        condition |= Q(text__icontains=code)
+    chunks = list(_indexed_chunks().filter(condition)[: limit * 4])
+    scored = sorted(
+        ((sum(code.lower() in chunk.text.lower() for code in codes), chunk) for chunk in chunks),
+        key=lambda pair: (-pair[0], pair[1].document_id, pair[1].position),
+    )
+    return [_hit(chunk, float(score), query) for score, chunk in scored[:limit]]
 
 
 def knowledge_prompt_text(*, max_chars: int = 30000) -> str:

@@ -414,3 +414,17 @@ def test_an_upload_that_is_not_a_pdf_is_refused_and_nothing_is_written(admin_cli
     assert "Это не PDF-файл" in response.content.decode()
     assert not KnowledgeDocument.objects.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_product_code_finds_the_chunk_that_contains_it_exactly():
+    from ai.knowledge import knowledge_search
+    from ai.models import KnowledgeChunk, KnowledgeDocument
+
+    document = KnowledgeDocument.objects.create(path="catalogue.pdf", title="Каталог", status="indexed")
+    for position in range(12):
+        rows = "\n".join(f"Модель Тау-{position}-{row:02d} | {9900 + row * 150} ₸" for row in range(20))
+        KnowledgeChunk.objects.create(document=document, position=position, heading="Каталог", text=rows)
+    [best, *_] = knowledge_search(query="Сколько стоит модель Тау-7-13?", limit=3)
+    assert "Тау-7-13 |" in best.text
+    assert best.excerpt.startswith("Модель Тау-7-13")
