@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -331,8 +332,49 @@ class WhitelistEntryAdmin(admin.ModelAdmin):
         return results, may_have_duplicates
 
 
+class ScheduledCallForm(forms.ModelForm):
+    """Changing an existing call's time is a reschedule: the booking rules apply and the client
+    is told (contacts.calls.call_reschedule); a broken rule is shown on the field."""
+
+    class Meta:
+        model = ScheduledCall
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start = cleaned.get("scheduled_at")
+        if self.instance.pk and start and start != self.instance.scheduled_at:
+            from contacts.booking import BookingRules, slot_problem
+            from contacts.calls import call_taken_counts
+
+            taken = call_taken_counts(start=start, end=start + timedelta(minutes=1))
+            problem = slot_problem(start, rules=BookingRules.from_settings(), now=timezone.now(), taken=taken)
+            if problem:
+                raise forms.ValidationError({"scheduled_at": f"Нельзя назначить на это время: {problem}."})
+        return cleaned
+
+
 @admin.register(ScheduledCall)
 class ScheduledCallAdmin(admin.ModelAdmin):
+    form = ScheduledCallForm
+
+    def save_model(self, request: HttpRequest, obj: ScheduledCall, form: Any, change: bool) -> None:
+        if change and "scheduled_at" in form.changed_data and obj.status == ScheduledCall.Status.SCHEDULED:
+            from contacts.calls import call_reschedule
+
+            new_start = obj.scheduled_at
+            other = {f: getattr(obj, f) for f in form.changed_data if f != "scheduled_at"}
+            if other:
+                ScheduledCall.objects.filter(pk=obj.pk).update(**other)
+            try:
+                call_reschedule(call=obj, start=new_start)
+            except ValueError as exc:
+                self.message_user(request, f"Созвон не перенесён: {exc}", messages.ERROR)
+                return
+            self.message_user(request, "Созвон перенесён, клиенту отправлено сообщение.", messages.SUCCESS)
+            return
+        super().save_model(request, obj, form, change)
+
     list_display = ("scheduled_local", "contact", "status", "created_by", "notes_short", "created_at")
     list_filter = ("status", "created_by", "scheduled_at")
     search_fields = ("contact__phone", "contact__name", "contact__full_name", "contact__business_name", "notes")

@@ -362,3 +362,44 @@ def test_the_beat_task_sends_the_due_reminders(booking_settings):
         assert send_call_reminders.name == "contacts.send_call_reminders"
         assert send_call_reminders() == 2
         assert send_call_reminders() == 0
+
+
+@pytest.mark.django_db
+def test_an_operator_moves_a_call_in_the_admin_and_the_client_is_told(admin_client):
+    import time_machine
+    from django.urls import reverse
+
+    from contacts.models import ScheduledCall
+    from messaging.models import Message
+    from tests.factories import ContactFactory
+
+    with time_machine.travel("2026-11-23 09:00 +05:00", tick=False):  # Monday morning
+        call = ScheduledCall.objects.create(
+            contact=ContactFactory(), scheduled_at=datetime(2026, 11, 24, 11, 0, tzinfo=ASTANA), created_by="ai"
+        )
+        url = reverse("admin:contacts_scheduledcall_change", args=[call.pk])
+
+        def move(day, time):
+            return admin_client.post(
+                url,
+                {
+                    "contact": call.contact_id,
+                    "scheduled_at_0": day,
+                    "scheduled_at_1": time,
+                    "timezone": "Asia/Almaty",
+                    "status": "scheduled",
+                    "notes": "",
+                    "created_by": "ai",
+                },
+            )
+
+        saturday = move("28.11.2026", "11:00:00")
+        assert saturday.status_code == 200
+        assert "Нельзя назначить на это время: weekend" in saturday.content.decode()
+
+        moved = move("25.11.2026", "15:00:00")
+        assert moved.status_code == 302
+        call.refresh_from_db()
+        assert call.scheduled_at == datetime(2026, 11, 25, 15, 0, tzinfo=ASTANA)
+        told = Message.objects.get(contact=call.contact, purpose="booking")
+        assert "Перенесли ваш созвон" in told.text
