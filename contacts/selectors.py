@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact
 
 
 def contact_counts(*, since: datetime) -> dict[str, int]:
@@ -18,7 +18,3 @@ def contact_counts(*, since: datetime) -> dict[str, int]:
         human_mode=Count("id", filter=Q(bot_mode=Contact.BotMode.HUMAN)),
         opted_out=Count("id", filter=Q(opted_out_at__isnull=False)),
     )
-
-
-def whitelist_has(*, phone: str) -> bool:
-    return WhitelistEntry.objects.filter(phone=phone).exists()

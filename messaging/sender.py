@@ -25,7 +25,6 @@ from contacts.models import Contact, WhitelistEntry
 from messaging.events import Origin, WappiMessage, parse_sync_message
 from messaging.models import Message
 from messaging.wappi import (
-    WappiAuthError,
     WappiClient,
     WappiError,
     WappiPermanentError,
@@ -96,7 +95,7 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
         return SendOutcome("reconciling", str(exc))
     except WappiTransientError as exc:
         return _retry_or_fail(message, exc, now)
-    except (WappiPermanentError, WappiAuthError) as exc:
+    except WappiPermanentError as exc:  # auth errors included: fatal, shown on /health
         _finish(message, status=Message.Status.FAILED, error=str(exc))
         log.warning("send.failed", message_id=message.pk, error=str(exc))
         return SendOutcome("failed", str(exc))

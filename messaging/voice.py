@@ -97,11 +97,10 @@ def _download(message: Message, client: WappiClient) -> tuple[bytes, str]:
             # An expired or refused link: the media-download call is the fallback.
             log.info("voice.link_failed", message_id=message.pk, error=str(exc))
     media = client.media_download(message_id=message.provider_message_id or "")
+    # The client guarantees one of the two (neither is a WappiPermanentError).
     if media.content is not None:
         return media.content, media.mime_type or "audio/ogg"
-    if media.file_link:
-        return client.fetch_media(url=media.file_link), media.mime_type or "audio/ogg"
-    raise WappiError("media download returned neither a file nor a link")
+    return client.fetch_media(url=media.file_link or ""), media.mime_type or "audio/ogg"
 
 
 @transaction.atomic
