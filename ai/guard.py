@@ -46,10 +46,16 @@ def stated_figures(text: str, *, all_numbers: bool = False) -> set[str]:
     return found
 
 
-def unsupported_figures(reply: str, knowledge: str) -> list[str]:
+def known_figures(knowledge: str) -> frozenset[str]:
+    """Every figure the knowledge base states (parse once, check many replies)."""
+    return frozenset(stated_figures(knowledge, all_numbers=True))
+
+
+def unsupported_figures(reply: str, knowledge: str | frozenset[str]) -> list[str]:
     """Figures the reply states that the knowledge base does not. A percentage must appear as a
-    percentage; an amount as a number anywhere in the knowledge base."""
-    known = stated_figures(knowledge, all_numbers=True)
+    percentage; an amount as a number anywhere in the knowledge base. `knowledge` is its text or
+    its `known_figures`."""
+    known = knowledge if isinstance(knowledge, frozenset) else known_figures(knowledge)
     known_amounts = {k for k in known if not k.endswith("%")}
     missing = []
     for figure in sorted(stated_figures(reply)):

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai.agent import agent_reply
-from ai.guard import unsupported_figures
+from ai.guard import known_figures, unsupported_figures
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
 from ai.moderator import contact_moderate
@@ -85,11 +85,22 @@ def _open_inbound(contact: Contact):
     )
 
 
-def knowledge_all_text() -> str:
-    """Every indexed chunk: what the number guard checks figures against."""
-    from ai.models import KnowledgeChunk
+def knowledge_figures() -> frozenset[str]:
+    """The figures of every indexed chunk, what the number guard checks replies against. Parsed
+    once per state of the knowledge base (not per reply), kept in the cache."""
+    from django.core.cache import cache
+    from django.db.models import Count, Max
 
-    return "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
+    from ai.models import KnowledgeChunk, KnowledgeDocument
+
+    state = KnowledgeDocument.objects.filter(status="indexed").aggregate(n=Count("id"), at=Max("indexed_at"))
+    key = f"ai:kb-figures:{state['n']}:{state['at'].timestamp() if state['at'] else 0}"
+    figures = cache.get(key)
+    if figures is None:
+        text = "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
+        figures = known_figures(text)
+        cache.set(key, figures, timeout=24 * 3600)
+    return frozenset(figures)
 
 
 def _newest_open(contact: Contact) -> Message | None:
@@ -129,7 +140,7 @@ def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     try:
         reply = agent_reply(contact=contact, message=message, now=now)
         if not reply.handed_off:
-            knowledge = knowledge_all_text()
+            knowledge = knowledge_figures()
             missing = unsupported_figures(reply.text, knowledge)
             if missing:
                 # One more try, told which figures it made up.
