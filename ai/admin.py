@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from ai.knowledge import knowledge_document_reload, knowledge_document_set_password
 from ai.models import (
     ClassificationRecord,
+    ContextCache,
     KnowledgeChunk,
     KnowledgeDocument,
     ModelCall,
@@ -56,6 +57,7 @@ class ModelCallAdmin(ReadOnlyAdmin):
         "thinking_tokens",
         "cost_usd",
         "latency_ms",
+        "used_cache",
         "ok",
     )
     list_filter = ("purpose", "model", "backend", "ok", "created_at")
@@ -69,6 +71,52 @@ class ModelCallAdmin(ReadOnlyAdmin):
         # Only on GET: a POSTed action redirects back here and would show the banner twice.
         if settings.LLM_BACKEND == "offline" and request.method == "GET":
             messages.info(request, OFFLINE_BANNER)
+        if request.method == "GET":
+            messages.info(request, cache_summary_line())
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="кэш", boolean=True)
+    def used_cache(self, obj: ModelCall) -> bool:
+        return bool(obj.cache_name)
+
+
+def cache_summary_line(*, days: int = 30) -> str:
+    """One line for operators: how the context cache did over the last `days` days."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ai.usage import usage_summary
+
+    until = timezone.now()
+    summary = usage_summary(since=until - timedelta(days=days), until=until)
+    return (
+        f"Кэш контекста Gemini за {days} дней: ответов с кэшем {summary['cache_requests']} "
+        f"({summary['cache_hit_rate']:.0%} запросов ответа), токенов из кэша {summary['cached_tokens']:_} "
+        f"({summary['cached_share']:.0%} входящих токенов), сэкономлено ${summary['cache_saved_usd']:.4f} "
+        f"(хранение кэша ${summary['cache_storage_usd']:.4f})."
+    ).replace("_", " ")
+
+
+@admin.register(ContextCache)
+class ContextCacheAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "status",
+        "model",
+        "name",
+        "token_count",
+        "hits",
+        "expire_at",
+        "prompt_version",
+        "knowledge_chars",
+    )
+    list_filter = ("status", "model")
+    readonly_fields = [f.name for f in ContextCache._meta.fields]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "GET":
+            messages.info(request, cache_summary_line())
         return super().changelist_view(request, extra_context)
 
 

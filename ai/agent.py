@@ -11,8 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from ai.conversation import conversation_turns
-from ai.llm import CallContext, LLMPermanentError, Turn, get_backend
-from ai.prompts import prompt_get, prompt_render
+from ai.llm import CallContext, LLMPermanentError, ToolResult, Turn, get_backend
+from ai.models import KnowledgeChunk, KnowledgeDocument
+from ai.prompts import PromptText, prompt_get, prompt_render
 from ai.tools import HANDOFF, ToolContext, tool_run, tool_specs
 from contacts.models import Contact
 from contacts.phones import format_phone
@@ -26,6 +27,13 @@ NO_KNOWLEDGE = (
     "База знаний пока не загружена. Не называй цены, скидки, сроки и условия: скажи, что точные "
     "данные уточнит менеджер, и предложи связаться с ним."
 )
+ALREADY_HANDED_OFF = {"status": "ok", "note": "Менеджер уже уведомлён; ответь клиенту коротко, без новых вызовов."}
+RETRIEVED_KNOWLEDGE = (
+    "База знаний большая: фрагменты, относящиеся к вопросу клиента, переданы в служебных данных в начале "
+    "диалога. Отвечай только по ним; если нужного там нет, скажи, что уточнишь у менеджера."
+)
+SEE_CONTEXT_TIME = "см. «Служебные данные» в начале диалога"
+SEE_CONTEXT_PHONE = "[номер телефона клиента из служебных данных]"
 _WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 
 
@@ -41,46 +49,103 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
     tools it calls (at most MAX_TOOL_STEPS rounds). Raises LLMTransientError when the model is
     unavailable, LLMPermanentError when it gives no usable answer."""
     now = now or timezone.now()
-    prompt = prompt_get("sales_agent_prompt")
-    system = prompt_render(
-        prompt,
-        knowledge_base=knowledge_text(),
-        current_datetime=local_now_text(now),
-        phone=format_phone(contact.phone),
-    )
-    if correction:
-        # Our note after a rejected draft: it belongs to the instructions, never to the dialogue.
-        system = f"{system}\n\nВАЖНО: {correction}"
-    ctx = CallContext(purpose="reply", contact_id=contact.pk, prompt_name=prompt.name, prompt_version=prompt.version)
     turns = conversation_turns(contact=contact, limit=settings.MAX_CONTEXT_MESSAGES)
     if not turns:
         raise LLMPermanentError("nothing to answer: the conversation has no customer message")
+    request = sales_request(contact=contact, turns=turns, now=now, correction=correction)
+    system, context, prompt = request.system, request.context, request.prompt
+    ctx = CallContext(
+        purpose="reply",
+        contact_id=contact.pk,
+        prompt_name=prompt.name,
+        prompt_version=prompt.version,
+        extra={"knowledge_chars": request.knowledge_chars, "knowledge_mode": request.knowledge_mode},
+    )
     tools, backend = tool_specs(), get_backend()
     tool_ctx = ToolContext(contact=contact, message=message, now=now)
     call_ids: list[int] = []
     handed_off = False
     for _step in range(MAX_TOOL_STEPS):
-        generation = backend.converse(system=system, turns=turns, tools=tools, ctx=ctx)
+        generation = backend.converse(system=system, turns=turns, tools=tools, ctx=ctx, context=context)
         call_ids.extend(generation.call_ids)
         if not generation.tool_calls:
             text = clean_reply(generation.text)
             if not text:
                 raise LLMPermanentError("the model answered with no text")
             return AgentReply(text=text, handed_off=handed_off, call_ids=tuple(call_ids))
-        results = tuple(tool_run(call=call, ctx=tool_ctx) for call in generation.tool_calls)
+        results = tuple(
+            # The tool set stays the same for the whole loop (it is part of the cached prefix), so
+            # a second hand-off in one answer is answered here instead of notifying twice.
+            ToolResult(name=call.name, id=call.id, response=ALREADY_HANDED_OFF)
+            if handed_off and call.name == HANDOFF.spec.name
+            else tool_run(call=call, ctx=tool_ctx)
+            for call in generation.tool_calls
+        )
         handed_off = handed_off or any(call.name == HANDOFF.spec.name for call in generation.tool_calls)
         turns = [*turns, Turn(role="model", tool_calls=generation.tool_calls), Turn(role="user", tool_results=results)]
-        if handed_off:
-            tools = [spec for spec in tools if spec.name != HANDOFF.spec.name]
     raise LLMPermanentError(f"no answer after {MAX_TOOL_STEPS} tool rounds")
 
 
-def knowledge_text() -> str:
-    try:
-        from ai.knowledge import knowledge_prompt_text  # the knowledge base issue provides it
-    except ImportError:
-        return NO_KNOWLEDGE
-    return knowledge_prompt_text() or NO_KNOWLEDGE
+@dataclass(frozen=True)
+class SalesRequest:
+    """A sales request as the model gets it. `system` is the stable prefix (the same for every
+    client and every minute until the knowledge base or the prompt changes, so it can be cached);
+    `context` is this request's facts."""
+
+    prompt: PromptText
+    system: str
+    context: str
+    knowledge_mode: str  # "whole" / "retrieved" / "none"
+    knowledge_chars: int
+
+
+def sales_request(*, contact: Contact, turns: list[Turn], now: datetime, correction: str = "") -> SalesRequest:
+    """Assembles the sales prompt. A knowledge base up to KNOWLEDGE_PROMPT_MAX_CHARS goes whole
+    into the system instruction; a larger one is searched with the client's latest messages and
+    its KNOWLEDGE_TOP_CHUNKS best chunks go into the context. The prompt's per-request
+    placeholders ({current_datetime}, {phone}) point to the context instead of holding values,
+    so that the system instruction does not change every minute (an operator's prompt that
+    still uses them keeps working)."""
+    from ai.knowledge import knowledge_prompt_text
+
+    prompt = prompt_get("sales_agent_prompt")
+    whole = knowledge_prompt_text(max_chars=settings.KNOWLEDGE_PROMPT_MAX_CHARS)
+    facts = [
+        f"Текущая дата и время: {local_now_text(now)} (Астана, UTC+5)",
+        f"Телефон клиента: {format_phone(contact.phone)}",
+    ]
+    if whole:
+        mode, knowledge, chars = "whole", whole, len(whole)
+    elif KnowledgeChunk.objects.filter(document__status=KnowledgeDocument.Status.INDEXED).exists():
+        mode, knowledge, chars = "retrieved", RETRIEVED_KNOWLEDGE, 0
+        excerpts = retrieved_knowledge(turns)
+        chars = len(excerpts)
+        facts.append(f"Фрагменты базы знаний по вопросу клиента (отвечай только по ним):\n{excerpts}")
+    else:
+        mode, knowledge, chars = "none", NO_KNOWLEDGE, 0
+    if correction:
+        # Our note after a rejected draft: an instruction for this request only.
+        facts.append(f"ВАЖНО: {correction}")
+    system = prompt_render(prompt, knowledge_base=knowledge, current_datetime=SEE_CONTEXT_TIME, phone=SEE_CONTEXT_PHONE)
+    return SalesRequest(
+        prompt=prompt, system=system, context="\n".join(facts), knowledge_mode=mode, knowledge_chars=chars
+    )
+
+
+def retrieved_knowledge(turns: list[Turn]) -> str:
+    """The best chunks for the client's latest messages (the last two customer turns), each
+    under its document and heading; a note when nothing matches."""
+    from ai.knowledge import knowledge_search
+
+    asked = [turn.text for turn in turns if turn.role == "user" and turn.text][-2:]
+    hits = knowledge_search(query="\n".join(asked), limit=settings.KNOWLEDGE_TOP_CHUNKS)
+    if not hits:
+        return "(ничего не найдено: точные данные уточнит менеджер)"
+    blocks = []
+    for hit in hits:
+        title = f"=== {hit.document_title}" + (f" / {hit.heading}" if hit.heading else "") + " ==="
+        blocks.append(f"{title}\n{hit.text}")
+    return "\n\n".join(blocks)
 
 
 def local_now_text(now: datetime) -> str:

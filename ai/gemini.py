@@ -68,6 +68,8 @@ _BROKEN_TRANSPORT = tuple(
     for cls in (module.UnsupportedProtocol, module.LocalProtocolError, module.TooManyRedirects, module.InvalidURL)
 )
 _TRANSPORT = tuple(module.RequestError for module in _HTTP_MODULES)
+# What a network failure looks like to callers of other client methods (caches.*).
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (*_TRANSPORT, *_BROKEN_TRANSPORT)
 _DETAIL_MAX_CHARS = 300
 
 

@@ -130,10 +130,16 @@ class LLMBackend(Protocol):
         unavailable after retries."""
         ...
 
-    def converse(self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext) -> Generation:
+    def converse(
+        self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext, context: str = ""
+    ) -> Generation:
         """Main model, one step: returns final text or tool calls (never both acted on; the
         caller runs the tools, appends a model turn with the calls and a user turn with the
-        results, and calls again, a bounded number of times). No automatic function calling."""
+        results, and calls again, a bounded number of times). No automatic function calling.
+
+        `system` and `tools` must be the same from request to request (the stable prefix a
+        backend may cache); what changes per request (the time, the client's number, retrieved
+        knowledge, a correction after a rejected draft) goes in `context`."""
         ...
 
     def generate_text(self, *, system: str, turns: list[Turn], ctx: CallContext) -> Generation:

@@ -34,6 +34,8 @@ class ModelCall(models.Model):
     latency_ms = models.PositiveIntegerField("задержка, мс", default=0)
     ok = models.BooleanField("успешно", default=True)
     error = models.TextField("ошибка", blank=True)
+    # The explicit context cache the request referred to ("cachedContents/..."), if any.
+    cache_name = models.CharField("кэш контекста", max_length=128, blank=True)
     created_at = models.DateTimeField("время", auto_now_add=True, db_index=True)
 
     class Meta:
@@ -189,3 +191,48 @@ class KnowledgeChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document} #{self.position}"
+
+
+class ContextCache(models.Model):
+    """A Gemini explicit context cache of the sales assistant's stable prefix (system instruction
+    with the knowledge base, tool declarations), or the record that one could not be made.
+
+    `key` is the sha256 of what is cached (model, system instruction, tools): any change to the
+    knowledge base, the prompt or the tools gives a new key and so a new cache; the old one is
+    deleted at Gemini. One active row per key."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Действует"
+        EXPIRED = "expired", "Истёк"
+        REPLACED = "replaced", "Заменён"
+        GONE = "gone", "Пропал у Gemini"
+        TOO_SMALL = "too_small", "Меньше минимума модели"
+        FAILED = "failed", "Ошибка создания"
+
+    key = models.CharField("ключ содержимого", max_length=64)
+    model = models.CharField("модель", max_length=64)
+    name = models.CharField("имя у Gemini", max_length=128, blank=True)
+    status = models.CharField("статус", max_length=16, choices=Status.choices)
+    token_count = models.PositiveIntegerField("токенов", default=0)
+    prompt_version = models.CharField("версия промпта", max_length=64, blank=True)
+    knowledge_chars = models.PositiveIntegerField("символов базы знаний", default=0)
+    hits = models.PositiveIntegerField("запросов с кэшем", default=0)
+    error = models.TextField("ошибка", blank=True)
+    created_at = models.DateTimeField("создан", auto_now_add=True)
+    expire_at = models.DateTimeField("истекает", null=True, blank=True)
+    ended_at = models.DateTimeField("закрыт", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "кэш контекста Gemini"
+        verbose_name_plural = "кэши контекста Gemini"
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(status="active"), name="contextcache_one_active_per_key"
+            ),
+            models.UniqueConstraint(fields=["name"], condition=~Q(name=""), name="contextcache_name_unique"),
+        ]
+        indexes = [models.Index(fields=["status", "model"], name="contextcache_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.key[:12]} · {self.get_status_display()}"

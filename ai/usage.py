@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from ai.llm import CallContext
 from ai.models import ModelCall
@@ -45,7 +45,14 @@ def cost_usd(*, model: str, usage: Usage) -> Decimal:
 
 
 def record_call(
-    *, backend: str, model: str, ctx: CallContext, started: float, usage: Usage | None = None, error: str = ""
+    *,
+    backend: str,
+    model: str,
+    ctx: CallContext,
+    started: float,
+    usage: Usage | None = None,
+    error: str = "",
+    cache_name: str = "",
 ) -> ModelCall:
     """Writes the row for one call; `started` is time.monotonic() taken before the call."""
     usage = usage or Usage()
@@ -64,6 +71,7 @@ def record_call(
         latency_ms=int((time.monotonic() - started) * 1000),
         ok=not error,
         error=error[:2000],
+        cache_name=cache_name,
     )
 
 
@@ -83,6 +91,7 @@ def usage_summary(*, since: datetime, until: datetime) -> dict[str, Any]:
     cached = totals["cached_tokens"] or 0
     by_purpose = {row["purpose"]: row["n"] for row in rows.values("purpose").annotate(n=Count("id"))}
     return {
+        **_cache_summary(rows, since=since, until=until),
         "backend": settings.LLM_BACKEND,
         "calls": totals["calls"],
         "errors": totals["errors"],
@@ -93,4 +102,29 @@ def usage_summary(*, since: datetime, until: datetime) -> dict[str, Any]:
         "thinking_tokens": totals["thinking_tokens"] or 0,
         "cached_share": round(cached / prompt, 4) if prompt else 0.0,
         "cost_usd": float(totals["cost_usd"] or 0),
+    }
+
+
+def _cache_summary(rows: QuerySet[ModelCall], *, since: datetime, until: datetime) -> dict[str, Any]:
+    """Explicit context caching in [since, until): the share of Gemini sales requests that named
+    a cache, the tokens Gemini read from caches (explicit and implicit), and the money saved:
+    cached tokens at the input price minus their cached price, minus what storing the caches
+    cost (ai.context_cache.storage_cost_usd)."""
+    from ai.context_cache import storage_cost_usd
+
+    replies = rows.filter(backend="gemini", purpose=ModelCall.Purpose.REPLY, ok=True).aggregate(
+        n=Count("id"), cached=Count("id", filter=~Q(cache_name=""))
+    )
+    saved = Decimal(0)
+    for row in rows.filter(cached_tokens__gt=0).values("model").annotate(tokens=Sum("cached_tokens")):
+        prices = settings.LLM_PRICES.get(row["model"]) or {}
+        full = Decimal(str(prices.get("input", 0)))
+        discounted = Decimal(str(prices.get("cached", prices.get("input", 0))))
+        saved += Decimal(row["tokens"]) * (full - discounted) / _MILLION
+    storage = storage_cost_usd(since=since, until=until)
+    return {
+        "cache_requests": replies["cached"],
+        "cache_hit_rate": round(replies["cached"] / replies["n"], 4) if replies["n"] else 0.0,
+        "cache_storage_usd": float(round(storage, 6)),
+        "cache_saved_usd": float(round(saved - storage, 6)),
     }

@@ -279,6 +279,7 @@ PERIODIC_TASKS = {
     "contacts.send_call_reminders": env.float("CALL_REMINDER_INTERVAL", default=60.0),
     "ai.refresh_knowledge_base": env.float("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
+    "followups.run_due": env.float("FOLLOW_UP_RUN_INTERVAL", default=60.0),
 }
 
 # --- Product settings (DESIGN.md contract) -----------------------------------------------
@@ -331,17 +332,18 @@ GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.8-flash")
 GEMINI_FAST_MODEL = env.str("GEMINI_FAST_MODEL", default="gemini-3.5-flash-lite")
 # Seconds per model call (the SDK has no default timeout).
-# USD per 1M tokens: input, cached input, output (thinking is billed as output). Prices from
+# USD per 1M tokens: input, cached input, output (thinking is billed as output), and "storage"
+# per 1M tokens per hour of an explicit context cache. Prices from
 # Google's pricing page (2026-09-20); keep them current here or in LLM_PRICES (JSON).
 LLM_PRICES = env.json(
     "LLM_PRICES",
     default={
-        "gemini-3.8-flash": {"input": 0.75, "cached": 0.075, "output": 3.75},
-        "gemini-3.7-flash": {"input": 0.75, "cached": 0.075, "output": 3.75},
-        "gemini-3.5-flash": {"input": 1.50, "cached": 0.15, "output": 9.00},
-        "gemini-3.5-flash-lite": {"input": 0.30, "cached": 0.03, "output": 2.50},
-        "gemini-3.1-flash-lite": {"input": 0.25, "cached": 0.025, "output": 1.50},
-        "gemini-2.5-flash-lite": {"input": 0.10, "cached": 0.01, "output": 0.40},
+        "gemini-3.8-flash": {"input": 0.75, "cached": 0.075, "output": 3.75, "storage": 1.00},
+        "gemini-3.7-flash": {"input": 0.75, "cached": 0.075, "output": 3.75, "storage": 1.00},
+        "gemini-3.5-flash": {"input": 1.50, "cached": 0.15, "output": 9.00, "storage": 1.00},
+        "gemini-3.5-flash-lite": {"input": 0.30, "cached": 0.03, "output": 2.50, "storage": 1.00},
+        "gemini-3.1-flash-lite": {"input": 0.25, "cached": 0.025, "output": 1.50, "storage": 1.00},
+        "gemini-2.5-flash-lite": {"input": 0.10, "cached": 0.01, "output": 0.40, "storage": 1.00},
     },
 )
 # With the SDK's 3 attempts a call can take 3x this: keep it under the task time limits.
@@ -352,16 +354,44 @@ if LLM_BACKEND not in ("gemini", "offline"):
 if LLM_BACKEND == "gemini" and not GEMINI_API_KEY:
     raise ImproperlyConfigured("LLM_BACKEND=gemini needs GEMINI_API_KEY (or use LLM_BACKEND=offline).")
 
+# Explicit context caching of the sales assistant's stable prefix (system instruction with the
+# knowledge base, and the tool declarations). Below the model's minimum size no cache is made
+# (Gemini 3.x Flash: 4,096 tokens); the server's "too small" answer is authoritative.
+GEMINI_CACHE_ENABLED = env.bool("GEMINI_CACHE_ENABLED", default=True)
+GEMINI_CACHE_TTL_SECONDS = env.int("GEMINI_CACHE_TTL_SECONDS", default=3600)
+GEMINI_CACHE_MIN_TOKENS = env.int("GEMINI_CACHE_MIN_TOKENS", default=4096)
+if GEMINI_CACHE_TTL_SECONDS < 300:
+    raise ImproperlyConfigured("GEMINI_CACHE_TTL_SECONDS must be at least 300.")
+
 REPLY_DEBOUNCE_SECONDS = env.float("REPLY_DEBOUNCE_SECONDS", default=4.0)
 MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20)
 MANAGER_PHONES = env.list("MANAGER_PHONES", default=[])
 # A relative path is relative to the project folder, wherever the process was started.
 KNOWLEDGE_BASE_PATH = BASE_DIR / env.str("KNOWLEDGE_BASE_PATH", default="knowledge_base")
+# A knowledge base up to this size goes whole into the (cached) stable prefix; a larger one is
+# searched per request and its KNOWLEDGE_TOP_CHUNKS best chunks travel with the conversation.
+KNOWLEDGE_PROMPT_MAX_CHARS = env.int("KNOWLEDGE_PROMPT_MAX_CHARS", default=120_000)
+KNOWLEDGE_TOP_CHUNKS = env.int("KNOWLEDGE_TOP_CHUNKS", default=8)
 
 ENABLE_FOLLOW_UPS = env.bool("ENABLE_FOLLOW_UPS", default=True)
 FOLLOW_UP_INTERVALS = [float(h) for h in env.list("FOLLOW_UP_INTERVALS", default=["24", "72", "168", "336", "720"])]
 if len(FOLLOW_UP_INTERVALS) != 5 or any(h <= 0 for h in FOLLOW_UP_INTERVALS):
     raise ImproperlyConfigured("FOLLOW_UP_INTERVALS must be five positive numbers of hours, e.g. 24,72,168,336,720.")
+# When touches may go out (local time, TIMEZONE); Kazakhstan public holidays are skipped.
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FOLLOW_UP_SEND_DAYS = [d.strip().lower()[:3] for d in env.list("FOLLOW_UP_SEND_DAYS", default=list(_WEEKDAY_NAMES[:5]))]
+if not FOLLOW_UP_SEND_DAYS or any(d not in _WEEKDAY_NAMES for d in FOLLOW_UP_SEND_DAYS):
+    raise ImproperlyConfigured("FOLLOW_UP_SEND_DAYS must list days as mon,tue,wed,thu,fri,sat,sun.")
+FOLLOW_UP_SEND_START = env.int("FOLLOW_UP_SEND_START", default=10)
+FOLLOW_UP_SEND_END = env.int("FOLLOW_UP_SEND_END", default=19)
+if not 0 <= FOLLOW_UP_SEND_START < FOLLOW_UP_SEND_END <= 24:
+    raise ImproperlyConfigured("FOLLOW_UP_SEND_START must be before FOLLOW_UP_SEND_END, both within 0-24 hours.")
+# Minutes of random delay added when a touch is moved to the next window opening.
+FOLLOW_UP_JITTER_MINUTES = env.int("FOLLOW_UP_JITTER_MINUTES", default=7)
+FOLLOW_UP_MIN_GAP_HOURS = env.float("FOLLOW_UP_MIN_GAP_HOURS", default=20.0)
+FOLLOW_UP_BATCH_SIZE = env.int("FOLLOW_UP_BATCH_SIZE", default=200)
+# Proactive messages (follow-ups, post-purchase) per WhatsApp number per local day.
+PROACTIVE_DAILY_LIMIT = env.int("PROACTIVE_DAILY_LIMIT", default=100)
 
 KASPI_BASE_URL = env.str("KASPI_BASE_URL", default="")
 KASPI_API_KEY = env.str("KASPI_API_KEY", default="")

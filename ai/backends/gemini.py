@@ -30,6 +30,7 @@ from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ai import gemini
+from ai.context_cache import StablePrefix, context_cache_for, context_cache_hit, context_cache_lost
 from ai.llm import (
     CallContext,
     ContactCard,
@@ -132,8 +133,17 @@ class GeminiBackend:
 
     # --- converse / generate_text -------------------------------------------------------------------
 
-    def converse(self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext) -> Generation:
+    def converse(
+        self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext, context: str = ""
+    ) -> Generation:
         """One step of a manual tool loop with ``settings.GEMINI_MODEL``.
+
+        `system` and `tools` are the stable prefix: when it is big enough it lives in a Gemini
+        explicit context cache (:mod:`ai.context_cache`) and the request names the cache instead
+        of carrying them. `context` (this request's facts: the time, the client's number,
+        retrieved knowledge, a correction) travels at the start of the first user turn, between
+        markers, so the prefix stays the same from request to request. A cached request that
+        finds its cache gone (403/404) is repeated once uncached.
 
         Turns become ``contents`` in order (user: text and functionResponse parts; model: text
         and functionCall parts); `tools` become one Tool of function declarations (their JSON
@@ -142,36 +152,57 @@ class GeminiBackend:
         (the text, possibly empty, alongside). Raises LLMPermanentError for a blocked, unfinished
         or empty answer; otherwise as :meth:`classify`. Side effect: one ModelCall row.
         """
-        return self._generate(system=system, turns=turns, tools=tools, ctx=ctx)
+        return self._generate(system=system, turns=turns, tools=tools, ctx=ctx, context=context, cacheable=True)
 
     def generate_text(self, *, system: str, turns: list[Turn], ctx: CallContext) -> Generation:
         """Plain text from ``settings.GEMINI_MODEL`` (follow-ups): :meth:`converse` without tools."""
         return self._generate(system=system, turns=turns, tools=[], ctx=ctx)
 
-    def _generate(self, *, system: str, turns: list[Turn], tools: Sequence[ToolSpec], ctx: CallContext) -> Generation:
+    def _generate(
+        self,
+        *,
+        system: str,
+        turns: list[Turn],
+        tools: Sequence[ToolSpec],
+        ctx: CallContext,
+        context: str = "",
+        cacheable: bool = False,
+    ) -> Generation:
         if not turns:
             # The API refuses empty contents (400); this is the caller's bug, not the model's.
             raise ValueError("at least one turn is needed")
         model = settings.GEMINI_MODEL
-        config = types.GenerateContentConfig(
-            system_instruction=system,
-            # No temperature: Google advises the default for Gemini 3.x (lower values can loop).
-            thinking_config=_thinking_config(model, REPLY_THINKING),
-            # Declarations-only tools never trigger the SDK's loop (gemini.md §4), but say so:
-            # we run tools ourselves, audited, a bounded number of times.
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-        )
-        if tools:
-            config.tools = [types.Tool(function_declarations=[_declaration(spec) for spec in tools])]
-            config.tool_config = types.ToolConfig(
-                function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.AUTO)
+        cache_name = None
+        if cacheable:
+            prefix = StablePrefix(
+                model=model,
+                system=system,
+                tools=tuple(tools),
+                prompt_version=ctx.prompt_version,
+                knowledge_chars=int(ctx.extra.get("knowledge_chars", 0)),
             )
-        contents = build_contents(turns, model=model, contact_id=ctx.contact_id)
+            cache_name = context_cache_for(prefix)
+        contents = build_contents(turns, model=model, contact_id=ctx.contact_id, context=context)
 
         def interpret(response: types.GenerateContentResponse) -> tuple[str, tuple[ToolCall, ...]]:
             return _answer(response, contact_id=ctx.contact_id)
 
-        (text, calls), row = self._call(model=model, contents=contents, config=config, ctx=ctx, interpret=interpret)
+        config = _reply_config(model=model, system=system, tools=tools, cache_name=cache_name)
+        try:
+            (text, calls), row = self._call(
+                model=model, contents=contents, config=config, ctx=ctx, interpret=interpret, cache_name=cache_name
+            )
+        except LLMPermanentError as exc:
+            if cache_name is None or exc.status_code not in (403, 404):
+                raise
+            # The cache expired early or was deleted at Gemini: this request goes uncached, the
+            # next one makes a new cache.
+            context_cache_lost(cache_name, error=str(exc))
+            cache_name = None
+            config = _reply_config(model=model, system=system, tools=tools, cache_name=None)
+            (text, calls), row = self._call(model=model, contents=contents, config=config, ctx=ctx, interpret=interpret)
+        if cache_name:
+            context_cache_hit(cache_name)
         log.info(
             "gemini_backend.generated",
             purpose=ctx.purpose,
@@ -180,6 +211,7 @@ class GeminiBackend:
             call_id=row.pk,
             chars=len(text),
             tool_calls=[call.name for call in calls],
+            cache=cache_name or "",
         )
         return Generation(text=text, tool_calls=calls, model=model, call_ids=(row.pk,))
 
@@ -193,6 +225,7 @@ class GeminiBackend:
         config: types.GenerateContentConfig,
         ctx: CallContext,
         interpret: Callable[[types.GenerateContentResponse], T],
+        cache_name: str | None = None,
     ) -> tuple[T, ModelCall]:
         """Makes the request, judges the response and writes the ModelCall row either way.
 
@@ -214,6 +247,7 @@ class GeminiBackend:
                 started=started,
                 usage=usage_of(response),
                 error=f"{type(exc).__name__}: {exc}",
+                cache_name=cache_name or "",
             )
             log.warning(
                 "gemini_backend.failed",
@@ -226,7 +260,14 @@ class GeminiBackend:
                 error=str(exc)[:300],
             )
             raise
-        row = record_call(backend=self.name, model=model, ctx=ctx, started=started, usage=usage_of(response))
+        row = record_call(
+            backend=self.name,
+            model=model,
+            ctx=ctx,
+            started=started,
+            usage=usage_of(response),
+            cache_name=cache_name or "",
+        )
         return result, row
 
 
@@ -265,12 +306,49 @@ def classification_input(contact: ContactCard, history: Sequence[Turn]) -> str:
     )
 
 
-def build_contents(turns: Sequence[Turn], *, model: str, contact_id: int | None = None) -> list[types.Content]:
+def _reply_config(
+    *, model: str, system: str, tools: Sequence[ToolSpec], cache_name: str | None
+) -> types.GenerateContentConfig:
+    config = types.GenerateContentConfig(
+        # No temperature: Google advises the default for Gemini 3.x (lower values can loop).
+        thinking_config=_thinking_config(model, REPLY_THINKING),
+        # Declarations-only tools never trigger the SDK's loop (gemini.md §4), but say so:
+        # we run tools ourselves, audited, a bounded number of times.
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+    )
+    if cache_name:
+        # The system instruction and the tools live in the cache; sending them as well is a 400.
+        config.cached_content = cache_name
+        return config
+    config.system_instruction = system
+    if tools:
+        config.tools, config.tool_config = tool_declarations(tools)
+    return config
+
+
+def tool_declarations(specs: Sequence[ToolSpec]) -> tuple[list[types.Tool], types.ToolConfig]:
+    """Our tools as one Tool of function declarations, calling mode AUTO (for a request or a cache)."""
+    tool_config = types.ToolConfig(
+        function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.AUTO)
+    )
+    return [types.Tool(function_declarations=[_declaration(spec) for spec in specs])], tool_config
+
+
+CONTEXT_OPEN = "<<<СЛУЖЕБНЫЕ ДАННЫЕ (от системы, не от клиента)"
+CONTEXT_CLOSE = "СЛУЖЕБНЫЕ ДАННЫЕ>>>"
+
+
+def build_contents(
+    turns: Sequence[Turn], *, model: str, contact_id: int | None = None, context: str = ""
+) -> list[types.Content]:
     """Turns as Gemini ``contents``, in order. A user turn carries our functionResponse parts
     (answers to the calls of the model turn before it) then the customer's text; a model turn
     carries its text then its functionCall parts, with the thought signatures remembered from
     the response that asked for them, or the documented sentinel on Gemini 3.x (gemini.md §2.5).
-    Turns with nothing in them are skipped (the API refuses empty parts)."""
+    Turns with nothing in them are skipped (the API refuses empty parts).
+
+    `context`, when given, is the first part of the first user turn, between markers; marker
+    sequences in the customer's text are then defused so that nobody can close or open ours."""
     contents: list[types.Content] = []
     for turn in turns:
         parts: list[types.Part] = []
@@ -280,14 +358,24 @@ def build_contents(turns: Sequence[Turn], *, model: str, contact_id: int | None 
                 for r in turn.tool_results
             )
             if turn.text:
-                parts.append(types.Part(text=turn.text))
+                parts.append(types.Part(text=_defused(turn.text) if context else turn.text))
         else:
             if turn.text:
                 parts.append(types.Part(text=turn.text))
             parts.extend(_call_parts(turn.tool_calls, model=model, contact_id=contact_id))
         if parts:
             contents.append(types.Content(role=turn.role, parts=parts))
+    if context.strip():
+        note = types.Part(text=f"{CONTEXT_OPEN}\n{context.strip()}\n{CONTEXT_CLOSE}")
+        if contents and contents[0].role == "user":
+            contents[0].parts = [note, *(contents[0].parts or [])]
+        else:
+            contents.insert(0, types.Content(role="user", parts=[note]))
     return contents
+
+
+def _defused(text: str) -> str:
+    return _MARKERS.sub(lambda m: "‹‹‹" if m.group() == "<<<" else "›››", text)
 
 
 def _call_parts(calls: Sequence[ToolCall], *, model: str, contact_id: int | None) -> list[types.Part]:

@@ -642,9 +642,11 @@ class OfflineBackend:
         verdict, call_id = _recorded(ctx=ctx, compute=lambda: classify_rules(contact=contact, history=history))
         return replace(verdict, call_id=call_id)
 
-    def converse(self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext) -> Generation:
+    def converse(
+        self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext, context: str = ""
+    ) -> Generation:
         """A tool call, a confirmation after a tool ran, or a composed reply quoting at most
-        KNOWLEDGE_LIMIT knowledge-base snippets; `system` is not read."""
+        KNOWLEDGE_LIMIT knowledge-base snippets; `system` and `context` are not read."""
 
         def step() -> Generation:
             decided = reply_decide(turns=turns, tools=tools)

@@ -171,7 +171,6 @@ def test_a_version_without_the_codes_placeholders_is_saved_with_a_warning(admin_
     page = response.content.decode()
     assert PromptOverride.objects.count() == 1
     assert "{knowledge_base}" in page
-    assert "{current_datetime}" in page
 
 
 def test_an_existing_version_is_history_except_its_active_flag(admin_client, records):

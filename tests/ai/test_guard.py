@@ -66,8 +66,15 @@ def test_a_reply_with_a_made_up_discount_is_regenerated_once_then_replaced_and_f
     assert reply.text == SAFE_FIGURES_TEXT
     assert "30%" in reply.review_note
     assert "25%" in reply.review_note
-    second = fake_gemini.last_request().json
-    assert "30%" in str(second.get("systemInstruction") or second.get("system_instruction"))
+    # The correction is an instruction for the second request only: in its context block, not in
+    # the system instruction (which stays the same, so it can stay cached).
+    first, second = fake_gemini.generate_requests()
+    assert first.camel["systemInstruction"] == second.camel["systemInstruction"]
+    note = second.texts()[0]
+    assert note.startswith("<<<СЛУЖЕБНЫЕ ДАННЫЕ")
+    assert "ВАЖНО" in note
+    assert "30%" in note
+    assert "ВАЖНО" not in first.texts()[0]
 
 
 @pytest.mark.django_db

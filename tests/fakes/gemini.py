@@ -24,6 +24,7 @@ fake does not serve) is answered 400/404 and fails the test at teardown.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import re
 import threading
@@ -45,6 +46,13 @@ FAKE_API_KEY = "fake-gemini-key-3f9c1a7e5b"
 
 # /{api version}/models/{model}:{action}; the version segment differs between SDK majors.
 _ROUTE = re.compile(r"^/(?P<version>v[0-9a-z]+)/models/(?P<model>[^/:]+):(?P<action>[A-Za-z]+)$")
+# /{api version}/cachedContents[/{id}] (gemini.md §6.1).
+_CACHE_ROUTE = re.compile(r"^/(?P<version>v[0-9a-z]+)/cachedContents(?:/(?P<id>[^/]+))?$")
+CACHE_WITH_CONFIG = (
+    "Tool config, tools and system instruction should not be set in the request when using cached content."
+)
+CACHE_NOT_FOUND = "CachedContent not found (or permission denied)"
+CHARS_PER_TOKEN = 4
 _CANONICAL_STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -224,6 +232,50 @@ class _Server(HTTPServer):
         self.server.serve_forever(poll_interval=0.02)
 
 
+def count_tokens(value: Any) -> int:
+    """The fake's tokenizer: every text and JSON value counted at CHARS_PER_TOKEN characters per
+    token (consistent, so shares and ratios between requests are meaningful)."""
+    if value is None:
+        return 0
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+@dataclass
+class FakeCache:
+    """A cachedContents resource the fake holds (gemini.md §6.1)."""
+
+    name: str
+    model: str
+    display_name: str
+    tokens: int
+    body: dict[str, Any]  # the create request, camelCased
+    created: datetime.datetime
+    expire: datetime.datetime
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": f"models/{self.model}",
+            "displayName": self.display_name,
+            "createTime": _rfc3339(self.created),
+            "updateTime": _rfc3339(self.created),
+            "expireTime": _rfc3339(self.expire),
+            "usageMetadata": {"totalTokenCount": self.tokens},
+        }
+
+
+def _rfc3339(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _ttl_seconds(value: Any) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)s", str(value or ""))
+    if not match:
+        raise ValueError(f"bad ttl {value!r}")
+    return float(match.group(1))
+
+
 @dataclass
 class FakeGemini:
     """The fake server. Use as a context manager (or the ``fake_gemini`` fixture).
@@ -231,13 +283,24 @@ class FakeGemini:
     It runs its own threaded pytest-httpserver instance on 127.0.0.1 so that a deliberately
     slow reply neither blocks the SDK's retry attempts nor spills into the next test (the
     shared ``httpserver`` fixture serves one request at a time).
+
+    Context caches (``/cachedContents``) are served from state, not scripted: create, get,
+    update (TTL) and delete, with the real API's rejections (a cache under `min_cache_tokens`
+    is "too small"; a generate request naming a cache must not carry ``systemInstruction``,
+    ``tools`` or ``toolConfig``; an unknown or expired cache is 403). With `auto_usage`, the
+    fake counts tokens itself (:func:`count_tokens`) and overrides the scripted usage: prompt
+    tokens = the request's own + the cache's, cached tokens = the cache's.
     """
 
     api_key: str = FAKE_API_KEY
     requests: list[GeminiRequest] = field(default_factory=list)
     unexpected: list[GeminiRequest] = field(default_factory=list)
+    min_cache_tokens: int = 0
+    auto_usage: bool = False
+    caches: dict[str, FakeCache] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._cache_seq = 0
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -299,6 +362,19 @@ class FakeGemini:
         assert self.requests, "the fake Gemini received no request"
         return self.requests[-1]
 
+    def generate_requests(self) -> list[GeminiRequest]:
+        """The generateContent requests, in order (cache management left out)."""
+        return [r for r in self.requests if r.action == "generateContent"]
+
+    def cache_requests(self) -> list[GeminiRequest]:
+        """The /cachedContents requests, in order."""
+        return [r for r in self.requests if _CACHE_ROUTE.match(r.path)]
+
+    def expire_caches(self) -> None:
+        """Drops every cache at once, as Gemini does at their TTL (or after a delete elsewhere)."""
+        with self._lock:
+            self.caches.clear()
+
     def check(self) -> None:
         """Fails when a request found nothing scripted or hit an unserved route, or a handler
         crashed (the fixture calls this at teardown)."""
@@ -315,9 +391,78 @@ class FakeGemini:
         if reply.delay:
             self._released.wait(reply.delay)
         body = reply.body
+        if reply.status == 200 and record.action == "generateContent" and isinstance(body, dict):
+            body = self._with_usage(record, body)
         if not isinstance(body, str | bytes):
             body = json.dumps(body, ensure_ascii=False)
         return Response(body, status=reply.status, content_type=reply.content_type)
+
+    def _with_usage(self, record: GeminiRequest, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.auto_usage:
+            return body
+        request = record.camel or {}
+        own = count_tokens(request.get("systemInstruction")) + count_tokens(request.get("tools"))
+        own += count_tokens(request.get("contents"))
+        with self._lock:
+            cache = self.caches.get(str(request.get("cachedContent") or ""))
+        cached = cache.tokens if cache is not None else 0
+        usage = dict(body.get("usageMetadata") or {})
+        usage["promptTokenCount"] = own + cached
+        usage["totalTokenCount"] = own + cached + int(usage.get("candidatesTokenCount") or 0)
+        if cached:
+            usage["cachedContentTokenCount"] = cached
+        else:
+            usage.pop("cachedContentTokenCount", None)
+        return {**body, "usageMetadata": usage}
+
+    def _cache_reply(self, record: GeminiRequest, route: re.Match[str]) -> Reply:
+        """Serves /cachedContents (called with the lock held)."""
+        now = datetime.datetime.now(datetime.UTC)
+        for name, cache in list(self.caches.items()):
+            if cache.expire <= now:
+                del self.caches[name]
+        body = record.camel if isinstance(record.json, dict) else {}
+        if route["id"] is None:
+            if record.method != "POST":
+                self.unexpected.append(record)
+                return Reply(body=error_body(404, message="fake Gemini lists no caches"), status=404)
+            tokens = count_tokens(body.get("systemInstruction")) + count_tokens(body.get("tools"))
+            tokens += count_tokens(body.get("contents"))
+            if tokens < self.min_cache_tokens:
+                message = (
+                    f"Cached content is too small. total_token_count={tokens}, "
+                    f"min_total_token_count={self.min_cache_tokens}"
+                )
+                return Reply(body=error_body(400, message=message), status=400)
+            if not (body.get("systemInstruction") or body.get("contents")):
+                return Reply(body=error_body(400, message="cached content is empty"), status=400)
+            self._cache_seq += 1
+            model = str(body.get("model") or "").removeprefix("models/")
+            cache = FakeCache(
+                name=f"cachedContents/fake-{self._cache_seq}",
+                model=model,
+                display_name=str(body.get("displayName") or ""),
+                tokens=tokens,
+                body=body,
+                created=now,
+                expire=now + datetime.timedelta(seconds=_ttl_seconds(body.get("ttl") or "3600s")),
+            )
+            self.caches[cache.name] = cache
+            return Reply(body=cache.resource())
+        name = f"cachedContents/{route['id']}"
+        cache = self.caches.get(name)
+        if cache is None:
+            return Reply(body=error_body(403, message=CACHE_NOT_FOUND), status=403)
+        if record.method == "GET":
+            return Reply(body=cache.resource())
+        if record.method == "DELETE":
+            del self.caches[name]
+            return Reply(body={})
+        if record.method == "PATCH":
+            cache.expire = now + datetime.timedelta(seconds=_ttl_seconds(body.get("ttl")))
+            return Reply(body=cache.resource())
+        self.unexpected.append(record)
+        return Reply(body=error_body(405, "INVALID_ARGUMENT", "method not allowed"), status=405)
 
     def _reply_for(self, record: GeminiRequest) -> Reply:
         with self._lock:
@@ -329,6 +474,9 @@ class FakeGemini:
                     {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
                 ]
                 return Reply(body=body, status=400)
+            cache_route = _CACHE_ROUTE.match(record.path)
+            if cache_route is not None:
+                return self._cache_reply(record, cache_route)
             if record.method != "POST" or record.action != "generateContent":
                 self.unexpected.append(record)
                 return Reply(body=error_body(404, message=f"fake Gemini does not serve {record.path}"), status=404)
@@ -337,6 +485,19 @@ class FakeGemini:
                     body=error_body(400, message="* GenerateContentRequest.contents: contents is not specified"),
                     status=400,
                 )
+            request = record.camel
+            if request.get("cachedContent"):
+                if any(request.get(key) for key in ("systemInstruction", "tools", "toolConfig")):
+                    return Reply(body=error_body(400, message=CACHE_WITH_CONFIG), status=400)
+                cache = self.caches.get(str(request["cachedContent"]))
+                if cache is None or cache.expire <= datetime.datetime.now(datetime.UTC):
+                    return Reply(body=error_body(403, message=CACHE_NOT_FOUND), status=403)
+                if cache.model != record.model:
+                    message = (
+                        f"Model used by GenerateContent request (models/{record.model}) and CachedContent "
+                        f"(models/{cache.model}) has to be the same."
+                    )
+                    return Reply(body=error_body(400, message=message), status=400)
             if not self._queue:
                 self.unexpected.append(record)
                 return Reply(body=error_body(400, "FAILED_PRECONDITION", "fake Gemini: no reply queued"), status=400)
@@ -372,8 +533,10 @@ def fake_gemini(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> I
     ``GEMINI_BASE_URL``/``GEMINI_API_KEY`` set, a 5 s timeout, the production retry count
     with millisecond backoff, and a fresh client. Fails the test at teardown when a request
     found no scripted reply."""
-    from ai import gemini
+    from ai import context_cache, gemini
 
+    # A cache name remembered from an earlier test's fake must not be sent to this one.
+    context_cache.reset_memo()
     # Variables the SDK reads by itself must not redirect or re-key the client (gemini.md §12).
     for name in (
         "GOOGLE_GEMINI_BASE_URL",
