@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from contacts import services
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
+from followups.admin import astana_time
 from followups.models import FollowUp
 
 CONVERSATION_PAGE_SIZE = 30
@@ -91,9 +92,21 @@ class OptedOutFilter(admin.SimpleListFilter):
 
 
 class FollowUpInline(admin.TabularInline):
+    """The contact's follow-up chains, the running one first: its touch, when the next one is
+    due (Astana time), the last touch, why it started and, for a finished one, why it stopped."""
+
     model = FollowUp
     extra = 0
-    fields = ("touch_number", "next_touch_at", "last_touch_at", "reason", "is_completed", "stop_reason", "created_at")
+    fields = (
+        "touch_number",
+        "next_touch_local",
+        "last_touch_local",
+        "touches_sent",
+        "reason",
+        "is_completed",
+        "stop_reason",
+        "created_at",
+    )
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -102,6 +115,21 @@ class FollowUpInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FollowUp]:
+        return super().get_queryset(request).annotate(touch_count=Count("touches"))
+
+    @admin.display(description="следующее касание (Астана)")
+    def next_touch_local(self, obj: FollowUp) -> str:
+        return astana_time(obj.next_touch_at)
+
+    @admin.display(description="последнее касание (Астана)")
+    def last_touch_local(self, obj: FollowUp) -> str:
+        return astana_time(obj.last_touch_at)
+
+    @admin.display(description="касаний")
+    def touches_sent(self, obj: FollowUp) -> int:
+        return getattr(obj, "touch_count", 0)
 
 
 class ScheduledCallInline(admin.TabularInline):

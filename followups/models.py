@@ -4,8 +4,10 @@ from django.db import models
 from django.db.models import Q
 
 from contacts.models import Contact
+from followups.timetable import MAX_TOUCHES
+from messaging.models import Message
 
-MAX_TOUCHES = 5
+__all__ = ["MAX_TOUCHES", "FollowUp", "FollowUpTouch", "ReplyIntent"]
 
 
 class FollowUp(models.Model):
@@ -24,6 +26,7 @@ class FollowUp(models.Model):
         STOPPED_BY_OPERATOR = "stopped_by_operator", "Остановлено оператором"
         COMPLETED_5_TOUCHES = "completed_5_touches", "Все 5 касаний"
         NOT_A_CLIENT = "not_a_client", "Не клиент"
+        SEND_FAILED = "send_failed", "Касание не удалось отправить"
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="followups", verbose_name="контакт")
     touch_number = models.PositiveSmallIntegerField("касание", default=1, help_text="Номер следующего касания, 1–5")
@@ -32,6 +35,18 @@ class FollowUp(models.Model):
     is_completed = models.BooleanField("завершён", default=False)
     stop_reason = models.CharField("причина остановки", max_length=32, choices=StopReason.choices, blank=True)
     reason = models.CharField("почему запущен", max_length=32, choices=Reason.choices, default=Reason.NO_REPLY)
+    # The bot message the current due time counts from (the reply, or the last touch sent):
+    # what makes followup_after_bot_message idempotent, and "since" for "has the client
+    # written since?".
+    anchor_message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="отсчёт от сообщения",
+    )
+    anchor_at = models.DateTimeField("отсчёт от", null=True, blank=True)
     created_at = models.DateTimeField("создан", auto_now_add=True)
     updated_at = models.DateTimeField("изменён", auto_now=True)
     completed_at = models.DateTimeField("завершён в", null=True, blank=True)
@@ -61,3 +76,60 @@ class FollowUp(models.Model):
     def __str__(self) -> str:
         state = self.get_stop_reason_display() if self.is_completed else f"касание {self.touch_number}/{MAX_TOUCHES}"
         return f"{self.contact} — {state}"
+
+
+class FollowUpTouch(models.Model):
+    """One touch queued by the runner: the message it became. At most one per (follow-up,
+    touch), so a retried runner never writes a touch twice; the sent ones feed /stats."""
+
+    followup = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="touches", verbose_name="follow-up")
+    touch_number = models.PositiveSmallIntegerField("касание")
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="followup_touch", verbose_name="сообщение"
+    )
+    created_at = models.DateTimeField("поставлено в очередь", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "касание follow-up"
+        verbose_name_plural = "касания follow-up"
+        ordering = ("followup", "touch_number")
+        constraints = [
+            models.UniqueConstraint(fields=["followup", "touch_number"], name="followup_touch_once"),
+            models.CheckConstraint(
+                condition=Q(touch_number__gte=1, touch_number__lte=MAX_TOUCHES), name="followup_touch_number_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"касание {self.touch_number}/{MAX_TOUCHES}"
+
+
+class ReplyIntent(models.Model):
+    """The intent of a contact's latest reply, as far as follow-ups care: after a clear yes
+    or no the contact is not enrolled again until it writes something else; after an
+    uncertain answer the next chain's reason is `uncertain_answer`."""
+
+    class Intent(models.TextChoices):
+        YES = "yes", "Да"
+        NO = "no", "Нет"
+        UNCERTAIN = "uncertain", "Неопределённо"
+        OTHER = "other", "Другое"
+
+    BLOCKING = (Intent.YES, Intent.NO)
+
+    contact = models.OneToOneField(
+        Contact, on_delete=models.CASCADE, related_name="reply_intent", verbose_name="контакт"
+    )
+    intent = models.CharField("намерение", max_length=16, choices=Intent.choices)
+    replied_at = models.DateTimeField("ответ получен")
+
+    class Meta:
+        verbose_name = "намерение последнего ответа"
+        verbose_name_plural = "намерения последних ответов"
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {self.get_intent_display()}"
+
+    @property
+    def blocks_enrolment(self) -> bool:
+        return self.intent in self.BLOCKING

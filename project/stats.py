@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ai.usage import usage_summary
 from contacts.selectors import contact_counts
+from followups.selectors import followup_stats
 from messaging.selectors import message_counts, outbox_pending_count
 
 
@@ -23,6 +24,8 @@ def stats_today() -> dict[str, Any]:
         "outbox_pending": outbox_pending_count(),
         "queue_depth": queue_depths(),
         "llm_today": usage_summary(since=day_start, until=day_end),
+        # All time, not today: a touch's reply can come two days after it.
+        "followups": followup_stats(),
     }
 
 

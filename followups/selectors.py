@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q
+
+from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from followups.models import MAX_TOUCHES, FollowUp, FollowUpTouch
+from messaging.models import Message
+
+# Messages we start ourselves, counted against PROACTIVE_DAILY_LIMIT (one WhatsApp number).
+# Later proactive purposes (post-purchase, ...) join this set.
+PROACTIVE_PURPOSES = (Message.Purpose.FOLLOW_UP,)
+SENT_STATUSES = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
+REPLY_WINDOW = timedelta(hours=48)
+
+
+def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason | None:
+    """Why this contact must get no follow-up at all right now, as the reason to stop a chain
+    with; None when nothing stands in the way. Two queries (whitelist, booked call)."""
+    if contact.is_client is not True:
+        return FollowUp.StopReason.NOT_A_CLIENT
+    if contact.opted_out_at is not None:
+        return FollowUp.StopReason.OPTED_OUT
+    if contact.bot_is_paused(now):
+        return FollowUp.StopReason.HUMAN_TOOK_OVER
+    if WhitelistEntry.objects.filter(phone=contact.phone).exists():
+        # The owners' personal numbers are never messaged; they are nobody's client.
+        return FollowUp.StopReason.NOT_A_CLIENT
+    if ScheduledCall.objects.filter(
+        contact=contact, status=ScheduledCall.Status.SCHEDULED, scheduled_at__gt=now
+    ).exists():
+        # A booked call is the clearest "yes" there is (contacts.calls stops chains so too).
+        return FollowUp.StopReason.CLIENT_SAID_YES
+    return None
+
+
+def proactive_sent_count(*, since: datetime) -> int:
+    """Proactive messages written to the outbox since `since` (failed ones included: a
+    refused or failed send still cost a slot, which errs on the side of the number)."""
+    return Message.objects.filter(
+        direction=Message.Direction.OUT, purpose__in=PROACTIVE_PURPOSES, timestamp__gte=since
+    ).count()
+
+
+def followup_stats() -> dict[str, Any]:
+    """Active follow-ups and, per touch number, touches sent and how many got a customer
+    reply within 48 hours of being sent. Two queries."""
+    replied = Exists(
+        Message.objects.filter(
+            contact_id=OuterRef("message__contact_id"),
+            direction=Message.Direction.IN,
+            timestamp__gt=OuterRef("message__sent_at"),
+            timestamp__lte=OuterRef("message__sent_at") + REPLY_WINDOW,
+        )
+    )
+    rows = (
+        FollowUpTouch.objects.filter(message__status__in=SENT_STATUSES, message__sent_at__isnull=False)
+        .annotate(replied=replied)
+        .values("touch_number")
+        .annotate(sent=Count("id"), replied_48h=Count("id", filter=Q(replied=True)))
+    )
+    by_touch = {str(n): {"sent": 0, "replied_48h": 0} for n in range(1, MAX_TOUCHES + 1)}
+    for row in rows:
+        by_touch[str(row["touch_number"])] = {"sent": row["sent"], "replied_48h": row["replied_48h"]}
+    return {"active": FollowUp.objects.filter(is_completed=False).count(), "touches": by_touch}
