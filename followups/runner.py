@@ -31,8 +31,10 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from ai.agent import clean_reply
@@ -174,7 +176,14 @@ def followups_run_due(
                 report.released += _release(claimed[index:], lease=lease)
                 log.warning("followups.budget_exhausted", released=report.released, **_counts(report))
                 return report
-            _process(pk=pk, lease=lease, tick=tick, report=report)
+            try:
+                _process(pk=pk, lease=lease, tick=tick, report=report)
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception:
+                # One broken row must not hold up the others; it keeps its lease and is tried
+                # again once the lease runs out.
+                log.exception("followup.failed", followup_id=pk)
         if remaining is not None:
             remaining -= len(claimed)
         if len(claimed) < size:
@@ -257,8 +266,7 @@ def _try_touch(*, followup: FollowUp, tick: _Tick) -> Message | None:
         raise _Stop(blocker)
     _check_in_flight(followup=followup, tick=tick)
 
-    last_in = _latest(contact_id=contact.pk, direction=Message.Direction.IN)
-    last_out = _latest(contact_id=contact.pk, direction=Message.Direction.OUT)
+    last_in, last_out = _latest_messages(contact_id=contact.pk)
     since = followup.anchor_at or last_out or followup.created_at
     if last_in is not None and last_in > since:
         raise _Stop(FollowUp.StopReason.CLIENT_RESPONDED)
@@ -298,11 +306,13 @@ def _check_in_flight(*, followup: FollowUp, tick: _Tick) -> None:
     raise _Defer(tick.now + IN_FLIGHT_RECHECK, f"touch {touch.touch_number} still being sent")
 
 
-def _latest(*, contact_id: int, direction: str) -> datetime | None:
-    rows = Message.objects.filter(contact_id=contact_id, direction=direction)
-    if direction == Message.Direction.OUT:
-        rows = rows.exclude(status=Message.Status.FAILED)  # never reached the customer
-    return rows.order_by("-timestamp").values_list("timestamp", flat=True).first()
+def _latest_messages(*, contact_id: int) -> tuple[datetime | None, datetime | None]:
+    """When the customer last wrote, and when we last wrote (a failed send never reached them)."""
+    latest = Message.objects.filter(contact_id=contact_id).aggregate(
+        last_in=Max("timestamp", filter=Q(direction=Message.Direction.IN)),
+        last_out=Max("timestamp", filter=Q(direction=Message.Direction.OUT) & ~Q(status=Message.Status.FAILED)),
+    )
+    return latest["last_in"], latest["last_out"]
 
 
 def _compose(*, followup: FollowUp, tick: _Tick, hours_since: float) -> str:
@@ -353,6 +363,14 @@ def _compose(*, followup: FollowUp, tick: _Tick, hours_since: float) -> str:
 
 
 def _enqueue(*, followup: FollowUp, number: int, text: str, tick: _Tick) -> Message:
+    try:
+        return _enqueue_once(followup=followup, number=number, text=text, tick=tick)
+    except IntegrityError as exc:
+        # The touch exists already (another runner after a lost lease): it is never written twice.
+        raise _Defer(tick.now + IN_FLIGHT_RECHECK, f"touch {number} already queued") from exc
+
+
+def _enqueue_once(*, followup: FollowUp, number: int, text: str, tick: _Tick) -> Message:
     with transaction.atomic():
         _lock_quota()
         # The cap is checked again under the lock: two runners cannot both take the last slot.
@@ -366,7 +384,9 @@ def _enqueue(*, followup: FollowUp, number: int, text: str, tick: _Tick) -> Mess
             purpose=Message.Purpose.FOLLOW_UP,
             idempotency_key=f"followup:{followup.pk}:touch:{number}",
         )
-        FollowUpTouch.objects.get_or_create(followup=followup, touch_number=number, defaults={"message": message})
+        # _check_in_flight found no touch and the row is leased to us: a duplicate here would be
+        # a bug, and the unique constraint rolls the whole touch back rather than send twice.
+        FollowUpTouch.objects.create(followup=followup, touch_number=number, message=message)
         FollowUp.objects.filter(pk=followup.pk, is_completed=False, touch_number=number).update(
             next_touch_at=tick.now + IN_FLIGHT_RECHECK, last_touch_at=tick.now, updated_at=tick.now
         )

@@ -9,9 +9,12 @@ from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from followups.models import MAX_TOUCHES, FollowUp, FollowUpTouch
 from messaging.models import Message
 
-# Messages we start ourselves, counted against PROACTIVE_DAILY_LIMIT (one WhatsApp number).
-# Later proactive purposes (post-purchase, ...) join this set.
-PROACTIVE_PURPOSES = (Message.Purpose.FOLLOW_UP,)
+# Messages we start ourselves: one set for the project (the sender refuses them after an
+# opt-out; here they count against PROACTIVE_DAILY_LIMIT, per WhatsApp number and local day).
+from messaging.sender import PROACTIVE_PURPOSES
+
+__all__ = ["PROACTIVE_PURPOSES", "followup_blocker", "followup_stats", "proactive_sent_count"]
+
 SENT_STATUSES = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
 REPLY_WINDOW = timedelta(hours=48)
 

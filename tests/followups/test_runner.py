@@ -377,3 +377,26 @@ def test_the_management_command_prints_what_it_sent_deferred_and_stopped(capsys)
     assert f"deferred follow-up {waiting.pk} contact {waiting.contact_id} touch 1 until 2026-12-09 10:0" in out
     assert "minimum gap since our last message" in out
     assert out.strip().endswith("sent=1 deferred=1 stopped=1 released=0")
+
+
+def test_one_broken_follow_up_does_not_hold_up_the_others_and_is_retried_after_the_lease(monkeypatch, rng):
+    from followups import runner
+
+    due = local(2026, 12, 8, 11, 0)
+    broken, fine = silent_client(due=due), silent_client(due=due)
+    real = runner.conversation_turns
+
+    def turns(*, contact, limit):
+        if contact.pk == broken.contact_id:
+            raise RuntimeError("corrupt history")
+        return real(contact=contact, limit=limit)
+
+    monkeypatch.setattr(runner, "conversation_turns", turns)
+    with time_machine.travel(due, tick=False) as clock:
+        report = followups_run_due(rng=rng)
+        assert [s.followup_id for s in report.sent] == [fine.pk]
+        monkeypatch.setattr(runner, "conversation_turns", real)
+        clock.move_to(due + runner.LEASE - timedelta(seconds=1))
+        assert followups_run_due(rng=rng).sent == []
+        clock.move_to(due + runner.LEASE)
+        assert [s.followup_id for s in followups_run_due(rng=rng).sent] == [broken.pk]
