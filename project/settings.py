@@ -397,3 +397,52 @@ KASPI_BASE_URL = env.str("KASPI_BASE_URL", default="")
 KASPI_API_KEY = env.str("KASPI_API_KEY", default="")
 KASPI_CERT_PATH = env.str("KASPI_CERT_PATH", default="")
 KASPI_KEY_PATH = env.str("KASPI_KEY_PATH", default="")
+# Kaspi Pay QR API, enhanced scheme (payments/kaspi.py). KASPI_BASE_URL ends in the scheme
+# prefix, e.g. https://mtokentest.kaspi.kz:8545/r3 (test) or the address in the bank's email.
+# Client certificate (KASPI_CERT_PATH, PEM; KASPI_KEY_PATH when the key is a separate file)
+# and the bank's CA bundle (kbs_root_ca.crt + kbs_ca.crt) are files, replaceable without a
+# code change. KASPI_API_KEY belongs to the basic scheme, which cannot invoice by phone.
+KASPI_CA_PATH = env.str("KASPI_CA_PATH", default="")
+KASPI_ORGANIZATION_BIN = env.str("KASPI_ORGANIZATION_BIN", default="")
+KASPI_DEVICE_TOKEN = env.str("KASPI_DEVICE_TOKEN", default="")
+KASPI_TIMEOUT = env.float("KASPI_TIMEOUT", default=15.0)
+# The built-in Kaspi emulator (`make run`): on by default only when nothing real is configured.
+KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=False)
+if KASPI_SANDBOX and KASPI_BASE_URL:
+    raise ImproperlyConfigured("KASPI_SANDBOX cannot be on while a real KASPI_BASE_URL is configured.")
+if KASPI_SANDBOX:
+    KASPI_BASE_URL = env.str(
+        "KASPI_SANDBOX_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', default='8000')}/sandbox/kaspi/r3"
+    )
+    KASPI_ORGANIZATION_BIN = KASPI_ORGANIZATION_BIN or "180340021791"
+    KASPI_DEVICE_TOKEN = KASPI_DEVICE_TOKEN or "sandbox-device-token"
+# Invoices above this many tenge wait for an operator's approval in the admin.
+import decimal as _decimal  # noqa: E402 - kept inside the payments block of this file
+
+try:
+    PAYMENT_APPROVAL_THRESHOLD = _decimal.Decimal(env.str("PAYMENT_APPROVAL_THRESHOLD", default="100000"))
+except _decimal.InvalidOperation as _exc:
+    raise ImproperlyConfigured("PAYMENT_APPROVAL_THRESHOLD must be an amount in tenge, e.g. 100000.") from _exc
+# At most one status check per invoice in this many seconds (Kaspi forbids polling).
+PAYMENT_CHECK_DEBOUNCE_SECONDS = env.float("PAYMENT_CHECK_DEBOUNCE_SECONDS", default=30.0)
+# How long a customer has to pay a remote invoice (Kaspi: 24 h).
+PAYMENT_INVOICE_TTL_HOURS = env.float("PAYMENT_INVOICE_TTL_HOURS", default=24.0)
+
+# Kaspi Shop (marketplace) orders API (payments/kaspi_shop.py), for post-purchase messages.
+KASPI_SHOP_BASE_URL = env.str("KASPI_SHOP_BASE_URL", default="https://kaspi.kz/shop/api/v2")
+KASPI_SHOP_TOKEN = env.str("KASPI_SHOP_TOKEN", default="")
+KASPI_SHOP_TIMEOUT = env.float("KASPI_SHOP_TIMEOUT", default=20.0)
+# The widest creationDate window one request asks for (longer look-backs are split).
+KASPI_SHOP_MAX_WINDOW_DAYS = env.float("KASPI_SHOP_MAX_WINDOW_DAYS", default=3.0)
+POST_PURCHASE_ENABLED = env.bool("POST_PURCHASE_ENABLED", default=False)
+# Orders created this many days back are read (a delivery completes days after the order).
+POST_PURCHASE_LOOKBACK_DAYS = env.float("POST_PURCHASE_LOOKBACK_DAYS", default=14.0)
+POST_PURCHASE_MAX_PER_CUSTOMER = env.int("POST_PURCHASE_MAX_PER_CUSTOMER", default=3)
+POST_PURCHASE_CAP_WINDOW_DAYS = env.float("POST_PURCHASE_CAP_WINDOW_DAYS", default=30.0)
+POST_PURCHASE_COOLDOWN_HOURS = env.float("POST_PURCHASE_COOLDOWN_HOURS", default=24.0)
+POST_PURCHASE_DAILY_LIMIT = env.int("POST_PURCHASE_DAILY_LIMIT", default=100)
+# A message that could not go out within this many hours of the order event is dropped.
+POST_PURCHASE_MAX_DELAY_HOURS = env.float("POST_PURCHASE_MAX_DELAY_HOURS", default=72.0)
+
+PERIODIC_TASKS["payments.expire_invoices"] = env.float("PAYMENT_EXPIRY_INTERVAL", default=300.0)
+PERIODIC_TASKS["payments.post_purchase_tick"] = env.float("POST_PURCHASE_INTERVAL", default=300.0)

@@ -1,0 +1,313 @@
+"""Post-purchase messages for Kaspi Shop orders: a thank-you when an order is accepted, a review
+request when it is completed, through the same outbox as every other message.
+
+A tick (beat, POST_PURCHASE_INTERVAL) reads the orders of the last POST_PURCHASE_LOOKBACK_DAYS
+and writes one PostPurchaseMessage per (order, status) that deserves a message: the unique
+constraint is the "at most once" guarantee, however often an order is read again. Due rows are
+then worked on, each re-checked at that moment: opted out, a personal number or an operator in
+the chat; the send window and the per-customer cooldown (the row waits); the per-customer cap
+(the row is dropped); the daily cap (the row waits for tomorrow's window). The text is written
+by the model, or is a standard text when the model is unavailable (or is the offline backend).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from ai.guard import unsupported_figures
+from ai.llm import CallContext, LLMError, Turn, get_backend
+from contacts.models import Contact, WhitelistEntry
+from contacts.phones import PhoneError, normalize_phone
+from followups.selectors import PROACTIVE_PURPOSES as FOLLOWUP_COUNTED_PURPOSES
+from followups.selectors import proactive_sent_count
+from followups.timetable import SendWindow, defer_for_gap, in_send_window, next_window_opening
+from messaging.models import Message
+from messaging.services import message_enqueue_outbound
+from payments.kaspi_shop import KaspiShopClient, ShopOrder
+from payments.models import PostPurchaseMessage
+
+log = structlog.get_logger(__name__)
+
+TRIGGERS = {
+    "ACCEPTED_BY_MERCHANT": PostPurchaseMessage.Kind.THANKS,
+    "COMPLETED": PostPurchaseMessage.Kind.REVIEW,
+}
+SUPPRESSING = {"CANCELLED", "CANCELLING", "RETURNED"}  # and every status with RETURN in it
+OPERATOR_RECHECK = timedelta(hours=1)
+BATCH = 200
+PROMPT_PATH = Path(__file__).resolve().parent / "prompts" / "post_purchase.txt"
+OCCASION = {
+    PostPurchaseMessage.Kind.THANKS: "покупатель оформил заказ, и мы его приняли. Поблагодари за покупку.",
+    PostPurchaseMessage.Kind.REVIEW: "заказ выполнен, покупатель его получил. Поблагодари и попроси оставить "
+    "отзыв о товаре на Kaspi.kz.",
+}
+OPT_OUT_HINT = "Если не хотите получать такие сообщения, напишите «стоп»."
+
+
+def post_purchase_enabled() -> bool:
+    return bool(settings.POST_PURCHASE_ENABLED and settings.KASPI_SHOP_TOKEN)
+
+
+def _suppressing(status: str) -> bool:
+    return status in SUPPRESSING or "RETURN" in status
+
+
+# --- Reading orders ------------------------------------------------------------------------------
+
+
+def post_purchase_record_orders(*, orders: Iterable[ShopOrder], now: datetime | None = None) -> int:
+    """One PostPurchaseMessage per (order, triggering status), due now. A cancelled or returned
+    order drops its pending messages; a completed one drops a thank-you still pending (the
+    review request says thank you too). Returns how many rows were new."""
+    now = now or timezone.now()
+    new = 0
+    for order in orders:
+        if not order.id:
+            continue
+        if _suppressing(order.status):
+            PostPurchaseMessage.objects.filter(order_id=order.id, state=PostPurchaseMessage.State.PENDING).update(
+                state=PostPurchaseMessage.State.SKIPPED, skip_reason=f"заказ {order.status}", updated_at=now
+            )
+            continue
+        kind = TRIGGERS.get(order.status)
+        if kind is None:
+            continue
+        if kind == PostPurchaseMessage.Kind.REVIEW:
+            PostPurchaseMessage.objects.filter(
+                order_id=order.id, kind=PostPurchaseMessage.Kind.THANKS, state=PostPurchaseMessage.State.PENDING
+            ).update(state=PostPurchaseMessage.State.SKIPPED, skip_reason="заказ уже выполнен", updated_at=now)
+        try:
+            phone = normalize_phone(order.phone) if order.phone else ""
+        except PhoneError:
+            phone = ""
+        try:
+            with transaction.atomic():
+                _, created = PostPurchaseMessage.objects.get_or_create(
+                    order_id=order.id,
+                    order_status=order.status,
+                    defaults={
+                        "order_code": order.code[:64],
+                        "kind": kind,
+                        "phone": phone,
+                        "customer_name": order.customer_name[:255],
+                        "order_total": order.total_price,
+                        "due_at": now,
+                    },
+                )
+        except IntegrityError:  # a concurrent tick wrote it first
+            created = False
+        new += int(created)
+    return new
+
+
+def post_purchase_poll(*, client: KaspiShopClient | None = None, now: datetime | None = None) -> int:
+    """Reads the recent orders from Kaspi Shop and records the messages they call for."""
+    now = now or timezone.now()
+    client = client or KaspiShopClient.from_settings()
+    orders = client.orders(created_from=now - timedelta(days=settings.POST_PURCHASE_LOOKBACK_DAYS), created_to=now)
+    new = post_purchase_record_orders(orders=orders, now=now)
+    log.info("post_purchase.polled", new=new)
+    return new
+
+
+# --- Sending -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    queued: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+
+
+class _Defer(Exception):
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until, self.reason = until, reason
+
+
+class _Skip(Exception):
+    pass
+
+
+def post_purchase_run_due(
+    *, now: datetime | None = None, rng: random.Random | None = None, limit: int = BATCH
+) -> RunReport:
+    """Works on the due rows (SKIP LOCKED claims, so two ticks never take the same row)."""
+    now = now or timezone.now()
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    window = SendWindow.from_settings()
+    report = RunReport()
+    with transaction.atomic():
+        ids = list(
+            PostPurchaseMessage.objects.select_for_update(skip_locked=True)
+            .filter(state=PostPurchaseMessage.State.PENDING, due_at__lte=now)
+            .order_by("due_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        # A lease: the rows leave the due set while this tick works on them.
+        PostPurchaseMessage.objects.filter(pk__in=ids).update(due_at=now + timedelta(minutes=10))
+    for row in PostPurchaseMessage.objects.filter(pk__in=ids).order_by("pk"):
+        try:
+            _work(row, now=now, window=window, rng=rng)
+        except _Defer as deferred:
+            PostPurchaseMessage.objects.filter(pk=row.pk, state=PostPurchaseMessage.State.PENDING).update(
+                due_at=deferred.until, skip_reason=f"ждёт: {deferred.reason}"[:255], updated_at=now
+            )
+            report.deferred.append(row.pk)
+        except _Skip as skipped:
+            PostPurchaseMessage.objects.filter(pk=row.pk, state=PostPurchaseMessage.State.PENDING).update(
+                state=PostPurchaseMessage.State.SKIPPED, skip_reason=str(skipped)[:255], updated_at=now
+            )
+            report.skipped.append(row.pk)
+            log.info("post_purchase.skipped", row_id=row.pk, reason=str(skipped))
+        else:
+            report.queued.append(row.pk)
+    return report
+
+
+def _work(row: PostPurchaseMessage, *, now: datetime, window: SendWindow, rng: random.Random) -> None:
+    if now - row.created_at > timedelta(hours=settings.POST_PURCHASE_MAX_DELAY_HOURS):
+        raise _Skip("устарело: не удалось отправить вовремя")
+    if not row.phone:
+        raise _Skip("у заказа нет телефона покупателя")
+    if WhitelistEntry.objects.filter(phone=row.phone).exists():
+        raise _Skip("номер в белом списке")
+    contact = _contact(row)
+    if contact.opted_out_at is not None:
+        raise _Skip("клиент отписался от сообщений")
+    if contact.bot_is_paused(now):
+        raise _Defer(now + OPERATOR_RECHECK, "с клиентом общается оператор")
+    if not in_send_window(now, window=window):
+        raise _Defer(next_window_opening(now, window=window, rng=rng), "вне окна отправки")
+    ours = Message.objects.filter(contact=contact, purpose=Message.Purpose.POST_PURCHASE)
+    recent = ours.filter(timestamp__gte=now - timedelta(days=settings.POST_PURCHASE_CAP_WINDOW_DAYS)).count()
+    if recent >= settings.POST_PURCHASE_MAX_PER_CUSTOMER:
+        raise _Skip(f"лимит сообщений клиенту ({settings.POST_PURCHASE_MAX_PER_CUSTOMER})")
+    last = ours.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    allowed = defer_for_gap(now, last_outbound_at=last, min_gap_hours=settings.POST_PURCHASE_COOLDOWN_HOURS)
+    if allowed > now:
+        raise _Defer(allowed, f"пауза {settings.POST_PURCHASE_COOLDOWN_HOURS:g} ч между сообщениями клиенту")
+    text, fallback = _compose(row, contact)
+    with transaction.atomic():
+        _lock_quota()
+        day_start = datetime.combine(now.astimezone(window.tz).date(), time(0), tzinfo=window.tz)
+        if _post_purchase_today(since=day_start) >= settings.POST_PURCHASE_DAILY_LIMIT:
+            raise _Defer(next_window_opening(now, window=window, rng=rng), "дневной лимит сообщений после покупки")
+        if _proactive_today(since=day_start) >= settings.PROACTIVE_DAILY_LIMIT:
+            raise _Defer(next_window_opening(now, window=window, rng=rng), "дневной лимит проактивных сообщений")
+        message = message_enqueue_outbound(
+            contact=contact,
+            text=text,
+            purpose=Message.Purpose.POST_PURCHASE,
+            idempotency_key=f"postpurchase:{row.pk}",
+        )
+        PostPurchaseMessage.objects.filter(pk=row.pk).update(
+            state=PostPurchaseMessage.State.QUEUED,
+            message=message,
+            contact=contact,
+            used_fallback=fallback,
+            skip_reason="",
+            updated_at=now,
+        )
+    log.info("post_purchase.queued", row_id=row.pk, contact_id=contact.pk, kind=row.kind, fallback=fallback)
+
+
+def _contact(row: PostPurchaseMessage) -> Contact:
+    first, _, _last = row.customer_name.partition(" ")
+    contact, _ = Contact.objects.get_or_create(
+        phone=row.phone,
+        defaults={"name": first, "full_name": row.customer_name, "chat_id": f"{row.phone}@c.us", "is_client": True},
+    )
+    return contact
+
+
+def _post_purchase_today(*, since: datetime) -> int:
+    return Message.objects.filter(
+        direction=Message.Direction.OUT, purpose=Message.Purpose.POST_PURCHASE, timestamp__gte=since
+    ).count()
+
+
+def _proactive_today(*, since: datetime) -> int:
+    """All proactive messages today against PROACTIVE_DAILY_LIMIT (one WhatsApp number), with the
+    follow-ups' own counter; post-purchase is added unless that counter already includes it."""
+    total = proactive_sent_count(since=since)
+    if Message.Purpose.POST_PURCHASE not in FOLLOWUP_COUNTED_PURPOSES:
+        total += _post_purchase_today(since=since)
+    return total
+
+
+def _lock_quota() -> None:
+    """The follow-up runner's lock: "count today's proactive messages, then queue one" is
+    serial across both. SQLite (`make run`) is serial already."""
+    if connection.vendor != "postgresql":
+        return
+    from followups.runner import QUOTA_LOCK_KEY
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [QUOTA_LOCK_KEY])
+
+
+# --- Text ----------------------------------------------------------------------------------------
+
+
+def standard_text(row: PostPurchaseMessage, contact: Contact) -> str:
+    """The message when the model is unavailable."""
+    name = contact.name or row.customer_name.partition(" ")[0]
+    greeting = f"{name}, " if name else ""
+    order = f"№{row.order_code} " if row.order_code else ""
+    company = settings.COMPANY_NAME
+    if row.kind == PostPurchaseMessage.Kind.REVIEW:
+        body = (
+            f"{greeting}ваш заказ {order}выполнен — спасибо, что выбрали {company}! Будем благодарны за отзыв "
+            "на Kaspi.kz: он помогает другим покупателям 🙏"
+        )
+    else:
+        body = (
+            f"{greeting}спасибо за заказ {order}в {company} на Kaspi.kz! 🙏 Если появятся вопросы по товару — "
+            "пишите сюда, поможем."
+        )
+    return f"{body[0].upper()}{body[1:]}\n\n{OPT_OUT_HINT}"
+
+
+def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
+    """(text, used the standard text)."""
+    from ai.agent import clean_reply
+    from ai.pipeline import knowledge_figures
+
+    backend = get_backend()
+    if backend.name == "offline":
+        return standard_text(row, contact), True
+    prompt = PROMPT_PATH.read_text(encoding="utf-8").strip()
+    system = prompt.replace("[НАЗВАНИЕ КОМПАНИИ]", settings.COMPANY_NAME).replace("{occasion}", OCCASION[row.kind])
+    buyer = row.customer_name or "имя неизвестно"
+    facts = f"(служебное) Покупатель: {buyer}. Номер заказа: {row.order_code or row.order_id}."
+    ctx = CallContext(
+        purpose="post_purchase",  # type: ignore[arg-type]
+        contact_id=contact.pk,
+        prompt_name="post_purchase",
+        prompt_version=f"file:{hashlib.sha256(prompt.encode()).hexdigest()[:8]}",
+        extra={"kind": row.kind},
+    )
+    try:
+        text = clean_reply(backend.generate_text(system=system, turns=[Turn(role="user", text=facts)], ctx=ctx).text)
+    except LLMError as exc:
+        log.warning("post_purchase.model_unavailable", row_id=row.pk, error=type(exc).__name__)
+        return standard_text(row, contact), True
+    allowed = set(knowledge_figures())
+    if row.order_total is not None:
+        allowed.add(str(int(row.order_total)))
+    if not text or unsupported_figures(text, frozenset(allowed)):
+        log.warning("post_purchase.unusable_text", row_id=row.pk)
+        return standard_text(row, contact), True
+    return f"{text}\n\n{OPT_OUT_HINT}", False
