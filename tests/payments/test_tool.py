@@ -1,0 +1,113 @@
+"""`create_payment_link` through the real tool loop: incoming_process, the real google-genai SDK
+against the fake Gemini, the fake Kaspi, PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.utils import timezone
+
+from ai.models import KnowledgeChunk, KnowledgeDocument
+from ai.pipeline import incoming_process
+from ai.tools import tool_specs
+from messaging.models import Message
+from payments.models import Payment
+from tests.ai.test_pipeline import customer_says, function_call
+from tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def price_list():
+    document = KnowledgeDocument.objects.create(
+        path="prices.pdf", title="Прайс", status=KnowledgeDocument.Status.INDEXED, indexed_at=timezone.now()
+    )
+    KnowledgeChunk.objects.create(
+        document=document,
+        position=0,
+        heading="Кулеры",
+        text="Кулер Aqua Pro — 25 000 ₸. Кулер Aqua Max — 180 000 ₸. Доставка бесплатно.",
+    )
+
+
+def tool_answer(fake_gemini) -> dict:
+    contents = fake_gemini.last_request().json["contents"]
+    for part in contents[-1]["parts"]:
+        if "functionResponse" in part:
+            return part["functionResponse"]["response"]
+    raise AssertionError("no functionResponse in the last request")
+
+
+def test_the_tool_is_registered_for_the_assistant():
+    assert "create_payment_link" in [spec.name for spec in tool_specs()]
+
+
+def test_a_client_who_agrees_gets_an_invoice_and_a_message_through_the_tool_loop(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model", phone="77011234567")
+    message = customer_says(contact, "Да, беру кулер Aqua Pro, выставьте счёт")
+    fake_gemini.enqueue(function_call("create_payment_link", {"amount": 25000, "description": "Кулер Aqua Pro"}))
+    fake_gemini.reply_text("Готово! Счёт на 25 000 ₸ отправлен в приложение Kaspi 😊")
+
+    outcome = incoming_process(message_id=message.pk)
+
+    assert outcome.status == "answered"
+    payment = Payment.objects.get(contact=contact)
+    assert (payment.amount, payment.description, payment.created_by) == (25000, "Кулер Aqua Pro", "ai")
+    assert payment.requested_in == message
+    assert payment.status == Payment.Status.CREATED
+    assert fake_kaspi.invoices[payment.kaspi_payment_id].phone == "87011234567"
+    invoice_text = Message.objects.get(contact=contact, purpose="payment").text
+    assert "Счёт на 25 000 ₸" in invoice_text
+    assert Message.objects.get(contact=contact, purpose="reply").text.startswith("Готово")
+    answer = tool_answer(fake_gemini)
+    assert answer["ok"] is True
+    assert answer["status"] == "sent"
+    declared = json.dumps(fake_gemini.last_request().json.get("tools"), ensure_ascii=False)
+    assert "create_payment_link" in declared
+
+
+def test_an_amount_the_knowledge_base_does_not_state_is_refused(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model")
+    message = customer_says(contact, "Давайте за 20 тысяч?")
+    fake_gemini.enqueue(function_call("create_payment_link", {"amount": 20000, "description": "Кулер Aqua Pro"}))
+    fake_gemini.reply_text("Цену подтвердит менеджер 😊")
+
+    assert incoming_process(message_id=message.pk).status == "answered"
+
+    assert not Payment.objects.exists()
+    assert fake_kaspi.requests == []
+    answer = tool_answer(fake_gemini)
+    assert answer["ok"] is False
+    assert "базе знаний" in answer["error"]
+
+
+def test_the_tool_refuses_a_contact_who_is_not_known_to_be_a_client(fake_kaspi):
+    from ai.llm import ToolCall
+    from ai.tools import ToolContext, tool_run
+
+    contact = ContactFactory(is_client=None)
+    message = customer_says(contact, "Сколько стоит кулер?")
+    result = tool_run(
+        call=ToolCall(name="create_payment_link", args={"amount": 25000, "description": "Кулер Aqua Pro"}),
+        ctx=ToolContext(contact=contact, message=message, now=timezone.now()),
+    )
+
+    assert result.response["ok"] is False
+    assert not Payment.objects.exists()
+
+
+def test_an_amount_above_the_threshold_waits_for_approval_and_the_model_is_told(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model")
+    message = customer_says(contact, "Беру Aqua Max")
+    fake_gemini.enqueue(function_call("create_payment_link", {"amount": 180000, "description": "Кулер Aqua Max"}))
+    fake_gemini.reply_text("Менеджер подтвердит счёт на 180 000 ₸ в ближайшее время 😊")
+
+    assert incoming_process(message_id=message.pk).status == "answered"
+
+    payment = Payment.objects.get(contact=contact)
+    assert payment.status == Payment.Status.AWAITING_APPROVAL
+    assert fake_kaspi.requests == []
+    assert not Message.objects.filter(contact=contact, purpose="payment").exists()
+    assert tool_answer(fake_gemini)["status"] == "awaiting_approval"
