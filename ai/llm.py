@@ -146,6 +146,12 @@ class LLMBackend(Protocol):
         """Main model, plain text (follow-ups)."""
         ...
 
+    def classify_intent(self, *, system: str, text: str, last_bot_text: str, ctx: CallContext) -> str:
+        """Fast model, structured output: "yes", "no", "uncertain" or "other" for the client's
+        `text` after our `last_bot_text`. Raises LLMPermanentError for an invalid answer,
+        LLMTransientError when the model is unavailable (callers fall back to rules)."""
+        ...
+
 
 def get_backend() -> LLMBackend:
     """The backend chosen by settings.LLM_BACKEND (built once per process and settings)."""

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ai.agent import agent_reply
 from ai.guard import known_figures, unsupported_figures
+from ai.intent import reply_intent
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
 from ai.moderator import contact_moderate
@@ -89,12 +90,11 @@ def knowledge_figures() -> frozenset[str]:
     """The figures of every indexed chunk, what the number guard checks replies against. Parsed
     once per state of the knowledge base (not per reply), kept in the cache."""
     from django.core.cache import cache
-    from django.db.models import Count, Max
 
-    from ai.models import KnowledgeChunk, KnowledgeDocument
+    from ai.knowledge.selectors import knowledge_state_key
+    from ai.models import KnowledgeChunk
 
-    state = KnowledgeDocument.objects.filter(status="indexed").aggregate(n=Count("id"), at=Max("indexed_at"))
-    key = f"ai:kb-figures:{state['n']}:{state['at'].timestamp() if state['at'] else 0}"
+    key = f"ai:kb-figures:{knowledge_state_key()}"
     figures = cache.get(key)
     if figures is None:
         text = "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
@@ -136,6 +136,16 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
 
 
 def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
+    # The reply's intent is recorded after the answer: a booking made while answering stops the
+    # chain with its own reason (client_said_yes) first. The runner never sends a touch past a
+    # customer message meanwhile.
+    try:
+        return _answer_with_agent(contact=contact, message=message, now=now)
+    finally:
+        _follow_up_intent(contact=contact, message=message, now=now)
+
+
+def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     review_note = ""
     try:
         reply = agent_reply(contact=contact, message=message, now=now)
@@ -183,6 +193,31 @@ def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         purpose=purpose,
         review_note=review_note,
     )
+
+
+def _follow_up_intent(*, contact: Contact, message: Message, now: datetime) -> None:
+    """The client replied: its follow-up chain stops at once, and the intent of the reply (a clear
+    yes or no, uncertain, other) decides whether the next bot message enrols it again."""
+    from followups.services import followup_on_customer_reply
+
+    last_bot = (
+        Message.objects.filter(
+            contact=contact,
+            direction=Message.Direction.OUT,
+            author=Message.Author.BOT,
+            timestamp__lte=message.timestamp,
+        )
+        .exclude(status=Message.Status.FAILED)
+        .order_by("-timestamp", "-id")
+        .first()
+    )
+    if last_bot is None:
+        intent = "other"  # the client's first words answer nothing of ours
+    else:
+        asked = _open_inbound(contact).filter(timestamp__lte=message.timestamp).order_by("timestamp", "id")
+        text = "\n".join(m.display_text for m in asked if m.display_text.strip()) or message.display_text
+        intent = reply_intent(contact=contact, text=text, last_bot_text=last_bot.display_text)
+    followup_on_customer_reply(contact=contact, intent=intent, now=now)
 
 
 def _finish(

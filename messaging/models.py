@@ -29,6 +29,7 @@ class Message(models.Model):
         FOLLOW_UP = "follow_up", "Follow-up"
         BOOKING = "booking", "Запись на звонок"
         PAYMENT = "payment", "Оплата"
+        POST_PURCHASE = "post_purchase", "После покупки"
         NOTIFICATION = "notification", "Уведомление"
         FALLBACK = "fallback", "Запасной ответ"
 

@@ -35,7 +35,7 @@ from messaging.wappi import (
 log = structlog.get_logger(__name__)
 
 # Messages we start ourselves: never to someone who opted out.
-PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP}
+PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE}
 # Notices the customer must get even in operator mode (the handoff announcement, the opt-out
 # confirmation, a booked call's confirmation and reminder) and notifications to managers;
 # every other bot message waits for the human.
@@ -182,6 +182,21 @@ def _mark_sent(message: Message, *, provider_id: str, task_id: str, at: datetime
         first_outbound_at=Coalesce("first_outbound_at", at),
         last_outbound_at=Greatest(Coalesce("last_outbound_at", at), at),
     )
+    # After the commit: the follow-up cadence counts from a message that has really gone out,
+    # and a problem there never undoes the record of a send.
+    transaction.on_commit(lambda: _after_sent(message.pk), robust=True)
+
+
+def _after_sent(message_id: int) -> None:
+    from followups.services import followup_after_bot_message
+
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None or message.author != Message.Author.BOT:
+        return
+    try:
+        followup_after_bot_message(message=message)
+    except Exception:
+        log.exception("send.followup_hook_failed", message_id=message_id)
 
 
 def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:

@@ -86,6 +86,14 @@ class VerdictSchema(BaseModel):
     )
 
 
+class IntentSchema(BaseModel):
+    """The intent of a client's reply (ai.intent)."""
+
+    model_config = ConfigDict(strict=True, title="Intent")
+
+    intent: Literal["yes", "no", "uncertain", "other"] = Field(description="The client's intent")
+
+
 class GeminiBackend:
     """LLMBackend on Gemini. Stateless apart from a small per-process memory of thought
     signatures (see :class:`_SignatureMemo`); safe to share between threads."""
@@ -130,6 +138,41 @@ class GeminiBackend:
             request_type=verdict.request_type,
         )
         return replace(verdict, call_id=row.pk)
+
+    def classify_intent(self, *, system: str, text: str, last_bot_text: str, ctx: CallContext) -> str:
+        """The intent of the client's `text` after our `last_bot_text`, from
+        ``settings.GEMINI_FAST_MODEL`` with structured output (:class:`IntentSchema`),
+        temperature 0. Both texts travel as data between markers in one user content."""
+        model = settings.GEMINI_FAST_MODEL
+        config = types.GenerateContentConfig(
+            system_instruction=system,
+            temperature=0.0,
+            response_mime_type="application/json",
+            response_schema=IntentSchema,
+            thinking_config=_thinking_config(model, CLASSIFY_THINKING),
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        )
+        data = "\n".join(
+            [
+                "<<<НАШЕ СООБЩЕНИЕ",
+                _one_line(last_bot_text) or "—",
+                "НАШЕ СООБЩЕНИЕ>>>",
+                "<<<ОТВЕТ КЛИЕНТА",
+                _one_line(text) or "—",
+                "ОТВЕТ КЛИЕНТА>>>",
+            ]
+        )
+        contents = [types.Content(role="user", parts=[types.Part(text=data)])]
+
+        def interpret(response: types.GenerateContentResponse) -> str:
+            gemini.response_text(response)
+            parsed = response.parsed
+            if not isinstance(parsed, IntentSchema):
+                raise LLMPermanentError(f"intent output is not valid (finish_reason={_finish_reason(response)})")
+            return parsed.intent
+
+        intent, _row = self._call(model=model, contents=contents, config=config, ctx=ctx, interpret=interpret)
+        return intent
 
     # --- converse / generate_text -------------------------------------------------------------------
 

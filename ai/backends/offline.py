@@ -658,6 +658,13 @@ class OfflineBackend:
         generation, call_id = _recorded(ctx=ctx, compute=step)
         return replace(generation, model=MODEL, call_ids=(call_id,))
 
+    def classify_intent(self, *, system: str, text: str, last_bot_text: str, ctx: CallContext) -> str:
+        """Keyword rules (`ai.intent.intent_rules`); `system` and `last_bot_text` are not read."""
+        from ai.intent import intent_rules
+
+        intent, _call_id = _recorded(ctx=ctx, compute=lambda: intent_rules(text))
+        return intent
+
     def generate_text(self, *, system: str, turns: list[Turn], ctx: CallContext) -> Generation:
         """A follow-up for ctx.extra["touch_number"] (`follow_up_compose`), else a neutral text;
         `system` is read only for the touch number when ctx.extra lacks it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections import Counter
@@ -135,6 +136,7 @@ def knowledge_search(*, query: str, limit: int = 5) -> list[KnowledgeHit]:
     (Kazakh words, codes, typos of a stem), keyword overlap with idf weights."""
     if not query.strip() or limit <= 0:
         return []
+    query = with_typo_corrections(query)
     # Product codes and model numbers ("Тау-3-07", "TAU0307") are lost by stemming and
     # tokenising: a chunk that contains the exact code comes first.
     exact = _code_search(query=query, limit=limit)
@@ -144,6 +146,60 @@ def knowledge_search(*, query: str, limit: int = 5) -> list[KnowledgeHit]:
     hits = hits or _keyword_search(query=query, limit=limit)
     seen = {hit.chunk_id for hit in exact}
     return [*exact, *(hit for hit in hits if hit.chunk_id not in seen)][:limit]
+
+
+TYPO_CUTOFF = 0.75  # difflib ratio: "кулир" -> "кулер" 0.8, "доствка" -> "доставка" 0.93
+
+
+def with_typo_corrections(query: str) -> str:
+    """The query with, appended, the closest knowledge-base word for each word the knowledge base
+    does not contain ("кулир" -> "кулер", "доствка" -> "доставка"): typos and misspelt product
+    names then still find their chunk. The original words stay (a correction can be wrong, an
+    inflected word may be right). Codes and numbers are left to the exact code search."""
+    vocabulary = knowledge_vocabulary()
+    if not vocabulary:
+        return query
+    by_length: dict[int, list[str]] = {}
+    extra: list[str] = []
+    for token in _WORD.findall(query):
+        word = token.lower().replace("ё", "е")
+        if len(word) < 4 or word in _STOP or word in vocabulary or any(c.isdigit() for c in word):
+            continue
+        if not by_length:
+            for known in vocabulary:
+                by_length.setdefault(len(known), []).append(known)
+        candidates = [w for n in range(len(word) - 2, len(word) + 3) for w in by_length.get(n, ())]
+        match = difflib.get_close_matches(word, candidates, n=1, cutoff=TYPO_CUTOFF)
+        if match:
+            extra.append(match[0])
+    return f"{query} {' '.join(extra)}" if extra else query
+
+
+def knowledge_vocabulary() -> frozenset[str]:
+    """Every word (3+ letters, lower case, "ё" as "е") of the indexed chunks, their headings and
+    titles; built once per state of the knowledge base and kept in the cache."""
+    from django.core.cache import cache
+
+    key = f"ai:kb-vocabulary:{knowledge_state_key()}"
+    words = cache.get(key)
+    if words is None:
+        words = set()
+        for text, heading, title in _indexed_chunks().values_list("text", "heading", "document__title"):
+            for word in _WORD.findall(f"{text} {heading} {title}"):
+                if len(word) >= 3 and not word.isdigit():
+                    words.add(word.lower().replace("ё", "е"))
+        cache.set(key, words, timeout=24 * 3600)
+    return frozenset(words)
+
+
+def knowledge_state_key() -> str:
+    """Changes whenever a document is indexed, re-indexed or leaves the index."""
+    from django.db.models import Count, Max
+
+    state = KnowledgeDocument.objects.filter(status=KnowledgeDocument.Status.INDEXED).aggregate(
+        n=Count("id"), at=Max("indexed_at")
+    )
+    return f"{state['n']}:{state['at'].timestamp() if state['at'] else 0}"
 
 
 _CODE = re.compile(r"[\w«»\"]*\d[\w\-./]*\w|\w+-\w+", re.UNICODE)

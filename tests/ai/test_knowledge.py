@@ -328,6 +328,38 @@ def test_retrieval_finds_the_right_chunk_for_the_labelled_questions(demo_kb):
     assert keywords >= RECALL_FLOOR
 
 
+TYPO_QUESTIONS = [
+    ("Сколько стоит доствка по Алмате?", "Доставка по Алматы | рейс | 1 500 ₸"),
+    ("Какой залок за бутиль?", "Залог за бутыль 19 л"),
+    ("сколко стоит кулир?", "69 900 ₸"),
+    ("Можно аплатить через каспи?", "переводом Kaspi"),
+    ("Есть сертефикат на ваду?", "сертифицирована"),
+    ("как часто санитарная обрабтка", "раз в 6 месяцев"),
+    ("какая минерализацыя", "минерализация 180-250"),
+    ("Сколько стоит електрическая помпа?", "5 900 ₸"),
+    ("Что делать с пустыми бутылкаи?", "Курьер забирает пустые"),
+    ("договр с ндс заключаете?", "заключаем договор"),
+]
+
+
+def test_misspelt_questions_still_find_their_chunk(demo_kb, monkeypatch):
+    from ai.knowledge import selectors
+
+    def recall(questions):
+        return sum(any(want in hit.text for hit in knowledge_search(query=q, limit=3)) for q, want in questions)
+
+    # Correct words are never rewritten; only unknown ones get a neighbour appended.
+    assert selectors.with_typo_corrections("доставка по Алматы") == "доставка по Алматы"
+    assert selectors.with_typo_corrections("кулир") == "кулир кулер"
+    corrected = recall(TYPO_QUESTIONS)
+    monkeypatch.setattr(selectors, "with_typo_corrections", lambda query: query)
+    uncorrected = recall(TYPO_QUESTIONS)
+
+    print(f"\nrecall@3 on {len(TYPO_QUESTIONS)} misspelt questions: {corrected} (without correction {uncorrected})")  # noqa: T201
+    assert corrected >= 9
+    assert corrected > uncorrected
+
+
 def test_search_returns_hits_with_text_heading_title_and_score(demo_kb):
     (hit,) = knowledge_search(query="доставка Алматы цена", limit=1)
 
