@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "axes",
     "project.apps.ProjectConfig",
     "contacts",
     "messaging",
@@ -65,6 +69,8 @@ INSTALLED_APPS = [
     "followups",
     "payments",
     "ai",
+    "api",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +82,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: locks out repeated failed admin logins.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -393,6 +406,37 @@ FOLLOW_UP_BATCH_SIZE = env.int("FOLLOW_UP_BATCH_SIZE", default=200)
 # Proactive messages (follow-ups, post-purchase) per WhatsApp number per local day.
 PROACTIVE_DAILY_LIMIT = env.int("PROACTIVE_DAILY_LIMIT", default=100)
 
+# --- Operators: REST API (api/) -------------------------------------------------------------
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_RATE},
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "WhatsApp AI sales assistant API",
+    "DESCRIPTION": "Contacts, messages, follow-ups, calls and payments of the assistant (token or admin session).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+# --- end of REST API block ---------------------------------------------------------------------
+
+# --- Operators: dashboard, metrics, login protection -------------------------------------------
+# Failed admin logins before a lockout (per username and IP), and the lockout in hours.
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# --- end of dashboard block ---------------------------------------------------------------------
+
 KASPI_BASE_URL = env.str("KASPI_BASE_URL", default="")
 KASPI_API_KEY = env.str("KASPI_API_KEY", default="")
 KASPI_CERT_PATH = env.str("KASPI_CERT_PATH", default="")
@@ -407,7 +451,7 @@ KASPI_ORGANIZATION_BIN = env.str("KASPI_ORGANIZATION_BIN", default="")
 KASPI_DEVICE_TOKEN = env.str("KASPI_DEVICE_TOKEN", default="")
 KASPI_TIMEOUT = env.float("KASPI_TIMEOUT", default=15.0)
 # The built-in Kaspi emulator (`make run`): on by default only when nothing real is configured.
-KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=False)
+KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=DEBUG and not KASPI_BASE_URL)
 if KASPI_SANDBOX and KASPI_BASE_URL:
     raise ImproperlyConfigured("KASPI_SANDBOX cannot be on while a real KASPI_BASE_URL is configured.")
 if KASPI_SANDBOX:

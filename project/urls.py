@@ -14,7 +14,10 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("health", views.health, name="health"),
     path("stats", views.stats, name="stats"),
+    path("admin/dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    path("sandbox/kaspi/", include("payments.sandbox")),
     path("sandbox/", include("messaging.sandbox.urls")),
     path("", include("messaging.urls")),
 ]
