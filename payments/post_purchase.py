@@ -171,6 +171,9 @@ def post_purchase_run_due(
             )
             report.skipped.append(row.pk)
             log.info("post_purchase.skipped", row_id=row.pk, reason=str(skipped))
+        except Exception:
+            # One broken row must not stop the tick; it keeps its lease and is retried after it.
+            log.exception("post_purchase.row_failed", row_id=row.pk)
         else:
             report.queued.append(row.pk)
     return report

@@ -114,6 +114,11 @@ def kaspi_error_text(exc: KaspiError) -> str:
     return f"Kaspi отказал: {exc}"
 
 
+def kaspi_configured() -> bool:
+    """Kaspi Pay can be called: a base URL (or the sandbox), a BIN and a device token."""
+    return bool(settings.KASPI_BASE_URL and settings.KASPI_ORGANIZATION_BIN and settings.KASPI_DEVICE_TOKEN)
+
+
 def _client(client: KaspiClient | None) -> KaspiClient:
     return client or KaspiClient.from_settings()
 
@@ -449,6 +454,10 @@ def payments_expire_due(
             status=Payment.Status.UNKNOWN, last_error="создание прервалось: проверьте в Kaspi Pay", updated_at=now
         ):
             _notify_unknown(stale)
+    # Never approved within the invoice's lifetime: nothing exists at Kaspi, the row just closes.
+    Payment.objects.filter(status=Payment.Status.AWAITING_APPROVAL, expires_at__lte=now).update(
+        status=Payment.Status.EXPIRED, updated_at=now
+    )
     due = Payment.objects.filter(
         status__in=(Payment.Status.CREATED, Payment.Status.WAIT),
         kaspi_payment_id__isnull=False,

@@ -11,7 +11,7 @@ from ai.llm import ToolSpec
 from ai.tools import Tool, ToolContext, tool_register
 from payments.kaspi import money
 from payments.models import Payment
-from payments.services import amount_text, payment_request
+from payments.services import amount_text, kaspi_configured, payment_request
 
 
 def _figure(amount: Decimal) -> str:
@@ -29,6 +29,8 @@ def _create_payment_link(ctx: ToolContext, args: dict[str, Any]) -> dict[str, An
         amount = money(args.get("amount"))
     except ValueError:
         return {"ok": False, "error": "сумма должна быть положительным числом тенге"}
+    if not kaspi_configured():
+        return {"ok": False, "error": "оплата через Kaspi не подключена; передай диалог менеджеру"}
     if ctx.contact.is_client is not True:
         return {"ok": False, "error": "счёт выставляется только клиенту; передай диалог менеджеру"}
     if unsupported_figures(f"{_figure(amount)} ₸", knowledge_figures()):

@@ -345,3 +345,14 @@ def test_an_unpaid_invoice_cannot_be_refunded(client_contact, fake_kaspi):
     with pytest.raises(PaymentError):
         payment_refund(payment=payment, amount="10")
     assert fake_kaspi.calls_to("payment/return") == []
+
+
+def test_an_invoice_never_approved_closes_when_its_time_is_over(client_contact, fake_kaspi):
+    payment = invoice(client_contact, amount="150000")
+
+    with time_machine.travel(timezone.now() + timedelta(hours=24, minutes=1)):
+        payments_expire_due()
+
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.EXPIRED
+    assert fake_kaspi.requests == []

@@ -111,3 +111,20 @@ def test_an_amount_above_the_threshold_waits_for_approval_and_the_model_is_told(
     assert fake_kaspi.requests == []
     assert not Message.objects.filter(contact=contact, purpose="payment").exists()
     assert tool_answer(fake_gemini)["status"] == "awaiting_approval"
+
+
+def test_the_tool_says_so_when_kaspi_is_not_connected(settings):
+    from ai.llm import ToolCall
+    from ai.tools import ToolContext, tool_run
+
+    settings.KASPI_BASE_URL = ""
+    contact = ContactFactory(is_client=True)
+    message = customer_says(contact, "Беру")
+    result = tool_run(
+        call=ToolCall(name="create_payment_link", args={"amount": 25000, "description": "Кулер Aqua Pro"}),
+        ctx=ToolContext(contact=contact, message=message, now=timezone.now()),
+    )
+
+    assert result.response["ok"] is False
+    assert "не подключена" in result.response["error"]
+    assert not Payment.objects.exists()
