@@ -181,6 +181,9 @@ def knowledge_vocabulary() -> frozenset[str]:
     from django.core.cache import cache
 
     key = f"ai:kb-vocabulary:{knowledge_state_key()}"
+    memo = _vocabulary_memo
+    if memo is not None and memo[0] == key:
+        return memo[1]
     words = cache.get(key)
     if words is None:
         words = set()
@@ -189,7 +192,18 @@ def knowledge_vocabulary() -> frozenset[str]:
                 if len(word) >= 3 and not word.isdigit():
                     words.add(word.lower().replace("ё", "е"))
         cache.set(key, words, timeout=24 * 3600)
+    _remember_vocabulary(key, frozenset(words))
     return frozenset(words)
+
+
+# This process's copy of the vocabulary for one state of the knowledge base (a search then costs
+# one small query for the state, not a cache round trip with a few thousand words).
+_vocabulary_memo: tuple[str, frozenset[str]] | None = None
+
+
+def _remember_vocabulary(key: str, words: frozenset[str]) -> None:
+    global _vocabulary_memo
+    _vocabulary_memo = (key, words)
 
 
 def knowledge_state_key() -> str:
