@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -27,8 +28,9 @@ from payments.services import (
     payment_approve,
     payment_cancel,
     payment_check,
+    payment_open,
     payment_refund,
-    payment_request,
+    payment_send,
 )
 
 log = structlog.get_logger(__name__)
@@ -158,7 +160,9 @@ class PaymentAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        result = payment_request(
+        # The admin saves inside a transaction: the row must be committed before Kaspi hears of
+        # it, so the invoice is sent once this transaction has committed.
+        result = payment_open(
             contact=form.cleaned_data["contact"],
             amount=form.cleaned_data["amount"],
             description=form.cleaned_data["description"],
@@ -167,7 +171,10 @@ class PaymentAdmin(admin.ModelAdmin):
         )
         obj.pk = result.payment.pk
         obj.refresh_from_db()
-        self._report(request, obj, created=result.created)
+        if result.created and result.payment.status == Payment.Status.SENDING:
+            transaction.on_commit(lambda: self._report(request, payment_send(payment=result.payment)))
+        else:
+            self._report(request, result.payment, created=result.created)
 
     def _report(self, request: HttpRequest, payment: Payment, *, created: bool = True) -> None:
         if not created:

@@ -45,12 +45,16 @@ def test_the_list_shows_status_amount_contact_and_who_created_it(operator, clien
     assert "+7 701 123 45 67" in page
 
 
-def test_an_operator_creates_an_invoice_by_hand(operator, client_contact, fake_kaspi, admin_user):
-    response = operator.post(
-        reverse("admin:payments_payment_add"),
-        {"contact": client_contact.pk, "amount": "2500", "description": "Аренда кулера"},
-        follow=True,
-    )
+def test_an_operator_creates_an_invoice_by_hand(
+    operator, client_contact, fake_kaspi, admin_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as sent_after_commit:
+        response = operator.post(
+            reverse("admin:payments_payment_add"),
+            {"contact": client_contact.pk, "amount": "2500", "description": "Аренда кулера"},
+            follow=True,
+        )
+    assert sent_after_commit  # Kaspi is called only once the row is committed
 
     assert response.status_code == 200
     payment = Payment.objects.get()
