@@ -70,12 +70,6 @@ class PaymentError(Exception):
     """A payment action cannot be done; the message is for the operator or the assistant."""
 
 
-class PaymentAlreadyOpen(PaymentError):
-    def __init__(self, payment: Payment) -> None:
-        super().__init__(f"У клиента уже есть открытый счёт «{payment.description}» на {amount_text(payment.amount)}")
-        self.payment = payment
-
-
 class RefundRefused(PaymentError):
     def __init__(self, message: str, *, refund: Refund | None = None, available: Decimal | None = None) -> None:
         super().__init__(message)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
-from django.db import transaction
 
 from contacts.models import Contact
 from payments.kaspi_shop import KaspiShopError
@@ -35,10 +34,6 @@ def customer_says_paid(contact_id: int) -> list[str]:
     if contact is None:
         return []
     return [p.status for p in payments_customer_says_paid(contact=contact)]
-
-
-def check_payment_on_commit(payment_id: int, reason: str) -> None:
-    transaction.on_commit(lambda: check_payment.delay(payment_id, reason), robust=True)
 
 
 @shared_task(name="payments.expire_invoices", ignore_result=True, acks_late=True)
