@@ -33,7 +33,7 @@ __all__ = [
     "get_backend",
 ]
 
-Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe"]
+Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe", "post_purchase"]
 REQUEST_TYPES = ("sales", "support", "complaint", "general")
 
 

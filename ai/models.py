@@ -17,6 +17,7 @@ class ModelCall(models.Model):
         FOLLOW_UP = "follow_up", "Follow-up"
         INTENT = "intent", "Намерение"
         TRANSCRIBE = "transcribe", "Расшифровка"
+        POST_PURCHASE = "post_purchase", "После покупки"
 
     backend = models.CharField("бэкенд", max_length=16)  # gemini / offline
     purpose = models.CharField("назначение", max_length=16, choices=Purpose.choices)

@@ -113,6 +113,7 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     contact.refresh_from_db()
     if WhitelistEntry.objects.filter(phone=contact.phone).exists():
         return _finish(contact, message, status="whitelisted")
+    _check_payments_if_paid(contact=contact, message=message)
     if contact.bot_is_paused(now):
         return _finish(contact, message, status="operator mode")
     if contact.is_client is False:
@@ -193,6 +194,22 @@ def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> 
         purpose=purpose,
         review_note=review_note,
     )
+
+
+def _check_payments_if_paid(*, contact: Contact, message: Message) -> None:
+    """"Я оплатил": the contact's open Kaspi invoices are checked (event-driven, debounced per
+    invoice; a paid one is confirmed to the client and the managers), also in operator mode.
+    Runs after the commit; Kaspi errors are stored on the invoice, never raised here."""
+    from payments.intent import says_paid
+    from payments.models import Payment
+    from payments.services import payments_customer_says_paid
+
+    if not says_paid(message.display_text):
+        return
+    if not Payment.objects.filter(contact=contact, status__in=Payment.CHECKABLE_STATUSES).exists():
+        return
+    log.info("ai.customer_says_paid", contact_id=contact.pk, message_id=message.pk)
+    transaction.on_commit(lambda: payments_customer_says_paid(contact=contact), robust=True)
 
 
 def _follow_up_intent(*, contact: Contact, message: Message, now: datetime) -> None:

@@ -37,9 +37,10 @@ log = structlog.get_logger(__name__)
 # Messages we start ourselves: never to someone who opted out.
 PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE}
 # Notices the customer must get even in operator mode (the handoff announcement, the opt-out
-# confirmation, a booked call's confirmation and reminder) and notifications to managers;
+# confirmation, a booked call's confirmation and reminder, a paid invoice's confirmation) and
+# notifications to managers;
 # every other bot message waits for the human.
-HUMAN_MODE_ALLOWED = {Message.Purpose.NOTIFICATION, Message.Purpose.BOOKING}
+HUMAN_MODE_ALLOWED = {Message.Purpose.NOTIFICATION, Message.Purpose.BOOKING, Message.Purpose.PAYMENT}
 # A reconciliation looks for the echo among the chat's newest messages, sent no earlier
 # than this before the attempt.
 RECONCILE_LOOKBACK = timedelta(minutes=2)

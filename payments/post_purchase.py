@@ -12,12 +12,10 @@ by the model, or is a standard text when the model is unavailable (or is the off
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 import structlog
 from django.conf import settings
@@ -26,6 +24,7 @@ from django.utils import timezone
 
 from ai.guard import unsupported_figures
 from ai.llm import CallContext, LLMError, Turn, get_backend
+from ai.prompts import prompt_get, prompt_render
 from contacts.models import Contact, WhitelistEntry
 from contacts.phones import PhoneError, normalize_phone
 from followups.selectors import PROACTIVE_PURPOSES as FOLLOWUP_COUNTED_PURPOSES
@@ -45,7 +44,6 @@ TRIGGERS = {
 SUPPRESSING = {"CANCELLED", "CANCELLING", "RETURNED"}  # and every status with RETURN in it
 OPERATOR_RECHECK = timedelta(hours=1)
 BATCH = 200
-PROMPT_PATH = Path(__file__).resolve().parent / "prompts" / "post_purchase.txt"
 OCCASION = {
     PostPurchaseMessage.Kind.THANKS: "покупатель оформил заказ, и мы его приняли. Поблагодари за покупку.",
     PostPurchaseMessage.Kind.REVIEW: "заказ выполнен, покупатель его получил. Поблагодари и попроси оставить "
@@ -291,15 +289,15 @@ def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
     backend = get_backend()
     if backend.name == "offline":
         return standard_text(row, contact), True
-    prompt = PROMPT_PATH.read_text(encoding="utf-8").strip()
-    system = prompt.replace("[НАЗВАНИЕ КОМПАНИИ]", settings.COMPANY_NAME).replace("{occasion}", OCCASION[row.kind])
+    prompt = prompt_get("post_purchase_prompt")
+    system = prompt_render(prompt, occasion=OCCASION[row.kind])
     buyer = row.customer_name or "имя неизвестно"
     facts = f"(служебное) Покупатель: {buyer}. Номер заказа: {row.order_code or row.order_id}."
     ctx = CallContext(
-        purpose="post_purchase",  # type: ignore[arg-type]
+        purpose="post_purchase",
         contact_id=contact.pk,
-        prompt_name="post_purchase",
-        prompt_version=f"file:{hashlib.sha256(prompt.encode()).hexdigest()[:8]}",
+        prompt_name=prompt.name,
+        prompt_version=prompt.version,
         extra={"kind": row.kind},
     )
     try:
