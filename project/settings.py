@@ -407,24 +407,43 @@ FOLLOW_UP_BATCH_SIZE = env.int("FOLLOW_UP_BATCH_SIZE", default=200)
 PROACTIVE_DAILY_LIMIT = env.int("PROACTIVE_DAILY_LIMIT", default=100)
 
 # --- Operators: REST API (api/) -------------------------------------------------------------
+# Requests per token (per admin session; per address without credentials): "120/min", "2000/hour".
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/min")
+# Where Swagger UI's JavaScript and CSS come from for /api/docs/: the CDN by default (no
+# swagger-ui in our dependencies); a self-hosted copy's URL, or "SIDECAR" with
+# drf-spectacular-sidecar installed, for a network without the CDN.
+API_SWAGGER_UI_DIST = env.str("API_SWAGGER_UI_DIST", default="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_RATE},
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "WhatsApp AI sales assistant API",
-    "DESCRIPTION": "Contacts, messages, follow-ups, calls and payments of the assistant (token or admin session).",
+    "DESCRIPTION": (
+        "Contacts, messages, follow-ups, calls and payments of the assistant, for staff only. "
+        "Authenticate with `Authorization: Token <token>` (tokens: admin → Auth Token, or "
+        "`manage.py create_api_token <username>`) or an admin session. Every error has the shape "
+        '`{"error": {"code", "message", "details"}}`. Requests are limited per token (429 with Retry-After).'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": API_SWAGGER_UI_DIST,
+    "SWAGGER_UI_FAVICON_HREF": (
+        f"{API_SWAGGER_UI_DIST}/favicon-32x32.png" if "://" in API_SWAGGER_UI_DIST else API_SWAGGER_UI_DIST
+    ),
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
 }
 # --- end of REST API block ---------------------------------------------------------------------
 
