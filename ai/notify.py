@@ -13,12 +13,13 @@ from messaging.services import message_enqueue_outbound
 log = structlog.get_logger(__name__)
 
 
-def managers_notify(*, contact: Contact, reason: str, summary: str, key: str) -> int:
+def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: str) -> int:
     """Queues one WhatsApp message per manager: who, which number, why, and a one-line summary.
-    `key` makes it idempotent (the same event never notifies twice). Returns how many."""
-    name = contact.display_name or "Без имени"
+    `key` makes it idempotent (the same event never notifies twice). Returns how many. `contact`
+    is None for a record whose contact was forgotten (a kept payment)."""
+    who = f"{contact.display_name or 'Без имени'}, {format_phone(contact.phone)}" if contact else "контакт удалён"
     summary = " ".join(summary.split())
-    text = f"🔔 {reason}\n{name}, {format_phone(contact.phone)}\n«{summary[:160]}{'…' if len(summary) > 160 else ''}»"
+    text = f"🔔 {reason}\n{who}\n«{summary[:160]}{'…' if len(summary) > 160 else ''}»"
     queued = 0
     for raw in settings.MANAGER_PHONES:
         try:
@@ -41,5 +42,5 @@ def managers_notify(*, contact: Contact, reason: str, summary: str, key: str) ->
         )
         queued += 1
     if not queued:
-        log.warning("notify.no_managers", reason=reason, contact_id=contact.pk)
+        log.warning("notify.no_managers", reason=reason, contact_id=contact.pk if contact else None)
     return queued

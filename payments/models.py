@@ -40,7 +40,10 @@ class Payment(models.Model):
     # What a status check may move on (the invoice exists at Kaspi and is not final).
     CHECKABLE_STATUSES = (Status.CREATED, Status.WAIT, Status.UNKNOWN)
 
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="payments", verbose_name="контакт")
+    # Kept when a contact is forgotten (the law keeps payment records): the link is cut instead.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="payments", verbose_name="контакт"
+    )
     amount = models.DecimalField("сумма, ₸", max_digits=12, decimal_places=2)
     description = models.CharField("за что", max_length=255)
     phone = models.CharField("телефон для счёта", max_length=15)

@@ -304,6 +304,8 @@ def payment_approve(
 
 
 def _tell_customer_invoice(payment: Payment) -> None:
+    if payment.contact is None:
+        return  # the contact was forgotten: nobody to tell
     text = (
         f"Счёт на {amount_text(payment.amount)} («{payment.description}») ждёт вас в приложении Kaspi.kz — "
         f"откройте уведомление от Kaspi, чтобы оплатить. Счёт действует "
@@ -403,13 +405,14 @@ def payment_check(
 def _confirm_paid(payment: Payment) -> None:
     from ai.notify import managers_notify
 
-    message_enqueue_outbound(
-        contact=payment.contact,
-        text=f"Оплата {amount_text(payment.amount)} («{payment.description}») получена — спасибо! 🙏",
-        author=_author(payment),
-        purpose=Message.Purpose.PAYMENT,
-        idempotency_key=f"payment:{payment.pk}:paid",
-    )
+    if payment.contact is not None:
+        message_enqueue_outbound(
+            contact=payment.contact,
+            text=f"Оплата {amount_text(payment.amount)} («{payment.description}») получена — спасибо! 🙏",
+            author=_author(payment),
+            purpose=Message.Purpose.PAYMENT,
+            idempotency_key=f"payment:{payment.pk}:paid",
+        )
     managers_notify(
         contact=payment.contact,
         reason=f"Оплата получена: {amount_text(payment.amount)} через Kaspi Pay",
