@@ -8,7 +8,6 @@ from typing import Any
 import structlog
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.phones import format_phone
@@ -16,9 +15,6 @@ from contacts.phones import format_phone
 log = structlog.get_logger(__name__)
 
 REDACTED = "[удалено по запросу клиента]"
-# Numbers in the +999 zone are not assigned to any country: a tombstone's number can never be a
-# real WhatsApp user's, and it still satisfies the phone constraint and uniqueness.
-TOMBSTONE_PREFIX = "999"
 
 
 @transaction.atomic
@@ -31,9 +27,8 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     (phone and buyer name blanked, unlinked), and notices to managers that named the contact
     (their text replaced).
 
-    The contact row is deleted, unless payments must keep pointing at it (Payment.contact is
-    not nullable): then it stays as a nameless tombstone under a +999 number, with nothing
-    personal left. One transaction; returns how many rows of each kind were touched."""
+    The contact row is deleted (kept payments lose their link to it). One transaction; returns
+    how many rows of each kind were touched."""
     from ai.models import ClassificationRecord, ModelCall, PendingReply
     from followups.models import FollowUp, FollowUpTouch, ReplyIntent
     from messaging.models import Message
@@ -76,25 +71,17 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     )
 
     payments = list(Payment.objects.select_for_update().filter(contact=contact))
-    keep_contact = bool(payments) and not Payment._meta.get_field("contact").null
     for payment in payments:
         payment.phone = ""
         payment.description = _scrub(payment.description, needles)
         payment.last_error = _scrub(payment.last_error, needles)
         payment.raw_responses = _scrub(payment.raw_responses, needles)
-        fields = ["phone", "description", "last_error", "raw_responses", "updated_at"]
-        if not keep_contact:
-            payment.contact = None
-            fields.append("contact")
-        payment.save(update_fields=fields)
+        payment.contact = None
+        payment.save(update_fields=["contact", "phone", "description", "last_error", "raw_responses", "updated_at"])
     counts["payments_anonymised"] = len(payments)
 
-    if keep_contact:
-        _make_tombstone(contact)
-        counts["contact_deleted"] = 0
-    else:
-        contact.delete()
-        counts["contact_deleted"] = 1
+    contact.delete()
+    counts["contact_deleted"] = 1
     log.info("contact.forgotten", contact_id=contact.pk, **counts)
     return counts
 
@@ -118,21 +105,3 @@ def _scrub(value: Any, needles: list[str]) -> Any:
     if isinstance(value, dict):
         return {key: _scrub(item, needles) for key, item in value.items()}
     return value
-
-
-def _make_tombstone(contact: Contact) -> None:
-    for field in ("chat_id", "name", "full_name", "push_name", "business_name", "classification_reasoning"):
-        setattr(contact, field, "")
-    contact.phone = f"{TOMBSTONE_PREFIX}{contact.pk:012d}"
-    contact.is_client = None
-    contact.classification_confidence = None
-    contact.classified_at = None
-    contact.classified_by = ""
-    contact.request_type = None
-    contact.bot_mode = Contact.BotMode.AI
-    contact.paused_until = None
-    # Never written to again: an opted-out tombstone gets nothing proactive even by mistake.
-    contact.opted_out_at = contact.opted_out_at or timezone.now()
-    contact.first_inbound_at = contact.last_inbound_at = None
-    contact.first_outbound_at = contact.last_outbound_at = None
-    contact.save()
