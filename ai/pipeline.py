@@ -197,7 +197,7 @@ def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> 
 
 
 def _check_payments_if_paid(*, contact: Contact, message: Message) -> None:
-    """"Я оплатил": the contact's open Kaspi invoices are checked (event-driven, debounced per
+    """A customer wrote "я оплатил": the contact's open Kaspi invoices are checked (event-driven, debounced per
     invoice; a paid one is confirmed to the client and the managers), also in operator mode.
     Runs after the commit; Kaspi errors are stored on the invoice, never raised here."""
     from payments.intent import says_paid
