@@ -81,9 +81,7 @@ def add_contacts(start: int, count: int, *, due: int) -> None:
 
 def reset_due() -> None:
     """Back to the state before the tick: the touches it queued gone, the same 1,000 due."""
-    due_ids = list(
-        Message.objects.filter(purpose="follow_up").values_list("followup_touch__followup_id", flat=True)
-    )
+    due_ids = list(Message.objects.filter(purpose="follow_up").values_list("followup_touch__followup_id", flat=True))
     Message.objects.filter(purpose="follow_up").delete()
     FollowUp.objects.filter(pk__in=due_ids).update(next_touch_at=NOW, last_touch_at=None)
 
