@@ -454,6 +454,17 @@ AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The lockout answer: a page in Russian with the wait, status 429 (dashboard/views.py).
+AXES_LOCKOUT_CALLABLE = "dashboard.views.login_locked_out"
+# django-axes logs every successful login at INFO; failures and lockouts stay (WARNING).
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+# /metrics (project/metrics.py): a scraper presenting `Authorization: Bearer <METRICS_TOKEN>`,
+# or one connecting from METRICS_ALLOWED_IPS (addresses or networks, comma-separated; the TCP
+# peer address, never X-Forwarded-For). Neither: 401 (a token is configured) or 403.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Outermost, so every answer is counted and timed (lockouts and redirects included).
+MIDDLEWARE = ["project.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
 # --- end of dashboard block ---------------------------------------------------------------------
 
 KASPI_BASE_URL = env.str("KASPI_BASE_URL", default="")

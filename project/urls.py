@@ -14,6 +14,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("health", views.health, name="health"),
     path("stats", views.stats, name="stats"),
+    path("metrics", include("project.metrics")),
     path("admin/dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),

@@ -1,0 +1,322 @@
+"""/metrics for Prometheus (prometheus-client's text format).
+
+Two kinds of series:
+
+* What the product's state says, computed at scrape time from the database, the cache and the
+  broker (`ProductCollector`): messages by direction and status, the outbox, Celery queue
+  depths, model calls, tokens, errors and latency (ModelCall rows), send attempts, follow-ups
+  due, answers waiting for the model, Wappi's health, worker and beat heartbeats. These are the
+  same for every web process, so any process can answer a scrape. Celery task runtimes are not
+  recorded by the product; the latency of the work that matters (the model call) and the
+  failures (ModelCall errors, failed sends, send attempts) come from the rows instead, and
+  Flower shows per-task runtimes.
+* Requests to this web server (`RequestMetricsMiddleware`): counts by view, method and status,
+  and a latency histogram by view. They live in the process that served the request: with
+  several gunicorn workers set PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode)
+  so every scrape sums all workers; without it each process reports its own requests.
+
+No label carries a phone number, a name, a message text or a token: labels are directions,
+statuses, purposes, model names, queue names and URL pattern names.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+log = structlog.get_logger(__name__)
+
+# Seconds; the model's latency buckets (a Gemini call takes from under a second to the timeout).
+LLM_LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+REQUEST_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# registry=None: the per-scrape registry below collects them (or the multiprocess files do).
+HTTP_REQUESTS = Counter(
+    "http_requests",
+    "HTTP requests answered, by URL pattern name, method and status",
+    ["view", "method", "status"],
+    registry=None,
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request, by URL pattern name",
+    ["view"],
+    buckets=REQUEST_LATENCY_BUCKETS,
+    registry=None,
+)
+
+
+def _view_label(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    # The pattern's name, never the path: a path holds ids and phone numbers (unbounded labels, PII).
+    return (match.view_name or "unnamed") if match else "unresolved"
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every request (first in MIDDLEWARE, so lockouts and redirects count too)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        view = _view_label(request)
+        HTTP_REQUESTS.labels(view, request.method or "", str(response.status_code)).inc()
+        HTTP_LATENCY.labels(view).observe(time.perf_counter() - started)
+        return response
+
+
+def _epoch(moment: datetime | None) -> float:
+    return moment.timestamp() if moment else 0.0
+
+
+class ProductCollector(Collector):
+    """The product's state at scrape time: about a dozen aggregate queries, the cache and the broker."""
+
+    def describe(self) -> list[Any]:
+        return []  # computed at scrape time; nothing to check at registration
+
+    def collect(self) -> Iterator[Any]:
+        yield from self._messages()
+        yield from self._queues()
+        yield from self._llm()
+        yield from self._work()
+        yield from self._wappi()
+        yield from self._processes()
+
+    def _messages(self) -> Iterator[Any]:
+        from messaging.models import Message
+
+        total = CounterMetricFamily(
+            "whatsapp_messages",
+            "Messages stored, by direction and (outbound) delivery status",
+            labels=["direction", "status"],
+        )
+        for row in Message.objects.values("direction", "status").annotate(n=Count("id")).order_by():
+            total.add_metric([row["direction"], row["status"] or "received"], row["n"])
+        yield total
+        sends = Message.objects.filter(direction=Message.Direction.OUT).aggregate(
+            attempts=Sum("attempts"),
+            failed=Count("id", filter=Q(status=Message.Status.FAILED)),
+            queued=Count("id", filter=Q(status=Message.Status.QUEUED)),
+            sending=Count("id", filter=Q(status=Message.Status.SENDING)),
+        )
+        yield CounterMetricFamily(
+            "whatsapp_send_attempts", "Attempts to hand outbound messages to Wappi", value=sends["attempts"] or 0
+        )
+        yield CounterMetricFamily(
+            "whatsapp_send_failures", "Outbound messages that failed for good", value=sends["failed"]
+        )
+        outbox = GaugeMetricFamily("whatsapp_outbox_pending", "Outbound messages not yet sent", labels=["status"])
+        outbox.add_metric(["queued"], sends["queued"])
+        outbox.add_metric(["sending"], sends["sending"])
+        yield outbox
+        unhandled = Message.objects.filter(
+            direction=Message.Direction.IN,
+            processed_at__isnull=True,
+            received_at__lt=timezone.now() - timedelta(minutes=2),
+            received_at__gte=timezone.now() - timedelta(hours=24),
+        ).count()
+        yield GaugeMetricFamily(
+            "whatsapp_inbound_unprocessed",
+            "Customer messages older than 2 minutes (and younger than a day) the AI step has not taken",
+            value=unhandled,
+        )
+
+    def _queues(self) -> Iterator[Any]:
+        from project.stats import queue_depths
+
+        depths = queue_depths()
+        reachable = all(depth is not None for depth in depths.values())
+        yield GaugeMetricFamily(
+            "celery_broker_up", "1 when the broker answered the queue depth query", value=int(reachable)
+        )
+        gauge = GaugeMetricFamily("celery_queue_length", "Tasks waiting in each Celery queue", labels=["queue"])
+        for queue, depth in depths.items():
+            if depth is not None:
+                gauge.add_metric([queue], depth)
+        yield gauge
+
+    def _llm(self) -> Iterator[Any]:
+        from ai.models import ModelCall
+
+        buckets = {
+            f"le_{i}": Count("id", filter=Q(latency_ms__lte=int(b * 1000))) for i, b in enumerate(LLM_LATENCY_BUCKETS)
+        }
+        rows = list(
+            ModelCall.objects.values("backend", "model", "purpose")
+            .annotate(
+                calls=Count("id"),
+                errors=Count("id", filter=Q(ok=False)),
+                prompt=Sum("prompt_tokens"),
+                cached=Sum("cached_tokens"),
+                output=Sum("output_tokens"),
+                thinking=Sum("thinking_tokens"),
+                cost=Sum("cost_usd"),
+                latency_total_ms=Sum("latency_ms"),
+                **buckets,
+            )
+            .order_by()
+        )
+        labels = ["backend", "model", "purpose"]
+        calls = CounterMetricFamily("llm_calls", "Model calls (Gemini or the offline backend)", labels=labels)
+        errors = CounterMetricFamily("llm_errors", "Model calls that failed", labels=labels)
+        tokens = CounterMetricFamily("llm_tokens", "Tokens by kind (prompt includes cached)", labels=[*labels, "kind"])
+        cost = CounterMetricFamily("llm_cost_usd", "Estimated cost of model calls, USD (LLM_PRICES)", labels=labels)
+        latency = HistogramMetricFamily("llm_call_duration_seconds", "Latency of model calls", labels=labels)
+        for row in rows:
+            key = [row["backend"], row["model"], row["purpose"]]
+            calls.add_metric(key, row["calls"])
+            errors.add_metric(key, row["errors"])
+            for kind in ("prompt", "cached", "output", "thinking"):
+                tokens.add_metric([*key, kind], row[kind] or 0)
+            cost.add_metric(key, float(row["cost"] or 0))
+            latency.add_metric(
+                key,
+                buckets=[
+                    *((str(b), row[f"le_{i}"]) for i, b in enumerate(LLM_LATENCY_BUCKETS)),
+                    ("+Inf", row["calls"]),
+                ],
+                sum_value=(row["latency_total_ms"] or 0) / 1000,
+            )
+        yield from (calls, errors, tokens, cost, latency)
+
+    def _work(self) -> Iterator[Any]:
+        from ai.models import PendingReply
+        from followups.models import FollowUp
+
+        now = timezone.now()
+        followups = FollowUp.objects.filter(is_completed=False).aggregate(
+            active=Count("id"), due=Count("id", filter=Q(next_touch_at__lte=now))
+        )
+        yield GaugeMetricFamily("followups_active", "Follow-up sequences still running", value=followups["active"])
+        yield GaugeMetricFamily("followups_due", "Follow-up touches due now and not yet sent", value=followups["due"])
+        yield GaugeMetricFamily(
+            "llm_pending_replies",
+            "Customers waiting for a real answer because the model was unavailable",
+            value=PendingReply.objects.filter(resolved_at__isnull=True).count(),
+        )
+
+    def _wappi(self) -> Iterator[Any]:
+        from messaging.selectors import gateway_status
+
+        try:
+            status = gateway_status()
+        except Exception:
+            log.warning("metrics.wappi_status_unavailable", exc_info=True)
+            return
+        yield GaugeMetricFamily(
+            "wappi_up", "1 when Wappi is authorised and polling is healthy", value=int(status["status"] == "ok")
+        )
+        authorized = {True: 1, False: 0, None: -1}[status["authorized"]]
+        yield GaugeMetricFamily(
+            "wappi_authorized", "Wappi profile authorised: 1 yes, 0 no, -1 not checked yet", value=authorized
+        )
+        yield GaugeMetricFamily(
+            "wappi_quarantined_chats", "Chats the poller skips after repeated errors", value=status["quarantined_chats"]
+        )
+        yield GaugeMetricFamily(
+            "wappi_alarm", "1 while the quarantine alarm is raised", value=int(bool(status["quarantine_alarm"]))
+        )
+        for name, key, text in (
+            ("wappi_last_poll_timestamp_seconds", "last_poll_at", "Last successful poll of Wappi (unix time, 0 never)"),
+            ("wappi_last_webhook_timestamp_seconds", "last_webhook_at", "Last webhook from Wappi (unix time, 0 never)"),
+        ):
+            moment = datetime.fromisoformat(status[key]) if status[key] else None
+            yield GaugeMetricFamily(name, text, value=_epoch(moment))
+
+    def _processes(self) -> Iterator[Any]:
+        from project.health import heartbeat_status
+
+        try:
+            beats = heartbeat_status()
+        except Exception:
+            log.warning("metrics.heartbeat_unavailable", exc_info=True)
+            return
+        gauge = GaugeMetricFamily(
+            "celery_heartbeat_timestamp_seconds",
+            "When beat last sent, and a worker last ran, the heartbeat task (unix time, 0 never)",
+            labels=["process"],
+        )
+        for process in ("beat", "worker"):
+            seen = beats[process]["last_seen"]
+            gauge.add_metric([process], _epoch(datetime.fromisoformat(seen) if seen else None))
+        yield gauge
+
+
+def metrics_registry() -> CollectorRegistry:
+    """A fresh registry per scrape: the product's state, and this server's requests (all
+    processes' in multiprocess mode)."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(HTTP_REQUESTS)
+        registry.register(HTTP_LATENCY)
+    registry.register(ProductCollector())
+    return registry
+
+
+def _client_allowed(request: HttpRequest) -> bool:
+    """REMOTE_ADDR only: X-Forwarded-For is whatever the caller says. Behind a proxy use the token."""
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    for entry in settings.METRICS_ALLOWED_IPS:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus scrape endpoint. Allowed for a request bearing METRICS_TOKEN, or coming from an
+    address in METRICS_ALLOWED_IPS; a wrong token is refused even from an allowed address."""
+    token = settings.METRICS_TOKEN
+    offered = _bearer(request)
+    if offered is not None:
+        if not token or not hmac.compare_digest(offered.encode(), token.encode()):
+            log.warning("metrics.bad_token", remote=request.META.get("REMOTE_ADDR"))
+            return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    elif not _client_allowed(request):
+        if token:
+            response = HttpResponse("authentication required\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+# Mounted by project/urls.py as `path("metrics", include("project.metrics"))`.
+urlpatterns = [path("", metrics, name="metrics")]
