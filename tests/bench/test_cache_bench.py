@@ -22,7 +22,7 @@ from ai.context_cache import storage_cost_usd
 from ai.knowledge import knowledge_load
 from ai.models import ContextCache, ModelCall
 from tests.bench.test_knowledge_bench import FONT, catalogue
-from tests.bench.util import report
+from tests.bench.util import record, report
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 from tests.fakes.gemini import function_call_response
 
@@ -106,6 +106,9 @@ def test_uncached_input_token_share_per_sales_reply(tmp_path, settings, fake_gem
     saving_per_reply = (baseline["cost"] - cached["cost"]) / cached["replies"]
     break_even = cached["storage_per_hour"] / saving_per_reply if saving_per_reply > 0 else float("inf")
 
+    record("cache: uncached input tokens per reply, share of whole prompt", share, target=0.13)
+    record("cache: cost per reply, cached / uncached", cached["cost"] / baseline["cost"])
+    record("cache: top chunks per request, share of whole prompt", retrieved_share)
     report(
         f"context caching: 30-page catalogue, {CLIENTS} clients x {EXCHANGES} exchanges "
         f"({baseline['requests']} requests for {baseline['replies']} replies)",

@@ -16,7 +16,7 @@ from contacts.models import Contact
 from followups.models import FollowUp
 from followups.runner import followups_run_due
 from messaging.models import Message
-from tests.bench.util import QueryCounter, report
+from tests.bench.util import QueryCounter, record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 
@@ -118,6 +118,11 @@ def test_one_tick_costs_the_same_with_10_000_and_100_000_contacts(settings):
     large_time, large_queries, large_sent = one_tick()
     assert large_sent == DUE
 
+    record("follow-ups: tick with 1,000 due, 10,000 contacts", small_time, "s")
+    record("follow-ups: tick with 1,000 due, 100,000 contacts", large_time, "s")
+    record("follow-ups: tick time ratio 100k / 10k contacts", large_time / small_time, target=1.5)
+    record("follow-ups: tick queries ratio 100k / 10k contacts", large_queries / small_queries, target=1.05)
+    record("follow-ups: queries per touch sent", large_queries / DUE)
     report(
         f"Follow-up runner: one tick, {DUE:,} touches due (offline backend, PostgreSQL)",
         [

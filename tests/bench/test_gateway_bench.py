@@ -15,7 +15,7 @@ from messaging.ingest import ingest_events
 from messaging.models import GatewayState, Message
 from messaging.poller import poll_once
 from project.celery import app
-from tests.bench.util import QueryCounter, report
+from tests.bench.util import QueryCounter, record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -90,6 +90,10 @@ def test_ingest_throughput_and_queries_per_message():
     history = Message.objects.filter(contact__phone=busy_phone).count()
     busy_contact = queries_for_one(10_000_002, busy_phone)
     app.control.purge()
+    record("ingest: webhook events per second, 1 thread", EVENTS / elapsed, "ev/s", better="higher")
+    record("ingest: webhook events per second, 8 threads", EVENTS / parallel_elapsed, "ev/s", better="higher")
+    record("ingest: queries per event", queries.count / EVENTS)
+    record("ingest: queries for a message, long history vs new contact", busy_contact / fresh_contact, target=1.0)
     report(
         "ingest: webhook events through parse + ingest on PostgreSQL",
         [
@@ -131,6 +135,7 @@ def test_poll_cost_with_1000_chats_of_which_10_changed(fake_wappi):
     assert second.changed == 10
     assert second.api_calls == 11
     assert idle.api_calls == 1
+    record("poll: Wappi API calls, 1,000 chats with 10 changed", second.api_calls, target=11)
     report(
         "poll: one cycle over 1,000 chats",
         [

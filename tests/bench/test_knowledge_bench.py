@@ -10,7 +10,7 @@ import pytest
 
 from ai.knowledge import knowledge_load, knowledge_search
 from ai.models import KnowledgeChunk
-from tests.bench.util import report
+from tests.bench.util import record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 
@@ -59,6 +59,9 @@ def test_index_time_and_retrieval_latency_of_a_30_page_knowledge_base(tmp_path, 
         latencies.append((time.perf_counter() - t) * 1000)
         wanted = question.split("модель ")[1].rstrip("?")
         found += any(wanted in hit.text for hit in hits)
+    record("knowledge: index a 30-page catalogue", index_seconds, "s")
+    record("knowledge: retrieval latency median", statistics.median(latencies), "ms")
+    record("knowledge: recall@3 on model-number questions", found / len(questions), target=0.9, better="higher")
     report(
         f"knowledge base: {PAGES}-page catalogue (PostgreSQL full-text, russian)",
         [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import connection
 
 
@@ -28,3 +30,46 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
     print(f"\n== {title}")  # noqa: T201 - the benchmark's output
     for name, value in rows:
         print(f"   {name:<48} {value}")  # noqa: T201
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number for the summary table `make bench` prints at the end and writes to var/bench/."""
+
+    metric: str
+    value: float
+    unit: str = ""
+    target: float | None = None
+    better: str = "lower"  # "lower" or "higher": which side of the target is good
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """value / target; below 1 is good for "lower", above 1 for "higher"."""
+        if self.target in (None, 0):
+            return None
+        return self.value / self.target
+
+    @property
+    def meets(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value <= self.target if self.better == "lower" else self.value >= self.target
+
+
+RESULTS: list[Metric] = []
+
+
+def record(
+    metric: str,
+    value: float,
+    unit: str = "",
+    *,
+    target: float | None = None,
+    better: str = "lower",
+    note: str = "",
+) -> None:
+    """Adds a row to the summary table (see tests/bench/conftest.py)."""
+    if better not in ("lower", "higher"):
+        raise ValueError("better must be 'lower' or 'higher'")
+    RESULTS.append(Metric(metric, float(value), unit, target, better, note))

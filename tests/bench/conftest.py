@@ -1,0 +1,56 @@
+"""`make bench`: after every benchmark has printed its own report, one summary table of the
+recorded metrics (metric, value, target, ratio), also written as JSON to var/bench/."""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.bench.util import RESULTS
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "var" / "bench"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if not RESULTS:
+        return
+    lines = [f"{'metric':<58} {'value':>14} {'target':>12} {'ratio':>7}  ok"]
+    for m in RESULTS:
+        value = f"{m.value:,.3f}".rstrip("0").rstrip(".") + (f" {m.unit}" if m.unit else "")
+        target = "" if m.target is None else ("≤ " if m.better == "lower" else "≥ ") + f"{m.target:g}"
+        ratio = "" if m.ratio is None else f"{m.ratio:.2f}"
+        ok = {True: "yes", False: "NO", None: ""}[m.meets]
+        lines.append(f"{m.metric:<58} {value:>14} {target:>12} {ratio:>7}  {ok}")
+    print("\n\n== make bench: summary\n" + "\n".join(lines))  # noqa: T201 - the benchmark's output
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {
+        "finished_at": stamp,
+        "exit_status": int(exitstatus),
+        "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
+        "metrics": [
+            {
+                "metric": m.metric,
+                "value": m.value,
+                "unit": m.unit,
+                "target": m.target,
+                "better": m.better,
+                "ratio": m.ratio,
+                "meets_target": m.meets,
+                "note": m.note,
+            }
+            for m in RESULTS
+        ],
+    }
+    path = BENCH_DIR / f"bench-{stamp}.json"
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    (BENCH_DIR / "latest.json").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"   written to {path.relative_to(BENCH_DIR.parents[1])}")  # noqa: T201
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
