@@ -34,14 +34,25 @@ def redact_text(text: str) -> str:
     return text
 
 
+# Celery's task log lines carry the task's arguments (extra data "args"/"kwargs"): a webhook
+# payload is customers' numbers and texts. They are never logged; the task id identifies the run.
+TASK_ARGUMENT_KEYS = frozenset({"args", "kwargs", "argsrepr", "kwargsrepr"})
+
+
 def redact_value(key: str, value: Any) -> Any:
     if SECRET_KEYS.search(key):
         return REDACTED
+    if key in TASK_ARGUMENT_KEYS:
+        return "<hidden>"
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
         return {k: redact_value(str(k), v) for k, v in value.items()}
-    return value
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    # Anything else is printed with its repr (a request object shows its URL with the webhook's
+    # ?secret=...): redact that text too.
+    return redact_text(repr(value))
 
 
 def _redact_event_dict(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:

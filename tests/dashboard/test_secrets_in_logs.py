@@ -130,12 +130,6 @@ def test_a_whole_conversation_logs_neither_the_wappi_token_nor_the_gemini_key_no
     assert secrets_in(conversation_logs, fake_wappi_module.TOKEN, fake_gemini.api_key, WEBHOOK_SECRET) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="celery.app.trace logs each task's args at INFO ('Task ... succeeded', extra data.args): for "
-    "messaging.ingest_webhook that is the whole webhook payload, phone numbers and texts. Fix: "
-    "messaging/views.py enqueues with apply_async(..., argsrepr=...).",
-)
 def test_phone_numbers_never_appear_in_info_logs_of_a_whole_conversation(conversation_logs):
     leaks = [line for line in conversation_logs.splitlines() if PHONE_SPELLINGS.search(line)]
     assert leaks == [], "phone numbers in INFO logs:\n" + "\n".join(leaks)
@@ -147,12 +141,6 @@ def test_our_own_log_lines_of_a_conversation_name_contacts_by_id_not_by_phone(co
     assert [line for line in ours if PHONE_SPELLINGS.search(line)] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="django.request logs 4xx/5xx answers with extra request=<WSGIRequest: GET '/webhooks/wappi/?secret=...'>; "
-    "project.logging.redact_value redacts only str and dict values, so the object's repr keeps the secret. "
-    "Fix: redact_text(repr(value)) for other objects.",
-)
 def test_an_error_answer_on_the_webhook_does_not_log_its_secret(client, settings, captured_logs):
     settings.WAPPI_WEBHOOK_SECRET = WEBHOOK_SECRET
 
