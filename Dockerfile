@@ -20,5 +20,5 @@ RUN DEBUG=false SECRET_KEY=build-only ALLOWED_HOSTS=localhost ENV_FILE= \
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "project.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", \
-     "--timeout", "60", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+# project/gunicorn.conf.py: workers, threads, and Prometheus multiprocess files for request metrics.
+CMD ["gunicorn", "project.wsgi", "--config", "project/gunicorn.conf.py"]

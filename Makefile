@@ -29,7 +29,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_knowledge_base
 	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) $(BIN)/python manage.py bootstrap_local
-	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) PATH="$(BIN):$$PATH" $(BIN)/honcho start
+	WEB_PORT=$(PORT) FLOWER_PORT=$(FLOWER_PORT) PATH="$(BIN):$$PATH" \
+	  FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-$$(cat var/flower-login.txt)}" $(BIN)/honcho start
 
 ## test: the suite, against PostgreSQL and Redis on localhost
 test: $(VENV)/.installed-dev

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "project.apps.ProjectConfig",
     "contacts",
@@ -409,10 +410,9 @@ PROACTIVE_DAILY_LIMIT = env.int("PROACTIVE_DAILY_LIMIT", default=100)
 # --- Operators: REST API (api/) -------------------------------------------------------------
 # Requests per token (per admin session; per address without credentials): "120/min", "2000/hour".
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/min")
-# Where Swagger UI's JavaScript and CSS come from for /api/docs/: the CDN by default (no
-# swagger-ui in our dependencies); a self-hosted copy's URL, or "SIDECAR" with
-# drf-spectacular-sidecar installed, for a network without the CDN.
-API_SWAGGER_UI_DIST = env.str("API_SWAGGER_UI_DIST", default="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5")
+# Where Swagger UI's JavaScript and CSS come from for /api/docs/: "SIDECAR" serves the copy in
+# drf-spectacular-sidecar from our own static files (no CDN); or the URL of another copy.
+API_SWAGGER_UI_DIST = env.str("API_SWAGGER_UI_DIST", default="SIDECAR")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -87,6 +87,9 @@ def test_swagger_ui_opens_for_a_logged_in_admin(client):
     page = response.content.decode()
     assert "SwaggerUIBundle" in page
     assert "/api/schema/" in page
+    # Served from our own static files: the page works on a network without the internet.
+    assert "cdn.jsdelivr.net" not in page
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         else:
             password = "(the password you set)"  # noqa: S105 - a hint printed to the user, not a password
 
+        flower_login = os.environ.get("FLOWER_BASIC_AUTH") or _flower_login(settings.VAR_DIR / "flower-login.txt")
         base = f"http://127.0.0.1:{port}"
         if settings.WAPPI_SANDBOX:
             # The emulator posts customer messages to our webhook at once (polling is the net).
@@ -58,9 +60,20 @@ class Command(BaseCommand):
             ),
             f"    Health  {base}/health",
             f"    Stats   {base}/stats",
-            f"    Flower  http://127.0.0.1:{flower_port}/",
+            f"    Flower  http://127.0.0.1:{flower_port}/   login: {flower_login.replace(':', ' / ', 1)}",
             f"    Mode    {sandbox}, LLM backend: {settings.LLM_BACKEND}, database: {engine}",
             "  Ctrl-C stops everything.",
             "",
         ]
         self.stdout.write("\n".join(lines))
+
+
+def _flower_login(path: Path) -> str:
+    """Flower's basic-auth "user:password" for the local run: made once, kept in var/ (0600)."""
+    if path.exists():
+        return path.read_text().strip()
+    login = f"flower:{secrets.token_urlsafe(9)}"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(login + "\n")
+    path.chmod(0o600)
+    return login
