@@ -42,6 +42,7 @@ bench: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## check: Django's deployment checks with production-like settings
 check: $(VENV)/.installed-run
