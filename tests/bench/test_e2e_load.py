@@ -1,0 +1,177 @@
+"""End-to-end load (`make bench`): the product in its production shape (gunicorn, Celery
+worker(s) on the real queue layout, beat) on a private PostgreSQL cluster and Redis, Wappi and
+Gemini faked over loopback (Gemini answers in 1 s). 500 contacts write 2,000 messages over a
+minute, with bursts, repeated deliveries, voice notes, whitelisted numbers and groups.
+
+Timings are printed and recorded, never asserted; the correctness of the outcome is asserted
+(every customer message stored once, every client answered once, nothing to whitelisted
+numbers or groups, no duplicate sends). Quick run: LOAD_CONTACTS=100 LOAD_MESSAGES=300
+LOAD_SECONDS=20. Database queries are counted by pg_stat_statements on the private cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, defaultdict
+
+import pytest
+
+from tests.bench.util import record, report
+from tests.loadlab.collect import ProcSampler, db_counters, db_stats_reset, outcome, percentile
+from tests.loadlab.lab import Infra, lab
+from tests.loadlab.traffic import GROUPS, WHITELISTED, plan_traffic, run_traffic
+
+pytestmark = [pytest.mark.bench]
+
+CONTACTS = int(os.environ.get("LOAD_CONTACTS", "500"))
+MESSAGES = int(os.environ.get("LOAD_MESSAGES", "2000"))
+SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
+WORKERS = int(os.environ.get("LOAD_WORKERS", "1"))
+GEMINI_SECONDS = float(os.environ.get("LOAD_GEMINI_SECONDS", "1.0"))
+DEBOUNCE = os.environ.get("LOAD_DEBOUNCE_SECONDS", "2")
+SETTLE_SECONDS = float(os.environ.get("LOAD_SETTLE_SECONDS", "240"))
+
+
+@pytest.fixture(scope="module")
+def infra():
+    with Infra.running() as running:
+        yield running
+
+
+def test_a_minute_of_customers_end_to_end(infra):
+    plan = plan_traffic(contacts=CONTACTS, messages=MESSAGES, duration=SECONDS)
+    env = {
+        "REPLY_DEBOUNCE_SECONDS": DEBOUNCE,
+        # Pacing is an anti-ban throttle (40 a minute by default); off here, to measure the pipeline.
+        "SEND_MIN_GAP_SECONDS": "0",
+        "SEND_GAP_JITTER_SECONDS": "0",
+        "SEND_MAX_PER_MINUTE": "1000000",
+        "HEARTBEAT_INTERVAL": "5",
+    }
+    with lab(infra, gemini_latency=GEMINI_SECONDS, **env) as run:
+        stack = run.stack
+        web = stack.start_web()
+        workers = [stack.start_worker() for _ in range(WORKERS)]
+        beat = stack.start_beat()
+        roots = {"web (gunicorn)": web.pid, "beat": beat.pid} | {
+            f"worker {i + 1}": w.pid for i, w in enumerate(workers)
+        }
+        time.sleep(3)  # beat's first ticks and the workers' connections, outside the measurement
+        db_stats_reset(run.db_url)
+        before = db_counters(run.db_url)
+        with ProcSampler(roots) as sampler:
+            traffic = run_traffic(plan, wappi=run.wappi, gemini=run.gemini, webhook_url=stack.webhook_url)
+            clients = set(plan.contacts)
+            deadline = time.monotonic() + SETTLE_SECONDS
+            while time.monotonic() < deadline:
+                answered = {s.recipient for s in run.wappi.sends} & clients
+                if len(answered) == len(clients):
+                    break
+                time.sleep(0.5)
+            time.sleep(2 * float(DEBOUNCE) + 3)  # room for a late duplicate to show up
+            settled = time.time()
+        after = db_counters(run.db_url)
+        result = outcome(run.db_url)
+        sends = list(run.wappi.sends)
+        calls = list(run.gemini.calls)
+        for proc in stack.procs:
+            assert proc.alive(), f"{proc.name} died:\n{proc.tail()}"
+
+    # --- numbers ---------------------------------------------------------------------------------
+    originals = [p for p in traffic.posted if not p.duplicate]
+    customer = [p for p in originals if p.kind == "client"]
+    posted_at = {p.msg_id: p.posted_at for p in originals}
+    stored = [mid for mid in posted_at if result.inbound_copies.get(mid)]
+    bad_posts = [p for p in traffic.posted if p.status != 200]
+    post_seconds = [p.seconds for p in traffic.posted]
+    traffic_span = traffic.finished - traffic.started
+
+    last_post: dict[str, float] = defaultdict(float)
+    for p in customer:
+        last_post[p.phone] = max(last_post[p.phone], p.posted_at)
+    first_send: dict[str, float] = {}
+    for s in sorted(sends, key=lambda s: s.at):
+        first_send.setdefault(s.recipient, s.at)
+    gemini_wait: dict[str, float] = defaultdict(float)
+    for c in calls:
+        for phone in c.phones:
+            if c.status == 200 and phone in last_post and c.started >= last_post[phone] - 5:
+                gemini_wait[phone] += c.seconds
+    raw_latency = [first_send[ph] - last_post[ph] for ph in last_post if ph in first_send]
+    net_latency = [first_send[ph] - last_post[ph] - gemini_wait[ph] for ph in last_post if ph in first_send]
+    send_times = sorted(s.at for s in sends)
+    send_span = (send_times[-1] - send_times[0]) if len(send_times) > 1 else float("nan")
+    calls_by_kind = Counter(c.kind for c in calls)
+    statements = after["statements"] - before["statements"]
+    queries = after["queries"] - before["queries"]
+    xacts = after["xacts"] - before["xacts"]
+    n_msgs = len(originals)
+    ingest_rate = len(stored) / traffic_span
+
+    rows = [
+        (
+            "scale",
+            f"{CONTACTS} contacts, {n_msgs} messages (+{len(traffic.posted) - n_msgs} repeats) over {SECONDS:.0f} s",
+        ),
+        ("processes", f"gunicorn x{stack.web_workers} workers, {WORKERS} Celery worker(s) (threads x32), beat"),
+        ("Gemini latency / reply debounce", f"{GEMINI_SECONDS:.1f} s / {DEBOUNCE} s"),
+        ("webhook POSTs answered 200", f"{len(traffic.posted) - len(bad_posts)} of {len(traffic.posted)}"),
+        (
+            "webhook POST p50 / p95",
+            f"{percentile(post_seconds, 50) * 1000:.0f} / {percentile(post_seconds, 95) * 1000:.0f} ms",
+        ),
+        ("messages ingested per second (stored / traffic span)", f"{ingest_rate:.1f} /s"),
+        (
+            "reply latency p50 / p95, webhook -> send (raw)",
+            f"{percentile(raw_latency, 50):.2f} / {percentile(raw_latency, 95):.2f} s",
+        ),
+        (
+            "same, minus the fake Gemini's own latency",
+            f"{percentile(net_latency, 50):.2f} / {percentile(net_latency, 95):.2f} s",
+        ),
+        ("replies per second (first to last send)", f"{len(sends) / send_span:.1f} /s" if sends else "none"),
+        ("Gemini calls", ", ".join(f"{k} {v}" for k, v in sorted(calls_by_kind.items()))),
+        ("DB statements per message (pg_stat_statements, all)", f"{statements / n_msgs:.1f}"),
+        ("DB queries per message (without BEGIN/COMMIT/SAVEPOINT)", f"{queries / n_msgs:.1f}"),
+        ("DB transactions per message (pg_stat_database)", f"{xacts / n_msgs:.1f}"),
+    ]
+    wall = settled - traffic.started
+    for name in sampler.roots:
+        rows.append(
+            (
+                f"{name}: CPU / peak RSS",
+                f"{sampler.cpu_used(name):.1f} s CPU ({100 * sampler.cpu_used(name) / wall:.0f} %), "
+                f"{sampler.rss_peak[name]:.0f} MB",
+            )
+        )
+    report("End-to-end load: webhook -> gunicorn -> Celery -> Gemini fake -> Wappi fake", rows)
+
+    record("E2E: messages ingested per second", ingest_rate, "/s", note=f"{n_msgs} messages over {SECONDS:.0f} s")
+    record("E2E: reply latency p50 (minus Gemini)", percentile(net_latency, 50), "s")
+    record("E2E: reply latency p95 (minus Gemini)", percentile(net_latency, 95), "s")
+    if sends:
+        record("E2E: replies per second, Gemini 1 s", len(sends) / send_span, "/s", better="higher")
+    record("E2E: DB queries per message", queries / n_msgs, note="pg_stat_statements, without transaction control")
+    for name in sampler.roots:
+        record(f"E2E: {name} CPU", 100 * sampler.cpu_used(name) / wall, "%")
+        record(f"E2E: {name} peak RSS", sampler.rss_peak[name], "MB")
+
+    # --- correctness -----------------------------------------------------------------------------
+    sent_to = Counter(s.recipient for s in sends)
+    assert not bad_posts, f"{len(bad_posts)} webhook POSTs were not answered 200"
+    missing = [p.msg_id for p in customer if not result.inbound_copies.get(p.msg_id)]
+    assert not missing, f"{len(missing)} customer messages were never stored"
+    twice = {mid: n for mid, n in result.inbound_copies.items() if n > 1}
+    assert not twice, f"messages stored more than once: {twice}"
+    assert all(result.clients.get(phone) is True for phone in plan.contacts), "a contact was not classified a client"
+    unanswered = sorted(set(plan.contacts) - set(sent_to))
+    assert not unanswered, f"{len(unanswered)} clients never answered: {unanswered[:10]}"
+    more_than_once = {phone: n for phone, n in sent_to.items() if n > 1}
+    assert not more_than_once, f"clients answered more than once: {dict(list(more_than_once.items())[:10])}"
+    forbidden = [s for s in sends if s.recipient in WHITELISTED or any(s.recipient in g for g in GROUPS)]
+    assert not forbidden, f"messages sent to whitelisted numbers or groups: {forbidden[:5]}"
+    assert all(n == 1 for n in Counter((s.recipient, s.body) for s in sends).values()), "a send was repeated"
+    assert sum(result.replies_sent.values()) == len(sends), "Wappi saw a different number of sends than the outbox"
+    assert result.outbound_pending == 0
+    assert result.outbound_failed == 0

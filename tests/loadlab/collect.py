@@ -1,0 +1,182 @@
+"""Collectors: CPU and memory of process trees (/proc), the database's own statistics
+(pg_stat_statements, pg_stat_database), and the outcome of a run read straight from SQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def process_tree(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(tree.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class ProcSampler:
+    """Samples named process trees every `interval` s: CPU seconds (tree total, the last
+    sample, so children that exit between samples are undercounted slightly) and peak RSS."""
+
+    roots: dict[str, int]
+    interval: float = 1.0
+    cpu_start: dict[str, float] = field(default_factory=dict)
+    cpu_last: dict[str, float] = field(default_factory=dict)
+    rss_peak: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        for name, pid in self.roots.items():
+            pids = process_tree(pid)
+            self.cpu_last[name] = sum(cpu_seconds(p) for p in pids)
+            self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), sum(rss_mb(p) for p in pids))
+
+    def __enter__(self) -> ProcSampler:
+        self._sample()
+        self.cpu_start = dict(self.cpu_last)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def cpu_used(self, name: str) -> float:
+        return self.cpu_last.get(name, 0.0) - self.cpu_start.get(name, 0.0)
+
+
+def db(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+
+def db_counters(url: str) -> dict[str, int]:
+    """pg_stat_statements' calls (all, and without transaction control) and pg_stat_database's
+    transactions and tuples for this database."""
+    with db(url) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted "
+            "FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        counters = dict(zip(("xacts", "returned", "fetched", "inserted", "updated", "deleted"), row, strict=True))
+        try:
+            calls = conn.execute(
+                "SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER (WHERE query !~* "
+                "'^\\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET|SHOW)'), 0) FROM pg_stat_statements s "
+                "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()"
+            ).fetchone()
+            counters["statements"], counters["queries"] = int(calls[0]), int(calls[1])
+        except psycopg.Error:
+            counters["statements"] = counters["queries"] = -1
+    return counters
+
+
+def db_stats_reset(url: str) -> None:
+    with db(url) as conn:
+        try:
+            conn.execute("SELECT pg_stat_statements_reset()")
+        except psycopg.Error:
+            pass
+
+
+@dataclass
+class Outcome:
+    """What the database says about a run."""
+
+    inbound_copies: Counter[str]  # provider message id -> rows
+    replies_sent: Counter[str]  # phone -> outbound rows delivered to Wappi (sent/delivered/read)
+    outbound_pending: int
+    outbound_failed: int
+    outbound_to: Counter[str]  # phone -> outbound rows of any status
+    clients: dict[str, bool | None]  # phone -> is_client
+
+
+def outcome(url: str) -> Outcome:
+    with db(url) as conn:
+        inbound = Counter(
+            dict(
+                conn.execute(
+                    "SELECT provider_message_id, count(*) FROM messaging_message "
+                    "WHERE direction = 'in' AND provider_message_id IS NOT NULL GROUP BY 1"
+                ).fetchall()
+            )
+        )
+        sent = Counter(
+            dict(
+                conn.execute(
+                    "SELECT c.phone, count(*) FROM messaging_message m JOIN contacts_contact c ON c.id = m.contact_id "
+                    "WHERE m.direction = 'out' AND m.status IN ('sent', 'delivered', 'read') GROUP BY 1"
+                ).fetchall()
+            )
+        )
+        to = Counter(
+            dict(
+                conn.execute(
+                    "SELECT c.phone, count(*) FROM messaging_message m JOIN contacts_contact c ON c.id = m.contact_id "
+                    "WHERE m.direction = 'out' GROUP BY 1"
+                ).fetchall()
+            )
+        )
+        pending, failed = conn.execute(
+            "SELECT count(*) FILTER (WHERE status IN ('queued', 'sending')), count(*) FILTER (WHERE status = 'failed') "
+            "FROM messaging_message WHERE direction = 'out'"
+        ).fetchone()
+        clients = dict(conn.execute("SELECT phone, is_client FROM contacts_contact").fetchall())
+    return Outcome(inbound, sent, pending, failed, to, clients)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
