@@ -108,8 +108,11 @@ def _normalize_digits(text: str, *, original: str, domestic: bool) -> str:
     elif len(compact) == 11 and compact.startswith("8"):
         # Kazakhstan and Russia: 8 is the domestic trunk prefix for +7.
         compact = "7" + compact[1:]
-    elif len(compact) == 10 and compact[0] in "3456789":
-        # A domestic number written without country code or trunk prefix (701 234 56 78).
+    elif len(compact) == 10 and compact[0] == "7":
+        # A Kazakhstan number written without country code or trunk prefix (701 234 56 78). Only
+        # a leading 7: no 10-digit international number starts with 7 (+7 numbers have 11
+        # digits), so a stored "4930123456" (+49 30 123456) is never re-read as +7 493...: the
+        # normalisation of a normalised number is itself.
         compact = "7" + compact
     if compact.startswith("7") and len(compact) != 11:
         raise InvalidPhoneError(f"«{original}» is not a phone number: numbers in the +7 zone have 11 digits")

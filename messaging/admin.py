@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from contacts.models import Contact, WhitelistEntry
 from contacts.phones import PhoneError, normalize_phone
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
@@ -20,6 +21,14 @@ class OperatorMessageForm(forms.ModelForm):
     class Meta:
         model = Message
         fields = ("contact", "text")
+
+    def clean_contact(self) -> Contact:
+        contact = self.cleaned_data["contact"]
+        if contact is not None and WhitelistEntry.objects.filter(phone=contact.phone).exists():
+            raise forms.ValidationError(
+                "Этот номер в белом списке личных номеров владельцев: бот и операторы ему не пишут."
+            )
+        return contact
 
 
 @admin.register(Message)

@@ -9,6 +9,7 @@ types, unknown types — nothing here raises on a strange payload; it returns `I
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -149,10 +150,14 @@ def parse_sync_message(item: dict[str, Any]) -> Event:
 
 
 def _message(item: dict[str, Any], *, origin: str, chat_key: str, media_url: str) -> Event:
-    provider_id = str(item.get("id") or "").strip()
+    provider_id = clean_text(str(item.get("id") or "")).strip()
     if not provider_id:
         return Ignored("message without id")
-    msg_type = str(item.get("type") or "chat").lower()
+    if len(provider_id) > MAX_ID_CHARS:
+        return Ignored(f"message id longer than {MAX_ID_CHARS} characters", provider_id=provider_id[:MAX_ID_CHARS])
+    msg_type = clean_text(str(item.get("type") or "chat")).lower()
+    if len(msg_type) > MAX_TYPE_CHARS:
+        return Ignored(f"message type longer than {MAX_TYPE_CHARS} characters", provider_id=provider_id)
     if msg_type in IGNORED_TYPES:
         return Ignored(f"type {msg_type}", provider_id=provider_id)
     # The customer's side of the chat: for our own messages that is `to`, else `from`.
@@ -174,16 +179,30 @@ def _message(item: dict[str, Any], *, origin: str, chat_key: str, media_url: str
         chat_id=raw_chat,
         phone=jid.user,
         type=msg_type,
-        text=_text(item, msg_type),
+        text=clean_text(_text(item, msg_type)),
         origin=origin,
         sent_at=_moment(item),
-        sender_name=str(item.get("senderName") or contact.get("push_name") or ""),
+        sender_name=clean_text(str(item.get("senderName") or contact.get("push_name") or ""))[:255],
         contact=contact,
-        media_url=media_url,
-        mime_type=str(item.get("mimetype") or item.get("mime_type") or ""),
-        reply_to_id=str(item.get("stanzaId") or item.get("stanza_id") or "") if _truthy(item.get("isReply")) else "",
-        task_id=str(item.get("task_id") or ""),
+        media_url=clean_text(media_url) if len(media_url) <= MAX_URL_CHARS else "",
+        mime_type=clean_text(str(item.get("mimetype") or item.get("mime_type") or ""))[:100],
+        reply_to_id=clean_text(str(item.get("stanzaId") or item.get("stanza_id") or ""))[:MAX_ID_CHARS]
+        if _truthy(item.get("isReply"))
+        else "",
+        task_id=clean_text(str(item.get("task_id") or ""))[:MAX_ID_CHARS],
     )
+
+
+def clean_text(text: str) -> str:
+    """Text PostgreSQL can store: NUL characters dropped, lone surrogates (invalid UTF-16 halves
+    JSON allows) replaced. Everything else, RTL marks and emoji included, stays as sent."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _text(item: dict[str, Any], msg_type: str) -> str:
@@ -213,7 +232,7 @@ def _contact(item: dict[str, Any]) -> dict[str, str]:
     # "Contact 7701..." is Wappi's placeholder, not a name (reference §3.12).
     if contact_name and not contact_name.lower().startswith("contact ") and not names["full_name"]:
         names["full_name"] = contact_name
-    return {k: str(v).strip() for k, v in names.items() if v}
+    return {k: clean_text(str(v)).strip()[:255] for k, v in names.items() if v}
 
 
 def _moment(item: dict[str, Any]) -> datetime:
@@ -227,14 +246,24 @@ def _moment(item: dict[str, Any]) -> datetime:
     return datetime.now(tz=UTC)
 
 
+# The database's limits for what a message carries (messaging.models.Message).
+MAX_ID_CHARS = 128
+MAX_TYPE_CHARS = 32
+MAX_URL_CHARS = 2048
+
+_EPOCH = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def _to_datetime(value: Any) -> datetime | None:
     if isinstance(value, bool) or value in (None, ""):
         return None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
-        seconds = float(value)
-        if seconds > 1e11:  # milliseconds
-            seconds /= 1000
+    if isinstance(value, int | float) or (isinstance(value, str) and _EPOCH.fullmatch(value.strip())):
+        # An epoch in seconds or milliseconds. ASCII digits only ("²".isdigit() is True), and a
+        # number no calendar holds (10**400, inf, nan) is no time at all.
         try:
+            seconds = float(value)
+            if seconds > 1e11:  # milliseconds
+                seconds /= 1000
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None

@@ -9,6 +9,7 @@ the human; the echo of our own API sends changes nothing.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -68,12 +69,26 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
             if event.phone in whitelisted:
                 _count_whitelisted(event.phone, now)
                 report.whitelisted += 1
-            elif event.origin == Origin.CUSTOMER:
-                _ingest_customer_message(event, via=via, now=now, report=report)
-            else:
-                # Typed on the phone, or sent through the API by something other than us (a CRM,
-                # Wappi's web chat): unless it is the echo of our own send, a person wrote it.
-                _ingest_operator_message(event, via=via, now=now, report=report)
+                continue
+            try:
+                # One event that the database refuses (data no parser check foresaw) must not
+                # lose the others of its batch: its own savepoint, a log line, and on.
+                with transaction.atomic():
+                    if event.origin == Origin.CUSTOMER:
+                        _ingest_customer_message(event, via=via, now=now, report=report)
+                    else:
+                        # Typed on the phone, or sent through the API by something other than us (a
+                        # CRM, Wappi's web chat): unless it is the echo of our own send, a person wrote it.
+                        _ingest_operator_message(event, via=via, now=now, report=report)
+            except DataError as exc:
+                report.skipped["refused by the database"] += 1
+                log.warning(
+                    "ingest.rejected",
+                    via=via,
+                    reason="refused by the database",
+                    provider_id=event.provider_id[:128],
+                    error=str(exc).splitlines()[0][:200],
+                )
         elif isinstance(event, DeliveryUpdate):
             report.deliveries += delivery_apply(event)
         elif isinstance(event, AuthorizationUpdate):
@@ -82,6 +97,7 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
             )
         elif isinstance(event, Ignored):
             report.skipped[event.reason] += 1
+            log.info("ingest.rejected", via=via, reason=_masked(event.reason), provider_id=event.provider_id[:128])
     if report.stored or report.duplicates or report.operator:
         log.info(
             "ingest.batch",
@@ -93,6 +109,14 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
             whitelisted=report.whitelisted,
         )
     return report
+
+
+_LONG_NUMBER = re.compile(r"\d{7,}")
+
+
+def _masked(text: str) -> str:
+    """A reason that quotes a chat id may hold a phone number: only its last 4 digits are logged."""
+    return _LONG_NUMBER.sub(lambda m: "…" + m.group()[-4:], text)
 
 
 def _count_whitelisted(phone: str, now: datetime) -> None:

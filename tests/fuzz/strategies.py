@@ -4,10 +4,9 @@ Deterministic on purpose: `derandomize=True` derives the examples from the test 
 and a developer see the same cases, and no example database is written. The example counts
 keep the whole fuzz suite well under a minute.
 
-`hazards=False` strategies leave out the inputs of the bugs pinned by the strict xfail tests
-(NUL characters, lone surrogates, over-long ids and types, unusual digits in time fields):
-the properties then keep guarding everything else. Once those bugs are fixed, drop the
-exclusions (`clean_text`, `_ID_ALPHABET`, `SAFE_TIMES`) together with the xfail markers.
+`hazards=True` strategies add the inputs that once crashed the parser or the ingest (NUL
+characters, lone surrogates, over-long ids and types, unusual digits and huge numbers in time
+fields); the tests use them, and `hazards=False` remains for a property that needs plain input.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ AWKWARD = [
     "'; DROP TABLE messaging_message; --",
     "%s%n{0}",
 ]
-# What the database cannot store as text: the subject of the xfail tests.
+# What the database cannot store as text (the parser cleans it: messaging.events.clean_text).
 HAZARDS = ["\x00", "a\x00b", "\ud800", "\udfff", "x\ud83d"]
 
 clean_text = st.one_of(
@@ -133,8 +132,8 @@ SAFE_TIMES = [
     [],
     {},
 ]
-# Times that crash the parser today (xfail tests): digits str.isdigit accepts but float does not,
-# and integers beyond a float's range.
+# Times that once crashed the parser: digits str.isdigit accepts but float does not, and integers
+# beyond a float's range.
 HAZARD_TIMES = ["²", "1²", 10**400]
 
 # A small pool, so batches repeat ids (duplicates, webhook and poll racing, echoes).

@@ -39,19 +39,11 @@ def test_normalising_twice_changes_nothing(value):
         once = normalize_phone(value)
     except PhoneError:
         return
-    if len(once) == 10 and once[0] in "3456789":
-        return  # the known bug below (test_a_stored_ten_digit_foreign_number_normalises_to_itself)
     assert normalize_phone(once) == once
     assert normalize_phone(f"{once}@c.us") == once
 
 
 @pytest.mark.parametrize("spelled", ["+49 30 123456", "+3000000000", "00 46 812345 67"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="contacts/phones.py _normalize_digits: a stored 10-digit international number starting with 3-9 "
-    "('4930123456' from '+49 30 123456') is read again as a domestic Kazakh number and becomes "
-    "'74930123456': normalize_phone is not idempotent, so a lookup by the stored phone finds another number",
-)
 def test_a_stored_ten_digit_foreign_number_normalises_to_itself(spelled):
     once = normalize_phone(spelled)
     assert normalize_phone(once) == once
@@ -66,8 +58,9 @@ def test_parse_jid_raises_only_phone_error(value):
         pass
 
 
-# Kazakhstan: +7 then a 10-digit national number starting with 6 or 7 (mobile 70x/747/77x, cities 7xx).
-kz_national = st.tuples(st.sampled_from("67"), st.text(alphabet="0123456789", min_size=9, max_size=9)).map("".join)
+# Kazakhstan: +7 then a 10-digit national number starting with 7 (mobile 70x/747/77x, cities 7xx; the
+# +7 6xx range allotted to Kazakhstan is not in use, and a bare 10-digit 6... is a foreign number).
+kz_national = st.tuples(st.just("7"), st.text(alphabet="0123456789", min_size=9, max_size=9)).map("".join)
 
 
 @st.composite

@@ -47,7 +47,7 @@ def post(client, body: bytes | str):
 
 
 @FUZZ_HTTP
-@given(payload=envelopes(st.lists(wappi_events(hazards=False), min_size=1, max_size=4)) | json_values(hazards=False))
+@given(payload=envelopes(st.lists(wappi_events(hazards=True), min_size=1, max_size=4)) | json_values(hazards=True))
 def test_any_json_body_is_acknowledged_and_its_messages_are_stored_exactly_once(client, handed_over, payload):
     handed_over.clear()
     with transaction.atomic():

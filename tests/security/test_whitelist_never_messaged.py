@@ -67,12 +67,6 @@ def test_an_operator_writing_through_the_admin_add_form_never_reaches_the_number
     assert not Message.objects.exclude(status=Message.Status.FAILED).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="messaging/admin.py MessageAdmin (OperatorMessageForm / save_model): the add form accepts a "
-    "whitelisted contact, answers 'added successfully' and queues a row the sender later fails; the API "
-    "refuses the same request up front with 422 whitelisted_number",
-)
 def test_the_admin_add_form_refuses_a_whitelisted_contact_with_a_form_error(admin_client, owner_number):
     contact = ContactFactory(phone=OWNER)
 
