@@ -117,6 +117,7 @@ def test_a_minute_of_customers_end_to_end(infra):
         ("processes", f"gunicorn x{stack.web_workers} workers, {WORKERS} Celery worker(s) (threads x32), beat"),
         ("Gemini latency / reply debounce", f"{GEMINI_SECONDS:.1f} s / {DEBOUNCE} s"),
         ("webhook POSTs answered 200", f"{len(traffic.posted) - len(bad_posts)} of {len(traffic.posted)}"),
+        ("webhook deliveries retried (connection error / non-200)", f"{traffic.retries}"),
         (
             "webhook POST p50 / p95",
             f"{percentile(post_seconds, 50) * 1000:.0f} / {percentile(post_seconds, 95) * 1000:.0f} ms",

@@ -60,6 +60,7 @@ class LoadWappi(FakeWappi):
         self.fault_status: int | None = None
         self.fault_hang = 0.0
         self.faulted_calls = 0
+        self.send_started = 0
         super().__init__(server)
         server.expect_request(re.compile(r"^/media/.*")).respond_with_handler(self._media)
 
@@ -120,6 +121,8 @@ class LoadWappi(FakeWappi):
         return Response(b"OggS\x00\x02" + msg_id.encode() + b"\x00" * 64, content_type="audio/ogg")
 
     def _handle(self, request: Request) -> Response:
+        if request.path.endswith("/message/send"):
+            self.send_started += 1
         if request.path.startswith("/api/") and request.headers.get("Authorization") == TOKEN:
             if self.fault_hang:
                 self.faulted_calls += 1

@@ -4,6 +4,8 @@ database, the fakes, and the processes (tests.loadlab.stack) wired to all of the
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 import redis
 
 from tests.loadlab.fakes import LoadGemini, LoadWappi
-from tests.loadlab.infra import PgCluster, RedisServer, database_drop, database_migrated
+from tests.loadlab.infra import ROOT, PgCluster, RedisServer, database_drop, database_migrated
 from tests.loadlab.stack import Stack
 
 TEMPLATE = "loadlab_template"
@@ -83,6 +85,15 @@ def lab(infra: Infra, *, gemini_latency: float = 1.0, web_workers: int = 2, **en
         web_workers=web_workers,
     )
     try:
+        # Beat's intervals are written by `migrate` (project/schedules.py): apply this lab's.
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=stack._env(),
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
         yield Lab(infra, db_url, wappi, gemini, stack)
     finally:
         try:

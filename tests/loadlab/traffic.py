@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import requests
 
@@ -40,7 +40,8 @@ class Planned:
     text: str
     voice: bool
     kind: str  # client | whitelisted | group
-    repeat_of: int | None = None  # a repeated delivery of planned[repeat_of]
+    key: int = 0
+    repeat_of: int | None = None  # a repeated delivery of the item with this key
 
 
 @dataclass
@@ -105,12 +106,11 @@ def plan_traffic(
             items.append(Planned(at, phone, f"{phone}@c.us", "Привет, это я, перезвони", False, "whitelisted"))
         else:
             items.append(Planned(at, f"7707{n:07d}", GROUPS[n % len(GROUPS)], "Коллеги, всем привет!", False, "group"))
-    items.sort(key=lambda p: p.at)
+    items = [replace(p, key=k) for k, p in enumerate(sorted(items, key=lambda p: p.at))]
     for index in rng.sample(range(len(items)), int(len(items) * duplicate_share)):
         original = items[index]
-        items.append(
-            Planned(original.at + rng.uniform(0.3, 3.0), original.phone, original.chat, "", False, original.kind, index)
-        )
+        at = original.at + rng.uniform(0.3, 3.0)
+        items.append(replace(original, at=at, text="", key=-1 - index, repeat_of=original.key))
     items.sort(key=lambda p: p.at)
     return Plan(items, phones, duration)
 
@@ -118,6 +118,7 @@ def plan_traffic(
 @dataclass
 class LoadResult:
     posted: list[Posted] = field(default_factory=list)
+    retries: int = 0
     started: float = 0.0
     finished: float = 0.0
 
@@ -147,12 +148,18 @@ def run_traffic(plan: Plan, *, wappi: LoadWappi, gemini: LoadGemini, webhook_url
             if item.voice:
                 gemini.voice_phone[message["id"]] = item.phone
             event = wappi.webhook(message)
-            events[index] = event
+            events[item.key] = event
         started = time.time()
-        try:
-            status = session().post(webhook_url, json={"messages": [event]}, timeout=30).status_code
-        except requests.RequestException:
-            status = 0
+        status = 0
+        # Wappi retries a delivery that failed (a reset keep-alive connection, a 5xx): so do we.
+        for _attempt in range(3):
+            try:
+                status = session().post(webhook_url, json={"messages": [event]}, timeout=30).status_code
+            except requests.RequestException:
+                status = 0
+            if status == 200:
+                break
+            result.retries += 1
         seconds = time.time() - started
         with lock:
             sent_at[index] = event["id"]
@@ -174,7 +181,7 @@ def run_traffic(plan: Plan, *, wappi: LoadWappi, gemini: LoadGemini, webhook_url
                 # A repeat needs its original's event: wait for the original's post to be built.
                 originals_done[item.repeat_of].result()
             future = pool.submit(post, index, item)
-            originals_done[index] = future
+            originals_done[item.key] = future
             futures.append(future)
         for future in futures:
             future.result()
