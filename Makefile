@@ -6,7 +6,7 @@ PORT ?= 8000
 FLOWER_PORT ?= 5555
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint check clean
+.PHONY: run test bench lint check clean chaos
 
 # Local runs default to DEBUG on unless .env decides otherwise.
 ifeq ($(shell grep -sE '^[[:space:]]*DEBUG=' .env),)
@@ -39,6 +39,11 @@ test: $(VENV)/.installed-dev
 ## bench: benchmarks against PostgreSQL/Redis; prints numbers and ratios
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/bench -m bench -s -q -p no:randomly $(PYTEST_ARGS)
+
+## chaos: fault injection against real processes on a private PostgreSQL cluster and Redis
+##        (CHAOS_FAULT_SECONDS=15 shortens the one-minute outages)
+chaos: $(VENV)/.installed-dev
+	CHAOS=1 $(BIN)/python -m pytest tests/chaos -m chaos -s -q -p no:randomly $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ import structlog
 from celery import shared_task
 
 from ai import pipeline
+from messaging.tasks import DATABASE_DOWN
 
 log = structlog.get_logger(__name__)
 
@@ -15,11 +16,16 @@ log = structlog.get_logger(__name__)
 @shared_task(name="ai.process_incoming", bind=True, ignore_result=True, max_retries=None)
 def process_incoming(self: Any, message_id: int) -> str:
     """The AI step for a new customer message (debounced per contact: the task waits out the
-    quiet window with short countdowns, never longer than REPLY_DEBOUNCE_SECONDS)."""
+    quiet window with short countdowns, never longer than REPLY_DEBOUNCE_SECONDS). With the
+    database away it tries again with backoff (the inbound sweeper is the last resort)."""
     try:
         return pipeline.incoming_process(message_id=message_id).status
     except pipeline.NotYet as wait:
         raise self.retry(countdown=max(0.2, wait.delay)) from wait
+    except DATABASE_DOWN as exc:
+        countdown = min(60, 2 ** min(self.request.retries, 6))
+        log.warning("ai.database_unavailable", message_id=message_id, retry_in_s=countdown)
+        raise self.retry(countdown=countdown) from exc
 
 
 @shared_task(name="ai.retry_pending", ignore_result=True)

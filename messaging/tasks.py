@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from messaging import ingest, poller, sender, voice
 from messaging.events import parse_webhook
@@ -20,9 +21,22 @@ MAX_COUNTDOWN = 300
 VOICE_RETRIES = 3
 
 
-@shared_task(name="messaging.ingest_webhook", ignore_result=True)
+# The database away (restart, failover, network): the task waits and tries again instead of
+# being acknowledged as failed, which would lose what it carries. About an hour of cover.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_RETRY = {
+    "autoretry_for": DATABASE_DOWN,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 60,
+}
+
+
+@shared_task(name="messaging.ingest_webhook", ignore_result=True, **DATABASE_RETRY)
 def ingest_webhook(payload: Any) -> None:
-    """A webhook body as Wappi sent it; idempotent (provider ids are unique)."""
+    """A webhook body as Wappi sent it; idempotent (provider ids are unique). Retried while the
+    database is unreachable (the payload exists nowhere else until the poller sees it)."""
     ingest.ingest_events(events=parse_webhook(payload), via=Message.Via.WEBHOOK)
 
 
