@@ -138,6 +138,13 @@ class Tally:
         )
 
 
+def outbox_drained(run: Lab) -> bool:
+    try:
+        return outcome(run.db_url).outbound_pending == 0
+    except Exception:  # noqa: BLE001 - the database may still be coming back
+        return False
+
+
 def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int = 1) -> Tally:
     """Waits until every customer got `replies_each` sends (or `timeout`), then a little more
     for a late duplicate, and counts: lost = a message not stored or a customer not answered
@@ -146,7 +153,9 @@ def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = Counter(s.recipient for s in run.wappi.sends if s.body == REPLY_TEXT)
-        if all(got[p] >= replies_each for p in phones):
+        # Every customer answered, and no outbound row still queued/sending (a row left
+        # `sending` by a killed worker is reconciled by the sweeper after a few minutes).
+        if all(got[p] >= replies_each for p in phones) and outbox_drained(run):
             break
         time.sleep(1)
     time.sleep(8)

@@ -13,11 +13,18 @@ from tests.chaos.conftest import FAULT_SECONDS, Customers, HealthWatch, settle
 
 pytestmark = [pytest.mark.chaos]
 
+# How long the product may take to heal by itself after a fault: a task lost with a killed worker
+# (Redis redelivers unacked tasks only after the visibility timeout, an hour) is re-handed by the
+# sweepers, which leave text 2 minutes and voice notes 5 minutes (messaging.selectors.
+# inbound_unhandled), and a row left `sending` 3 minutes (messaging.sender.outbox_due), before
+# they act; plus a sweep interval. `settle` returns as soon as everything is answered.
+RECOVERY_SECONDS = 7 * 60
 
-def wait_until(condition, *, timeout: float, what: str) -> None:
+
+def wait_until(condition, *, timeout: float, what: str, detail=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what} {detail()}"
         time.sleep(0.1)
 
 
@@ -25,10 +32,17 @@ def worker_stale(report: dict) -> bool:
     return report.get("processes", {}).get("worker", {}).get("status") == "stale"
 
 
+def worker_fresh(report: dict) -> bool:
+    return report.get("processes", {}).get("worker", {}).get("status") == "ok"
+
+
 def start_all(run, *, worker: bool = True):
     run.stack.start_web()
     proc = run.stack.start_worker() if worker else None
     run.stack.start_beat()
+    if worker:
+        # A fault before the first heartbeat would leave /health at "unknown", never "stale".
+        wait_until(lambda: worker_fresh(run.stack.health()[1]), timeout=60, what="a first worker heartbeat")
     return proc
 
 
@@ -51,16 +65,30 @@ def test_a_worker_killed_mid_send_is_replaced_and_nothing_is_lost_or_sent_twice(
         worker.kill()
         # A supervisor notices (the heartbeat goes stale) and starts a replacement.
         wait_until(
-            lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())), timeout=60, what="stale"
+            lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())),
+            timeout=60,
+            what="stale",
+            detail=lambda: health.seen[-3:],
         )
         run.wappi.latency = 0.2
         run.stack.start_worker()
         recovered = time.time()
-        tally = settle(run, customers, timeout=240)
+        tally = settle(run, customers, timeout=RECOVERY_SECONDS)
     check(tally, "worker killed mid-send")
     assert any(worker_stale(r) for _, r in health.between(fault, recovered))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "product: ai/pipeline.py incoming_process holds cache_lock('ai:contact:<pk>', "
+        "ttl=CONTACT_LOCK_SECONDS=900) around the model calls; a worker killed mid-call never "
+        "releases it, so every redelivery and every sweep_inbound hand-off of that contact's "
+        "message gets LockTimeout -> NotYet(2 s) and retries (max_retries=None) until the key "
+        "expires: the customer is answered only ~15 minutes after the kill, and the sweeper "
+        "piles a new retrying process_incoming task onto the llm queue every sweep meanwhile"
+    ),
+)
 def test_a_worker_killed_mid_gemini_call_is_replaced_and_nothing_is_lost_or_sent_twice(deployment):
     run = deployment
     run.gemini.latency = 5.0
@@ -68,16 +96,23 @@ def test_a_worker_killed_mid_gemini_call_is_replaced_and_nothing_is_lost_or_sent
     customers = Customers(run, prefix="7707")
     with HealthWatch(run) as health:
         customers.write(10, voice_every=4)
-        wait_until(lambda: len(run.gemini.calls) >= 3, timeout=60, what="Gemini calls in flight")
+
+        def ai_step_calls() -> int:  # the AI step's own calls (a transcription holds no contact)
+            return sum(c.kind != "transcribe" for c in run.gemini.calls)
+
+        wait_until(lambda: ai_step_calls() >= 3, timeout=60, what="AI-step Gemini calls in flight")
         fault = time.time()
         worker.kill()
         wait_until(
-            lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())), timeout=60, what="stale"
+            lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())),
+            timeout=60,
+            what="stale",
+            detail=lambda: health.seen[-3:],
         )
         run.gemini.latency = 0.2
         run.stack.start_worker()
         recovered = time.time()
-        tally = settle(run, customers, timeout=240)
+        tally = settle(run, customers, timeout=RECOVERY_SECONDS)
     check(tally, "worker killed mid-Gemini call")
     assert any(worker_stale(r) for _, r in health.between(fault, recovered))
 
@@ -90,7 +125,11 @@ def test_redis_restarted_with_messages_queued_loses_nothing(deployment):
         customers.write(10, voice_every=5)
         import redis
 
-        queued = redis.Redis.from_url(run.broker_url).llen("ingest")
+        client = redis.Redis.from_url(run.broker_url)
+        try:
+            queued = client.llen("ingest")
+        finally:
+            client.close()  # no connection of ours left open across the restart
         assert queued > 0, "nothing was queued"
         fault = time.time()
         run.infra.redis.stop()
@@ -99,7 +138,7 @@ def test_redis_restarted_with_messages_queued_loses_nothing(deployment):
         run.infra.redis.start()
         recovered = time.time()
         run.stack.start_worker()
-        tally = settle(run, customers, timeout=240)
+        tally = settle(run, customers, timeout=RECOVERY_SECONDS)
     print(f"   tasks queued in Redis at the restart: {queued}")  # noqa: T201
     check(tally, "Redis restarted with messages queued")
     down = health.between(fault, recovered)
@@ -122,7 +161,7 @@ def test_postgresql_stopped_for_20_seconds_loses_nothing(deployment):
         run.infra.pg.start()
         recovered = time.time()
         writer.join()
-        tally = settle(run, customers, timeout=240)
+        tally = settle(run, customers, timeout=RECOVERY_SECONDS)
     check(tally, "PostgreSQL stopped for 20 s")
     assert any(status != 200 for status, _ in health.between(fault, recovered)), "/health never reported the outage"
 
@@ -144,8 +183,11 @@ def test_wappi_answering_500_then_timing_out_loses_nothing(deployment):
         tally = settle(run, customers, timeout=900)
     print(f"   Wappi outage: {FAULT_SECONDS:.0f} s of 500s, then {FAULT_SECONDS:.0f} s of timeouts")  # noqa: T201
     check(tally, f"Wappi 500 for {FAULT_SECONDS:.0f} s, then timeouts for {FAULT_SECONDS:.0f} s")
+    # "unknown" is not a fault: it is the state until the first status check (every 300 s).
     shown = [r.get("wappi", {}) for _, r in health.between(fault, recovered)]
-    assert any(w.get("last_poll_error") or w.get("status") not in ("ok", None) for w in shown)
+    faulted = [w for w in shown if w.get("last_poll_error") or w.get("status") in ("degraded", "error")]
+    print(f"   /health during the outage: {len(faulted)} of {len(shown)} reports show Wappi failing")  # noqa: T201
+    assert faulted, f"/health never showed the Wappi outage: {shown[-1:]}"
 
 
 def test_gemini_answering_429_loses_nothing(deployment):
@@ -164,6 +206,18 @@ def test_gemini_answering_429_loses_nothing(deployment):
     check(tally, f"Gemini 429 for {FAULT_SECONDS:.0f} s")
     during = health.between(fault, recovered)
     print(f"   /health during the outage: {during[-1] if during else None}")  # noqa: T201
+    if not any(model_trouble(report) for _, report in during):
+        # Delivery held (checked above); only the visibility requirement is missing.
+        pytest.xfail(
+            "product: project/health.py health_report has no model section (no Gemini error "
+            "rate, no pending-answer count), so /health stays 'healthy' through a Gemini outage"
+        )
+
+
+def model_trouble(report: dict) -> bool:
+    """/health names the model as failing (a section for it whose status is not ok)."""
+    sections = [report.get(key) for key in ("llm", "gemini", "model", "ai")]
+    return any(isinstance(s, dict) and s.get("status") not in (None, "ok") for s in sections)
 
 
 def test_beat_started_twice_sends_nothing_twice(deployment):
@@ -173,6 +227,8 @@ def test_beat_started_twice_sends_nothing_twice(deployment):
     customers = Customers(run, prefix="7712")
     with HealthWatch(run) as health:
         customers.write(20, voice_every=5)
-        tally = settle(run, customers, timeout=240)
+        tally = settle(run, customers, timeout=RECOVERY_SECONDS)
+    beats = [p for p in run.stack.procs if p.name == "beat"]
+    assert all(p.alive() for p in beats), "a beat exited: the case did not run two schedulers"
     check(tally, "beat started twice")
     print(f"   /health: {health.seen[-1][2].get('processes') if health.seen else None}")  # noqa: T201

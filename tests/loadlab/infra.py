@@ -71,7 +71,26 @@ class RedisServer:
         log = (self.workdir / "redis.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         wait_port(self.port)
+        self._wait_loaded()
         return self
+
+    def _wait_loaded(self, timeout: float = 60.0) -> None:
+        """The port opens before the append-only file is replayed; until then every command
+        answers LOADING (BusyLoadingError). Wait for a real PONG."""
+        import redis
+
+        deadline = time.monotonic() + timeout
+        while True:
+            client = redis.Redis.from_url(self.url, socket_timeout=2)
+            try:
+                if client.ping():
+                    return
+            except redis.exceptions.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+            finally:
+                client.close()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -116,6 +116,10 @@ class Stack:
                 str(self.web_workers),
                 "--access-logfile",
                 "/dev/null",
+                # Not ~/.gunicorn/gunicorn.ctl: shared by every gunicorn of the user, and outside
+                # the temp dir.
+                "--control-socket",
+                str(self.workdir / "gunicorn.ctl"),
             ],
             PROMETHEUS_MULTIPROC_DIR=str(metrics),
         )
@@ -136,6 +140,8 @@ class Stack:
     def wait_worker(self, proc: Proc, hostname: str, *, timeout: float) -> None:
         """Until the worker answers a ping over the broker (its log is quiet at WARNING)."""
         from celery import Celery
+        from kombu.exceptions import OperationalError as KombuOperationalError
+        from redis.exceptions import RedisError
 
         # Celery's broker_url prefers $CELERY_BROKER_URL, which in the test process names the
         # shared test broker (tests.settings): hide it while this app talks to the lab's Redis.
@@ -143,7 +149,14 @@ class Stack:
         app = Celery("loadlab", broker=self.env["CELERY_BROKER_URL"])
         try:
             deadline = time.monotonic() + timeout
-            while not app.control.inspect(destination=[hostname], timeout=1).ping():
+            while True:
+                try:
+                    if app.control.inspect(destination=[hostname], timeout=1).ping():
+                        return
+                except (RedisError, KombuOperationalError, OSError):
+                    # Just after a broker restart: a pooled connection the server closed, or
+                    # Redis still loading its append-only file. The next attempt reconnects.
+                    time.sleep(0.2)
                 if not proc.alive() or time.monotonic() > deadline:
                     raise RuntimeError(f"worker did not start:\n{proc.tail()}")
         finally:
