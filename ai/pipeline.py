@@ -42,7 +42,9 @@ RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending 
 # After this long a late answer would confuse more than help: the managers were told at once.
 PENDING_MAX_AGE = timedelta(hours=6)
 # Bounded by the worst case of one run: a few model calls, each with the SDK's retries.
-CONTACT_LOCK_SECONDS = 900
+# One AI step per contact at a time. Renewed while the step runs (a Gemini call may take a minute
+# or more with retries); a worker killed mid-call frees the contact within this time.
+CONTACT_LOCK_SECONDS = 60
 
 
 class NotYet(Exception):
@@ -72,7 +74,7 @@ def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome
     if quiet_for < settings.REPLY_DEBOUNCE_SECONDS:
         raise NotYet(settings.REPLY_DEBOUNCE_SECONDS - quiet_for)
     try:
-        with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0):
+        with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0, renew=True):
             return _process(contact=contact, message=message, now=now)
     except LockTimeout:
         raise NotYet(2.0) from None
@@ -350,7 +352,7 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
         .first()
     )
     try:
-        with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0):
+        with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0, renew=True):
             if contact.is_client is None:
                 contact_moderate(contact=contact)
                 contact.refresh_from_db()

@@ -78,17 +78,6 @@ def test_a_worker_killed_mid_send_is_replaced_and_nothing_is_lost_or_sent_twice(
     assert any(worker_stale(r) for _, r in health.between(fault, recovered))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product: ai/pipeline.py incoming_process holds cache_lock('ai:contact:<pk>', "
-        "ttl=CONTACT_LOCK_SECONDS=900) around the model calls; a worker killed mid-call never "
-        "releases it, so every redelivery and every sweep_inbound hand-off of that contact's "
-        "message gets LockTimeout -> NotYet(2 s) and retries (max_retries=None) until the key "
-        "expires: the customer is answered only ~15 minutes after the kill, and the sweeper "
-        "piles a new retrying process_incoming task onto the llm queue every sweep meanwhile"
-    ),
-)
 def test_a_worker_killed_mid_gemini_call_is_replaced_and_nothing_is_lost_or_sent_twice(deployment):
     run = deployment
     run.gemini.latency = 5.0
