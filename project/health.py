@@ -62,6 +62,40 @@ def heartbeat_record(now: datetime | None = None) -> None:
     cache.set(HEARTBEAT_KEY, (now or timezone.now()).isoformat(), timeout=None)
 
 
+# A model call is "recent" for this long; this many failures with the latest one failing means
+# the model is in trouble (a blip retried by the SDK does not count).
+LLM_WINDOW_MINUTES = 5
+LLM_FAILURES_DEGRADED = 3
+
+
+def llm_status(now: datetime | None = None) -> dict[str, Any]:
+    """The model (Gemini) as the customers feel it: calls and failures in the last minutes and
+    customers waiting for an answer it could not give. "degraded" while anyone waits or the
+    latest calls keep failing (429, 5xx, timeouts); the web itself is fine, so /health stays 200."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Count, Q
+
+    from ai.models import ModelCall, PendingReply
+
+    now = now or timezone.now()
+    recent = ModelCall.objects.filter(created_at__gte=now - timedelta(minutes=LLM_WINDOW_MINUTES)).exclude(
+        backend="offline"
+    )
+    counts = recent.aggregate(calls=Count("id"), errors=Count("id", filter=Q(ok=False)))
+    latest = recent.order_by("-created_at", "-id").values_list("ok", flat=True).first()
+    waiting = PendingReply.objects.filter(resolved_at__isnull=True).count()
+    failing = latest is False and counts["errors"] >= LLM_FAILURES_DEGRADED
+    return {
+        "status": "degraded" if (waiting or failing) else "ok",
+        "backend": settings.LLM_BACKEND,
+        f"calls_{LLM_WINDOW_MINUTES}m": counts["calls"],
+        f"errors_{LLM_WINDOW_MINUTES}m": counts["errors"],
+        "customers_waiting": waiting,
+    }
+
+
 def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
     """Informational: when beat last sent the heartbeat and a worker last ran it."""
     from django.conf import settings
@@ -90,9 +124,10 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def health_report() -> tuple[bool, dict[str, Any]]:
-    """Healthy when the database and the broker answer; beat/worker liveness and the state of
-    Wappi (authorised, last poll, last webhook, quarantined chats) are reported alongside
-    without failing the check (a deploy may run web alone; Wappi trouble is not ours)."""
+    """Healthy when the database and the broker answer; beat/worker liveness, the state of
+    Wappi (authorised, last poll, last webhook, quarantined chats) and of the model (recent
+    failures, customers waiting) are reported alongside without failing the check (a deploy
+    may run web alone; Wappi's or Gemini's trouble is not ours)."""
     database, broker = check_database(), check_broker()
     healthy = database.ok and broker.ok
     report: dict[str, Any] = {
@@ -105,7 +140,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if database.ok:
         from messaging.selectors import gateway_status
 
-        for key, probe in (("processes", heartbeat_status), ("wappi", gateway_status)):
+        for key, probe in (("processes", heartbeat_status), ("wappi", gateway_status), ("llm", llm_status)):
             try:
                 report[key] = probe()
             except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state

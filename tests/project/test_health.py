@@ -92,3 +92,31 @@ def test_stats_count_today_in_the_business_time_zone(client):
         "failed": 1,
     }
     assert body["outbox_pending"] == 1
+
+
+@pytest.mark.django_db
+def test_health_shows_the_model_in_trouble_while_it_fails_and_customers_wait(client, fake_gemini):
+    from ai.models import PendingReply
+    from ai.pipeline import incoming_process
+
+    assert client.get("/health").json()["llm"]["status"] == "ok"
+    moment = timezone.now() - timedelta(seconds=30)
+    for _customer in range(3):
+        contact = ContactFactory(is_client=True, classified_by="model")
+        message = InboundMessageFactory(
+            contact=contact, text="Сколько стоит доставка?", timestamp=moment, received_at=moment
+        )
+        for _attempt in range(3):  # the SDK's attempts
+            fake_gemini.reply_error(429)
+        assert incoming_process(message_id=message.pk).status in ("fallback", "waiting for the model")
+
+    response = client.get("/health")
+    llm = response.json()["llm"]
+    assert response.status_code == 200  # our side is up: Gemini's trouble is reported, not failed on
+    assert llm["status"] == "degraded"
+    assert llm["customers_waiting"] == 3
+    assert llm["errors_5m"] >= 3
+
+    PendingReply.objects.update(resolved_at=timezone.now())  # answered once Gemini is back
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert client.get("/health").json()["llm"]["status"] == "ok"
