@@ -85,27 +85,33 @@ def amount_text(amount: Decimal) -> str:
     return f"{text},{cents:02d} ₸" if cents else f"{text} ₸"
 
 
+# What an operator (or the assistant) is told for a Kaspi error; the first matching class wins
+# (subclasses before their bases).
+KASPI_ERROR_TEXTS: tuple[tuple[type[KaspiError], str], ...] = (
+    (KaspiRefundOverAvailableError, "Kaspi отказал: сумма возврата больше, чем осталось вернуть по этой покупке."),
+    (
+        KaspiPartialRefundNotAllowedError,
+        "Kaspi не разрешает частичный возврат этой покупки: можно вернуть только всю сумму.",
+    ),
+    (KaspiNotRefundableError, "Kaspi отказал: покупку нельзя вернуть в её текущем статусе."),
+    (
+        KaspiCannotInvoiceError,
+        "Kaspi не может выставить счёт на этот номер: проверьте, что у клиента есть приложение Kaspi.kz.",
+    ),
+    (KaspiInvalidAmountError, "Kaspi не принимает такую сумму."),
+    (KaspiNotFoundError, "Kaspi не нашёл этот платёж."),
+    (
+        KaspiConfigurationError,
+        "Ошибка настройки Kaspi Pay (сертификат, устройство или точка продаж): обратитесь к администратору.",
+    ),
+    (KaspiTimeoutError, "Kaspi не ответил вовремя: результат неизвестен, проверьте в приложении Kaspi Pay."),
+    (KaspiRetryableError, "Kaspi временно недоступен, попробуйте позже."),
+)
+
+
 def kaspi_error_text(exc: KaspiError) -> str:
     """What an operator (or the assistant) is told for a Kaspi error."""
-    if isinstance(exc, KaspiRefundOverAvailableError):
-        return "Kaspi отказал: сумма возврата больше, чем осталось вернуть по этой покупке."
-    if isinstance(exc, KaspiPartialRefundNotAllowedError):
-        return "Kaspi не разрешает частичный возврат этой покупки: можно вернуть только всю сумму."
-    if isinstance(exc, KaspiNotRefundableError):
-        return "Kaspi отказал: покупку нельзя вернуть в её текущем статусе."
-    if isinstance(exc, KaspiCannotInvoiceError):
-        return "Kaspi не может выставить счёт на этот номер: проверьте, что у клиента есть приложение Kaspi.kz."
-    if isinstance(exc, KaspiInvalidAmountError):
-        return "Kaspi не принимает такую сумму."
-    if isinstance(exc, KaspiNotFoundError):
-        return "Kaspi не нашёл этот платёж."
-    if isinstance(exc, KaspiConfigurationError):
-        return "Ошибка настройки Kaspi Pay (сертификат, устройство или точка продаж): обратитесь к администратору."
-    if isinstance(exc, KaspiTimeoutError):
-        return "Kaspi не ответил вовремя: результат неизвестен, проверьте в приложении Kaspi Pay."
-    if isinstance(exc, KaspiRetryableError):
-        return "Kaspi временно недоступен, попробуйте позже."
-    return f"Kaspi отказал: {exc}"
+    return next((text for cls, text in KASPI_ERROR_TEXTS if isinstance(exc, cls)), f"Kaspi отказал: {exc}")
 
 
 def kaspi_configured() -> bool:
