@@ -10,11 +10,10 @@ from __future__ import annotations
 import structlog
 from celery import shared_task
 
-from contacts.models import Contact
 from payments.kaspi_shop import KaspiShopError
 from payments.models import Payment
 from payments.post_purchase import post_purchase_enabled, post_purchase_poll, post_purchase_run_due
-from payments.services import payment_check, payments_customer_says_paid, payments_expire_due
+from payments.services import payment_check, payments_expire_due
 
 log = structlog.get_logger(__name__)
 
@@ -26,14 +25,6 @@ def check_payment(payment_id: int, reason: str = "event") -> str:
     if payment is None:
         return "gone"
     return payment_check(payment=payment, reason=reason).status
-
-
-@shared_task(name="payments.customer_says_paid", ignore_result=True)
-def customer_says_paid(contact_id: int) -> list[str]:
-    contact = Contact.objects.filter(pk=contact_id).first()
-    if contact is None:
-        return []
-    return [p.status for p in payments_customer_says_paid(contact=contact)]
 
 
 @shared_task(name="payments.expire_invoices", ignore_result=True, acks_late=True)

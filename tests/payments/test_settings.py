@@ -14,7 +14,6 @@ def test_payment_tasks_are_routed_to_a_queue_the_worker_consumes():
     router = app.amqp.router
     for name in (
         "payments.check_payment",
-        "payments.customer_says_paid",
         "payments.expire_invoices",
         "payments.post_purchase_tick",
     ):
