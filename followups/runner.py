@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from ai.agent import clean_reply
+from ai.agent import clean_reply, local_now_text
 from ai.conversation import conversation_turns
 from ai.guard import unsupported_figures
 from ai.llm import CallContext, LLMError, Turn, get_backend
@@ -67,7 +67,6 @@ REASON_TEXT = {
     FollowUp.Reason.NO_REPLY: "Клиент не ответил на наше последнее сообщение.",
     FollowUp.Reason.UNCERTAIN_ANSWER: "Клиент дал неопределённый ответ (например, «подумаю», «посмотрю»).",
 }
-WEEKDAYS_RU = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 
 
 @dataclass(frozen=True)
@@ -402,8 +401,8 @@ def _lock_quota() -> None:
 
 
 def _astana_text(now: datetime, tick: _Tick) -> str:
-    local = timezone.localtime(now, tick.window.tz)
-    return f"{WEEKDAYS_RU[local.weekday()]}, {local:%d.%m.%Y %H:%M} (время Астаны)"
+    # The business time zone is the window's (TIME_ZONE), as the sales prompt's clock.
+    return f"{local_now_text(timezone.localtime(now, tick.window.tz))} (время Астаны)"
 
 
 def _counts(report: RunReport) -> dict[str, int]:
