@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,8 +59,47 @@ def check_broker() -> Check:
     return Check(True, {"transport": transport})
 
 
-def heartbeat_record(now: datetime | None = None) -> None:
-    cache.set(HEARTBEAT_KEY, (now or timezone.now()).isoformat(), timeout=None)
+def heartbeat_record(now: datetime | None = None, *, beat: str | None = None) -> None:
+    """A worker ran the heartbeat; `beat` names the beat process that sent it (its host:pid),
+    so /health can tell when two beats schedule at once (a mistake every periodic task then
+    runs twice for)."""
+    moment = (now or timezone.now()).isoformat()
+    cache.set(HEARTBEAT_KEY, moment, timeout=None)
+    if not beat:
+        return
+    from messaging.locks import LockTimeout, cache_lock
+
+    try:
+        # Two beats started together send their heartbeats together: serialise the update.
+        with cache_lock(BEATS_KEY, ttl=10, wait=5):
+            seen = {k: v for k, v in (cache.get(BEATS_KEY) or {}).items() if _age(v, now) < BEATS_FORGET_SECONDS}
+            seen[beat] = moment
+            cache.set(BEATS_KEY, seen, timeout=None)
+    except LockTimeout:
+        pass  # the next heartbeat records it
+
+
+BEATS_KEY = "health:beats"
+BEATS_FORGET_SECONDS = 24 * 3600
+
+# This process's identity when it is a beat (set on celery's beat_init), stamped on the
+# heartbeat messages it sends.
+_beat_identity: str | None = None
+
+
+def beat_started(**_: Any) -> None:
+    global _beat_identity
+    _beat_identity = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def stamp_heartbeat(sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """celery's before_task_publish: a beat process names itself on the heartbeat it sends."""
+    if _beat_identity and sender == "project.heartbeat" and headers is not None:
+        headers["beat_id"] = _beat_identity
+
+
+def _age(iso: str, now: datetime | None) -> float:
+    return ((now or timezone.now()) - datetime.fromisoformat(iso)).total_seconds()
 
 
 # A model call is "recent" for this long; this many failures with the latest one failing means
@@ -116,7 +156,15 @@ def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
             "age_seconds": round(age, 1),
         }
 
-    return {"beat": state(beat_sent), "worker": state(worker_seen)}
+    beat = state(beat_sent)
+    # Beats whose heartbeat a worker ran within the stale window: more than one is a fault.
+    live = sorted(k for k, v in (cache.get(BEATS_KEY) or {}).items() if _age(v, now) <= stale_after)
+    if live:
+        beat["instances"] = len(live)
+    if len(live) > 1:
+        beat["status"] = "duplicate"
+        beat["error"] = f"{len(live)} beat processes are scheduling at once ({', '.join(live)}): stop all but one"
+    return {"beat": beat, "worker": state(worker_seen)}
 
 
 def _parse(value: str | None) -> datetime | None:

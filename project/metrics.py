@@ -260,6 +260,11 @@ class ProductCollector(Collector):
             seen = beats[process]["last_seen"]
             gauge.add_metric([process], _epoch(datetime.fromisoformat(seen) if seen else None))
         yield gauge
+        yield GaugeMetricFamily(
+            "celery_beat_instances",
+            "Beat processes whose heartbeat a worker ran recently (more than 1 is a mistake)",
+            value=beats["beat"].get("instances", 0),
+        )
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -56,6 +56,30 @@ def test_health_reports_a_worker_heartbeat_and_when_it_went_stale(client):
     assert worker["age_seconds"] == 1800
 
 
+def test_health_names_two_beats_scheduling_at_once_and_clears_when_one_is_gone(client, settings):
+    settings.HEARTBEAT_INTERVAL = 30  # stale after 100 s
+    with time_machine.travel("2026-11-23 10:00 +05:00", tick=False):
+        health.heartbeat_record(beat="host-a:101")
+        beat = client.get("/health").json()["processes"]["beat"]
+        assert beat.get("instances") == 1
+        assert beat["status"] != "duplicate"
+    with time_machine.travel("2026-11-23 10:00:20 +05:00", tick=False):
+        health.heartbeat_record(beat="host-b:202")  # the mistake: a second beat
+        response = client.get("/health")
+    beat = response.json()["processes"]["beat"]
+    assert response.status_code == 200  # customers are still served; operators must act
+    assert beat["status"] == "duplicate"
+    assert beat["instances"] == 2
+    assert "host-a:101" in beat["error"]
+    assert "host-b:202" in beat["error"]
+    # host-a was stopped: only host-b keeps sending.
+    with time_machine.travel("2026-11-23 10:02:30 +05:00", tick=False):
+        health.heartbeat_record(beat="host-b:202")
+        beat = client.get("/health").json()["processes"]["beat"]
+    assert beat["instances"] == 1
+    assert beat["status"] != "duplicate"
+
+
 def test_health_only_answers_get(client):
     assert client.post("/health").status_code == 405
 
