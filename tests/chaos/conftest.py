@@ -3,11 +3,14 @@ product (tests.loadlab); each case prints survived / lost / duplicated."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,14 +131,73 @@ class Tally:
     lost: list[str]
     duplicated: list[str]
     pending: int
+    recovered_in: float = 0.0  # seconds from the end of the fault until everyone was answered
 
     def print(self, case: str) -> None:
         print(  # noqa: T201 - the case's verdict
             f"\n== chaos: {case}: survived {self.survived}, lost {len(self.lost)}, duplicated "
-            f"{len(self.duplicated)}, outbox pending {self.pending}"
+            f"{len(self.duplicated)}, outbox pending {self.pending}, recovered in {self.recovered_in:.0f} s"
             + (f"\n   lost: {self.lost[:10]}" if self.lost else "")
             + (f"\n   duplicated: {self.duplicated[:10]}" if self.duplicated else "")
         )
+
+
+@dataclass
+class Verdict:
+    case: str
+    tally: Tally
+    health_shown: bool
+    health_detail: str
+
+
+VERDICTS: list[Verdict] = []
+CHAOS_DIR = Path(__file__).resolve().parents[2] / "var" / "chaos"
+
+
+def record(case: str, tally: Tally, *, health_shown: bool, health_detail: str) -> None:
+    tally.print(case)
+    print(f"   /health during the fault: {health_detail}")  # noqa: T201
+    VERDICTS.append(Verdict(case, tally, health_shown, health_detail))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """`make chaos` ends with one table (case, survived, lost, duplicated, recovery, /health)
+    and writes it as JSON to var/chaos/."""
+    if not VERDICTS:
+        return
+    head = f"{'case':<46} {'survived':>8} {'lost':>5} {'dup':>4} {'pending':>7} {'recovery':>9}  health"
+    lines = [head]
+    for v in VERDICTS:
+        t = v.tally
+        lines.append(
+            f"{v.case:<46} {t.survived:>8} {len(t.lost):>5} {len(t.duplicated):>4} {t.pending:>7} "
+            f"{t.recovered_in:>7.0f} s  {'shown' if v.health_shown else 'NOT SHOWN'}"
+        )
+    print(f"\n\n== make chaos: summary (faults of {FAULT_SECONDS:.0f} s)\n" + "\n".join(lines))  # noqa: T201
+    CHAOS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {
+        "finished_at": stamp,
+        "exit_status": int(exitstatus),
+        "fault_seconds": FAULT_SECONDS,
+        "cases": [
+            {
+                "case": v.case,
+                "survived": v.tally.survived,
+                "lost": v.tally.lost,
+                "duplicated": v.tally.duplicated,
+                "outbox_pending": v.tally.pending,
+                "recovered_in_seconds": round(v.tally.recovered_in, 1),
+                "health_shown": v.health_shown,
+                "health_detail": v.health_detail,
+            }
+            for v in VERDICTS
+        ],
+    }
+    path = CHAOS_DIR / f"chaos-{stamp}.json"
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    (CHAOS_DIR / "latest.json").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"   written to {path.relative_to(CHAOS_DIR.parents[1])}")  # noqa: T201
 
 
 def outbox_drained(run: Lab) -> bool:
@@ -150,7 +212,8 @@ def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int 
     for a late duplicate, and counts: lost = a message not stored or a customer not answered
     (or an outbound row never sent); duplicated = a message stored twice or a send repeated."""
     phones = set(customers.phones)
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
         got = Counter(s.recipient for s in run.wappi.sends if s.body == REPLY_TEXT)
         # Every customer answered, and no outbound row still queued/sending (a row left
@@ -158,6 +221,7 @@ def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int 
         if all(got[p] >= replies_each for p in phones) and outbox_drained(run):
             break
         time.sleep(1)
+    recovered_in = time.monotonic() - started
     time.sleep(8)
     result = outcome(run.db_url)
     sends = Counter((s.recipient, s.body) for s in run.wappi.sends)
@@ -173,4 +237,4 @@ def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int 
     duplicated += [f"{p} got {body[:30]!r} {n}x" for (p, body), n in sends.items() if n > 1]
     duplicated += [f"{p} answered {per_phone[p]}x" for p in phones if per_phone[p] > replies_each]
     bad = {x.split()[0] for x in lost + duplicated}
-    return Tally(len(phones - bad), lost, duplicated, result.outbound_pending + result.outbound_failed)
+    return Tally(len(phones - bad), lost, duplicated, result.outbound_pending + result.outbound_failed, recovered_in)
