@@ -63,7 +63,6 @@ class WorkerProcess:
 def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterator[WorkerProcess]:
     """`celery -A project worker` as the Procfile starts it (no queue, pool or concurrency
     flags unless `queues` names some), sharing this test's database, broker and cache."""
-    import signal
     import time
     import uuid
 
@@ -103,11 +102,18 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
                 raise RuntimeError(f"worker did not start:\n{log_file.read()[-5000:]}")
         yield WorkerProcess(hostname, proc)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log_file.close()
+
+
+def stop_process(proc: subprocess.Popen[str], *, timeout: float = 30) -> None:
+    """SIGTERM (a warm shutdown), then SIGKILL if it has not exited within `timeout`."""
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

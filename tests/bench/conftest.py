@@ -3,12 +3,10 @@ recorded metrics (metric, value, target, ratio), also written as JSON to var/ben
 
 from __future__ import annotations
 
-import json
 import platform
-from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.bench.util import RESULTS
+from tests.bench.util import RESULTS, write_run
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "var" / "bench"
 
@@ -24,10 +22,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         ok = {True: "yes", False: "NO", None: ""}[m.meets]
         lines.append(f"{m.metric:<58} {value:>14} {target:>12} {ratio:>7}  {ok}")
     print("\n\n== make bench: summary\n" + "\n".join(lines))  # noqa: T201 - the benchmark's output
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {
-        "finished_at": stamp,
         "exit_status": int(exitstatus),
         "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
         "metrics": [
@@ -44,10 +39,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
             for m in RESULTS
         ],
     }
-    path = BENCH_DIR / f"bench-{stamp}.json"
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
-    (BENCH_DIR / "latest.json").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    print(f"   written to {path.relative_to(BENCH_DIR.parents[1])}")  # noqa: T201
+    write_run(BENCH_DIR, "bench", payload)
 
 
 def _cpus() -> int:

@@ -1,8 +1,11 @@
-"""Shared by the benchmarks: a query counter and the printed report."""
+"""Shared by the benchmarks: a query counter, the printed report and the JSON record."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 from django.db import connection
 
@@ -30,6 +33,19 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
     print(f"\n== {title}")  # noqa: T201 - the benchmark's output
     for name, value in rows:
         print(f"   {name:<48} {value}")  # noqa: T201
+
+
+def write_run(folder: Path, prefix: str, payload: dict) -> Path:
+    """Writes one run as `<prefix>-<UTC time>.json` and `latest.json` in `folder`, with its
+    finishing time; returns the file's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps({"finished_at": stamp, **payload}, ensure_ascii=False, indent=2)
+    path = folder / f"{prefix}-{stamp}.json"
+    path.write_text(text, encoding="utf-8")
+    (folder / "latest.json").write_text(text, encoding="utf-8")
+    print(f"   written to {path.relative_to(folder.parents[1])}")  # noqa: T201
+    return path
 
 
 @dataclass(frozen=True)

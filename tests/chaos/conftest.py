@@ -3,19 +3,18 @@ product (tests.loadlab); each case prints survived / lost / duplicated."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.bench.util import write_run
 from tests.loadlab.collect import outcome
 from tests.loadlab.fakes import REPLY_TEXT
 from tests.loadlab.lab import Infra, Lab, lab
@@ -174,10 +173,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{t.recovered_in:>7.0f} s  {'shown' if v.health_shown else 'NOT SHOWN'}"
         )
     print(f"\n\n== make chaos: summary (faults of {FAULT_SECONDS:.0f} s)\n" + "\n".join(lines))  # noqa: T201
-    CHAOS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {
-        "finished_at": stamp,
         "exit_status": int(exitstatus),
         "fault_seconds": FAULT_SECONDS,
         "cases": [
@@ -194,10 +190,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for v in VERDICTS
         ],
     }
-    path = CHAOS_DIR / f"chaos-{stamp}.json"
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
-    (CHAOS_DIR / "latest.json").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    print(f"   written to {path.relative_to(CHAOS_DIR.parents[1])}")  # noqa: T201
+    write_run(CHAOS_DIR, "chaos", payload)
 
 
 def outbox_drained(run: Lab) -> bool:

@@ -3,7 +3,6 @@ is stopped: each beat stamps its name on the heartbeats it sends, the worker rec
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from project.schedules import periodic_tasks_sync
-from tests.processes import ROOT, celery_worker, process_env
+from tests.processes import ROOT, celery_worker, process_env, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -27,16 +26,6 @@ def start_beat(log_file) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def wait_for_beat(client, condition, *, timeout: float, logs) -> dict:
@@ -65,10 +54,10 @@ def test_a_second_beat_shows_as_duplicate_on_health_until_it_is_stopped(client, 
             assert str(first.pid) in beat["error"]
             assert str(second.pid) in beat["error"]
 
-            stop(second)
+            stop_process(second)
             beat = wait_for_beat(client, lambda b: b["status"] == "ok", timeout=60, logs=logs)
             assert beat["instances"] == 1
             assert str(second.pid) not in str(beat)
         finally:
-            stop(first)
-            stop(second)
+            stop_process(first)
+            stop_process(second)
