@@ -236,7 +236,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Redis redelivers an unacked (acks_late) task after this many seconds; it must be
     # longer than any ETA/countdown we use (we never use more than a few minutes).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # A worker takes its next task from the first non-empty queue in CELERY_TASK_QUEUES'
+        # order (not round robin): storing customers' messages and sending replies, both short,
+        # are never starved by slow model calls holding the threads.
+        "queue_order_strategy": "priority",
+    }
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -247,8 +253,8 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# A worker started without -Q consumes all four.
-CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("ingest", "llm", "send", "default"))
+# A worker started without -Q consumes all four, in this order of priority (see above).
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("ingest", "send", "default", "llm"))
 # Routing by task name (glob patterns): short Wappi work, slow model calls, the rest.
 CELERY_TASK_ROUTES = {
     "messaging.ingest*": {"queue": "ingest"},

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -52,6 +53,13 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 class WorkerProcess:
     hostname: str
     process: subprocess.Popen[str]
+    log_file: Any = None
+
+    def log(self) -> str:
+        """Everything the worker has logged so far."""
+        self.log_file.flush()
+        self.log_file.seek(0)
+        return self.log_file.read()
 
     def kill(self) -> None:
         """SIGKILL: the worker dies mid-task, with no chance to clean up or acknowledge."""
@@ -100,7 +108,7 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
             if proc.poll() is not None or time.monotonic() > deadline:
                 log_file.seek(0)
                 raise RuntimeError(f"worker did not start:\n{log_file.read()[-5000:]}")
-        yield WorkerProcess(hostname, proc)
+        yield WorkerProcess(hostname, proc, log_file)
     finally:
         stop_process(proc)
         log_file.close()

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from tests.bench.util import record, report
-from tests.loadlab.collect import ProcSampler, db_counters, db_stats_reset, outcome, percentile
+from tests.loadlab.collect import ProcSampler, db_counters, db_stats_reset, outcome, percentile, reply_stages
 from tests.loadlab.lab import Infra, lab
 from tests.loadlab.traffic import GROUPS, WHITELISTED, plan_traffic, run_traffic
 
@@ -57,10 +57,16 @@ def test_a_minute_of_customers_end_to_end(infra):
         roots = {"web (gunicorn)": web.pid, "beat": beat.pid} | {
             f"worker {i + 1}": w.pid for i, w in enumerate(workers)
         }
+        # Not the product, but on the same cores: where the rest of the machine went.
+        harness = {
+            "PostgreSQL (private cluster)": infra.pg.pid,
+            "Redis (private)": infra.redis.process.pid,
+            "test process (traffic + fakes)": os.getpid(),
+        }
         time.sleep(3)  # beat's first ticks and the workers' connections, outside the measurement
         db_stats_reset(run.db_url)
         before = db_counters(run.db_url)
-        with ProcSampler(roots) as sampler:
+        with ProcSampler(roots | harness, alone=frozenset({"test process (traffic + fakes)"})) as sampler:
             traffic = run_traffic(plan, wappi=run.wappi, gemini=run.gemini, webhook_url=stack.webhook_url)
             clients = set(plan.contacts)
             deadline = time.monotonic() + SETTLE_SECONDS
@@ -73,6 +79,7 @@ def test_a_minute_of_customers_end_to_end(infra):
             settled = time.time()
         after = db_counters(run.db_url)
         result = outcome(run.db_url)
+        stages = reply_stages(run.db_url)
         sends = list(run.wappi.sends)
         calls = list(run.gemini.calls)
         for proc in stack.procs:
@@ -131,6 +138,7 @@ def test_a_minute_of_customers_end_to_end(infra):
             "same, minus the fake Gemini's own latency",
             f"{percentile(net_latency, 50):.2f} / {percentile(net_latency, 95):.2f} s",
         ),
+        *stage_rows(stages, posted_at),
         ("replies per second (first to last send)", f"{len(sends) / send_span:.1f} /s" if sends else "none"),
         ("Gemini calls", ", ".join(f"{k} {v}" for k, v in sorted(calls_by_kind.items()))),
         ("DB statements per message (pg_stat_statements, all)", f"{statements / n_msgs:.1f}"),
@@ -146,6 +154,10 @@ def test_a_minute_of_customers_end_to_end(infra):
                 f"{sampler.rss_peak[name]:.0f} MB",
             )
         )
+    cores = os.cpu_count() or 1
+    total = sum(sampler.cpu_used(name) for name in sampler.roots)
+    share = 100 * total / (wall * cores)
+    rows.append(("machine: CPU used of all cores", f"{total:.0f} s of {wall * cores:.0f} s ({share:.0f} %)"))
     report("End-to-end load: webhook -> gunicorn -> Celery -> Gemini fake -> Wappi fake", rows)
 
     record("E2E: messages ingested per second", ingest_rate, "/s", note=f"{n_msgs} messages over {SECONDS:.0f} s")
@@ -154,9 +166,10 @@ def test_a_minute_of_customers_end_to_end(infra):
     if sends:
         record("E2E: replies per second, Gemini 1 s", len(sends) / send_span, "/s", better="higher")
     record("E2E: DB queries per message", queries / n_msgs, note="pg_stat_statements, without transaction control")
-    for name in sampler.roots:
-        record(f"E2E: {name} CPU", 100 * sampler.cpu_used(name) / wall, "%")
+    for name in roots:
+        record(f"E2E: {name} CPU", 100 * sampler.cpu_used(name) / wall, "%", note="% of one core")
         record(f"E2E: {name} peak RSS", sampler.rss_peak[name], "MB")
+    record("E2E: machine CPU used (all processes)", share, "%", note=f"% of {cores} cores")
 
     # --- correctness -----------------------------------------------------------------------------
     sent_to = Counter(s.recipient for s in sends)
@@ -176,3 +189,17 @@ def test_a_minute_of_customers_end_to_end(infra):
     assert sum(result.replies_sent.values()) == len(sends), "Wappi saw a different number of sends than the outbox"
     assert result.outbound_pending == 0
     assert result.outbound_failed == 0
+
+
+def stage_rows(stages, posted_at: dict[str, float]) -> list[tuple[str, str]]:
+    """Where a reply's time goes: webhook -> stored, stored -> reply queued (the 2 s quiet
+    window, the queue wait, the classification and the reply call), queued -> sent."""
+    spans = {
+        "webhook -> stored": [float(stored) - posted_at[mid] for mid, stored, _, _ in stages if mid in posted_at],
+        "stored -> reply queued (debounce + AI step)": [float(q) - float(s) for _, s, q, _ in stages],
+        "reply queued -> sent to Wappi": [float(sent) - float(q) for _, _, q, sent in stages],
+    }
+    return [
+        (f"  {name} p50 / p95", f"{percentile(values, 50):.2f} / {percentile(values, 95):.2f} s")
+        for name, values in spans.items()
+    ]

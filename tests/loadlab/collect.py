@@ -58,9 +58,11 @@ def rss_mb(pid: int) -> float:
 @dataclass
 class ProcSampler:
     """Samples named process trees every `interval` s: CPU seconds (tree total, the last
-    sample, so children that exit between samples are undercounted slightly) and peak RSS."""
+    sample, so children that exit between samples are undercounted slightly) and peak RSS.
+    Names in `alone` are sampled without their children (the test process itself)."""
 
     roots: dict[str, int]
+    alone: frozenset[str] = frozenset()
     interval: float = 1.0
     cpu_start: dict[str, float] = field(default_factory=dict)
     cpu_last: dict[str, float] = field(default_factory=dict)
@@ -69,7 +71,7 @@ class ProcSampler:
 
     def _sample(self) -> None:
         for name, pid in self.roots.items():
-            pids = process_tree(pid)
+            pids = [pid] if name in self.alone else process_tree(pid)
             self.cpu_last[name] = sum(cpu_seconds(p) for p in pids)
             self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), sum(rss_mb(p) for p in pids))
 
@@ -170,6 +172,17 @@ def outcome(url: str) -> Outcome:
         ).fetchone()
         clients = dict(conn.execute("SELECT phone, is_client FROM contacts_contact").fetchall())
     return Outcome(inbound, sent, pending, failed, to, clients)
+
+
+def reply_stages(url: str) -> list[tuple[str, float, float, float]]:
+    """For every reply sent: (the answered message's WhatsApp id, when that message was stored,
+    when the reply was queued, when it was sent), unix times, from the database's own clocks."""
+    with db(url) as conn:
+        return conn.execute(
+            "SELECT i.provider_message_id, extract(epoch FROM i.created_at), extract(epoch FROM o.created_at), "
+            "extract(epoch FROM o.sent_at) FROM messaging_message o JOIN messaging_message i ON i.id = o.reply_to_id "
+            "WHERE o.direction = 'out' AND o.purpose = 'reply' AND o.sent_at IS NOT NULL"
+        ).fetchall()
 
 
 def percentile(values: list[float], p: float) -> float:
