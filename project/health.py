@@ -14,6 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 HEARTBEAT_KEY = "health:worker-heartbeat"
+# Beat processes (host:pid) whose heartbeat a worker ran, with when; forgotten after a day.
+BEATS_KEY = "health:beats"
+BEATS_FORGET_SECONDS = 24 * 3600
 BROKER_TIMEOUT_SECONDS = 3.0
 
 
@@ -78,9 +81,6 @@ def heartbeat_record(now: datetime | None = None, *, beat: str | None = None) ->
     except LockTimeout:
         pass  # the next heartbeat records it
 
-
-BEATS_KEY = "health:beats"
-BEATS_FORGET_SECONDS = 24 * 3600
 
 # This process's identity when it is a beat (set on celery's beat_init), stamped on the
 # heartbeat messages it sends.

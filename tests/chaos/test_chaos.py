@@ -66,6 +66,22 @@ def shown(reports: list, fault) -> tuple[bool, str]:
     return bool(hits), f"{hits} of {len(reports)} reports"
 
 
+def kill_and_replace(run, worker, health: HealthWatch, *, heal) -> tuple[float, float]:
+    """kill -9 the worker; once /health shows it stale (what a supervisor watches), `heal` the
+    slow fake and start a replacement. Returns when the fault began and when it ended."""
+    fault = time.time()
+    worker.kill()
+    wait_until(
+        lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())),
+        timeout=60,
+        what="stale",
+        detail=lambda: health.seen[-3:],
+    )
+    heal()
+    run.stack.start_worker()
+    return fault, time.time()
+
+
 def test_a_worker_killed_mid_send_is_replaced_and_nothing_is_lost_or_sent_twice(deployment):
     run = deployment
     run.wappi.latency = 4.0  # WhatsApp takes the message at once but answers slowly
@@ -74,18 +90,7 @@ def test_a_worker_killed_mid_send_is_replaced_and_nothing_is_lost_or_sent_twice(
     with HealthWatch(run) as health:
         customers.write(10)
         wait_until(lambda: run.wappi.send_started >= 3, timeout=60, what="sends in flight")
-        fault = time.time()
-        worker.kill()
-        # A supervisor notices (the heartbeat goes stale) and starts a replacement.
-        wait_until(
-            lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())),
-            timeout=60,
-            what="stale",
-            detail=lambda: health.seen[-3:],
-        )
-        run.wappi.latency = 0.2
-        run.stack.start_worker()
-        recovered = time.time()
+        fault, recovered = kill_and_replace(run, worker, health, heal=lambda: setattr(run.wappi, "latency", 0.2))
         tally = settle(run, customers, timeout=RECOVERY_SECONDS)
     seen, detail = shown(health.between(fault, recovered), lambda _, r: worker_stale(r))
     check(tally, "worker killed mid-send", health_shown=seen, health_detail=f"worker stale in {detail}")
@@ -103,17 +108,7 @@ def test_a_worker_killed_mid_gemini_call_is_replaced_and_nothing_is_lost_or_sent
             return sum(c.kind != "transcribe" for c in run.gemini.calls)
 
         wait_until(lambda: ai_step_calls() >= 3, timeout=60, what="AI-step Gemini calls in flight")
-        fault = time.time()
-        worker.kill()
-        wait_until(
-            lambda: any(worker_stale(r) for _, r in health.between(fault, time.time())),
-            timeout=60,
-            what="stale",
-            detail=lambda: health.seen[-3:],
-        )
-        run.gemini.latency = 0.2
-        run.stack.start_worker()
-        recovered = time.time()
+        fault, recovered = kill_and_replace(run, worker, health, heal=lambda: setattr(run.gemini, "latency", 0.2))
         tally = settle(run, customers, timeout=RECOVERY_SECONDS)
     seen, detail = shown(health.between(fault, recovered), lambda _, r: worker_stale(r))
     check(tally, "worker killed mid-Gemini call", health_shown=seen, health_detail=f"worker stale in {detail}")
