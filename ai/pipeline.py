@@ -41,7 +41,6 @@ HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он �
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
 # After this long a late answer would confuse more than help: the managers were told at once.
 PENDING_MAX_AGE = timedelta(hours=6)
-# Bounded by the worst case of one run: a few model calls, each with the SDK's retries.
 # One AI step per contact at a time. Renewed while the step runs (a Gemini call may take a minute
 # or more with retries); a worker killed mid-call frees the contact within this time.
 CONTACT_LOCK_SECONDS = 60

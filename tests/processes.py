@@ -56,10 +56,10 @@ class WorkerProcess:
     log_file: Any = None
 
     def log(self) -> str:
-        """Everything the worker has logged so far."""
-        self.log_file.flush()
-        self.log_file.seek(0)
-        return self.log_file.read()
+        """Everything the worker has logged so far. Read with pread: the worker writes through
+        the same open file, and moving its offset (seek) would let it overwrite the start."""
+        fd = self.log_file.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: the worker dies mid-task, with no chance to clean up or acknowledge."""
