@@ -29,10 +29,8 @@ import json
 import re
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import structlog
 from django.conf import settings
@@ -43,10 +41,10 @@ from django.utils import timezone
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from ai import gemini
+from ai import sdk
 from ai.llm import ToolSpec
 from ai.models import ContextCache
-from messaging.locks import LockTimeout, cache_lock
+from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
 
@@ -208,8 +206,8 @@ def _create_or_extend(prefix: StablePrefix, *, key: str, now: datetime) -> str |
     ending = ContextCache.objects.filter(key=key, status=ContextCache.Status.ACTIVE, expire_at__gt=now).first()
     if ending is not None:
         try:
-            gemini.get_client().caches.update(name=ending.name, config=types.UpdateCachedContentConfig(ttl=f"{ttl}s"))
-        except (genai_errors.APIError, *gemini.TRANSPORT_ERRORS) as exc:
+            sdk.get_client().caches.update(name=ending.name, config=types.UpdateCachedContentConfig(ttl=f"{ttl}s"))
+        except (genai_errors.APIError, *sdk.TRANSPORT_ERRORS) as exc:
             context_cache_lost(ending.name, error=f"extend failed: {type(exc).__name__}: {exc}")
         else:
             ending.expire_at = now + timedelta(seconds=ttl)
@@ -227,15 +225,13 @@ def _create(prefix: StablePrefix, *, key: str, now: datetime, ttl: int) -> str |
         ttl=f"{ttl}s",
     )
     if prefix.tools:
-        from ai.backends.gemini import tool_declarations
-
-        config.tools, config.tool_config = tool_declarations(prefix.tools)
+        config.tools, config.tool_config = sdk.tool_declarations(prefix.tools)
     started = time.monotonic()
     try:
-        cache = gemini.get_client().caches.create(model=prefix.model, config=config)
+        cache = sdk.get_client().caches.create(model=prefix.model, config=config)
     except genai_errors.APIError as exc:
         return _refused(prefix, key=key, now=now, exc=exc)
-    except gemini.TRANSPORT_ERRORS as exc:
+    except sdk.TRANSPORT_ERRORS as exc:
         log.warning("context_cache.create_failed", key=key[:12], error_type=type(exc).__name__)
         _memo.put(key, "", now + FAILURE_BACKOFF)
         return None
@@ -318,36 +314,17 @@ def _refused(prefix: StablePrefix, *, key: str, now: datetime, exc: genai_errors
 
 def _delete_remote(name: str) -> None:
     try:
-        gemini.get_client().caches.delete(name=name)
-    except (genai_errors.APIError, *gemini.TRANSPORT_ERRORS) as exc:
+        sdk.get_client().caches.delete(name=name)
+    except (genai_errors.APIError, *sdk.TRANSPORT_ERRORS) as exc:
         # It expires by itself at its TTL; only the storage until then is lost.
         log.info("context_cache.delete_failed", name=name, error_type=type(exc).__name__)
 
 
-def storage_cost_usd(*, since: datetime, until: datetime) -> Decimal:
-    """What keeping caches alive cost in [since, until): tokens x hours x the model's "storage"
-    price per 1M token-hours (settings.LLM_PRICES)."""
-    total = Decimal(0)
-    rows = ContextCache.objects.filter(created_at__lt=until, token_count__gt=0).exclude(
-        status__in=[ContextCache.Status.TOO_SMALL, ContextCache.Status.FAILED]
-    )
-    for row in rows.only("model", "token_count", "created_at", "expire_at", "ended_at"):
-        start = max(row.created_at, since)
-        end = min(x for x in (row.ended_at, row.expire_at, until) if x is not None)
-        if end <= start:
-            continue
-        price = Decimal(str((settings.LLM_PRICES.get(row.model) or {}).get("storage", 0)))
-        hours = Decimal((end - start).total_seconds()) / Decimal(3600)
-        total += Decimal(row.token_count) * hours * price / Decimal(1_000_000)
-    return total
-
-
-__all__: Sequence[str] = (
+__all__ = (
     "StablePrefix",
     "context_cache_expire",
     "context_cache_for",
     "context_cache_hit",
     "context_cache_lost",
     "reset_memo",
-    "storage_cost_usd",
 )

@@ -12,7 +12,8 @@ from typing import Literal
 
 import structlog
 
-from ai.llm import CallContext, LLMError, get_backend
+from ai.backends import get_backend
+from ai.llm import CallContext, LLMError
 from ai.prompts import prompt_get, prompt_render
 from contacts.models import Contact
 

@@ -11,10 +11,9 @@ tokens, latency, outcome, contact, prompt version, cost). Customer text only eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-
-from ai.gemini import LLMError, LLMPermanentError, LLMTransientError, LLMUnavailableError
 
 __all__ = [
     "CallContext",
@@ -30,11 +29,48 @@ __all__ = [
     "ToolSpec",
     "Turn",
     "Verdict",
-    "get_backend",
 ]
 
 Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe", "post_purchase"]
 REQUEST_TYPES = ("sales", "support", "complaint", "general")
+
+
+class LLMError(Exception):
+    """A Gemini call failed. `retryable` says whether the same call can succeed later.
+
+    `status_code` is the HTTP status when the server answered one, else None.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+    def __reduce__(self) -> tuple[Callable[..., LLMError], tuple[Any, ...], dict[str, Any]]:
+        # Keyword-only attributes would be lost by Exception's default pickling (Celery
+        # serialises exceptions when it records a failure or a retry).
+        return (type(self), (str(self),), self.__dict__)
+
+
+class LLMTransientError(LLMError):
+    """Come back later: 408/429/5xx, timeouts, connection errors, a garbled body (after the
+    SDK's own retries). `retry_after` is the server's RetryInfo delay in seconds, when sent."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class LLMPermanentError(LLMError):
+    """The same call will fail the same way: 4xx other than 408/429, a blocked or empty
+    answer, an invalid request or configuration."""
+
+
+class LLMUnavailableError(LLMPermanentError):
+    """No call can be made at all: ``LLM_BACKEND=offline`` or no ``GEMINI_API_KEY``."""
 
 
 @dataclass(frozen=True)
@@ -151,16 +187,3 @@ class LLMBackend(Protocol):
         `text` after our `last_bot_text`. Raises LLMPermanentError for an invalid answer,
         LLMTransientError when the model is unavailable (callers fall back to rules)."""
         ...
-
-
-def get_backend() -> LLMBackend:
-    """The backend chosen by settings.LLM_BACKEND (built once per process and settings)."""
-    from django.conf import settings
-
-    if settings.LLM_BACKEND == "offline":
-        from ai.backends.offline import OfflineBackend
-
-        return OfflineBackend()
-    from ai.backends.gemini import GeminiBackend
-
-    return GeminiBackend()

@@ -1,7 +1,7 @@
 """Voice notes to text: a WhatsApp voice note (Ogg/Opus) transcribed by Gemini.
 
 Only Gemini can do this honestly: with ``LLM_BACKEND=offline`` (or no key) the call raises
-LLMUnavailableError instead of inventing a transcript. Errors are those of :mod:`ai.gemini`:
+LLMUnavailableError instead of inventing a transcript. Errors are those of :mod:`ai.sdk`:
 LLMTransientError (retry later), LLMPermanentError (give up, hand the note to a human).
 """
 
@@ -15,7 +15,7 @@ import structlog
 from django.conf import settings
 from google.genai import types
 
-from ai.gemini import LLMPermanentError, LLMUnavailableError, generate, log_usage, response_text, usage_tokens
+from ai.sdk import LLMPermanentError, LLMUnavailableError, generate, log_usage, response_text, usage_tokens
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 
 from ai.llm import CallContext
-from ai.models import ModelCall
+from ai.models import ContextCache, ModelCall
 
 log = structlog.get_logger(__name__)
 
@@ -109,9 +109,7 @@ def _cache_summary(rows: QuerySet[ModelCall], *, since: datetime, until: datetim
     """Explicit context caching in [since, until): the share of Gemini sales requests that named
     a cache, the tokens Gemini read from caches (explicit and implicit), and the money saved:
     cached tokens at the input price minus their cached price, minus what storing the caches
-    cost (ai.context_cache.storage_cost_usd)."""
-    from ai.context_cache import storage_cost_usd
-
+    cost (storage_cost_usd)."""
     replies = rows.filter(backend="gemini", purpose=ModelCall.Purpose.REPLY, ok=True).aggregate(
         n=Count("id"), cached=Count("id", filter=~Q(cache_name=""))
     )
@@ -128,3 +126,21 @@ def _cache_summary(rows: QuerySet[ModelCall], *, since: datetime, until: datetim
         "cache_storage_usd": float(round(storage, 6)),
         "cache_saved_usd": float(round(saved - storage, 6)),
     }
+
+
+def storage_cost_usd(*, since: datetime, until: datetime) -> Decimal:
+    """What keeping caches alive cost in [since, until): tokens x hours x the model's "storage"
+    price per 1M token-hours (settings.LLM_PRICES)."""
+    total = Decimal(0)
+    rows = ContextCache.objects.filter(created_at__lt=until, token_count__gt=0).exclude(
+        status__in=[ContextCache.Status.TOO_SMALL, ContextCache.Status.FAILED]
+    )
+    for row in rows.only("model", "token_count", "created_at", "expire_at", "ended_at"):
+        start = max(row.created_at, since)
+        end = min(x for x in (row.ended_at, row.expire_at, until) if x is not None)
+        if end <= start:
+            continue
+        price = Decimal(str((settings.LLM_PRICES.get(row.model) or {}).get("storage", 0)))
+        hours = Decimal((end - start).total_seconds()) / Decimal(3600)
+        total += Decimal(row.token_count) * hours * price / Decimal(1_000_000)
+    return total

@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ai.moderator import contact_moderate
 from api import examples as ex
 from api.errors import ContactNotFound, Unavailable, WhitelistedNumber
 from api.serializers import (
@@ -41,6 +40,7 @@ from api.serializers import (
     SendMessageSerializer,
     StatsSerializer,
 )
+from assistant.moderator import contact_moderate
 from contacts.forget import contact_forget
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from contacts.phones import PhoneError, format_phone, normalize_phone

@@ -16,7 +16,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ai.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
+from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.usage import usage_summary
 from contacts.models import Contact, ScheduledCall
 from followups.models import MAX_TOUCHES, FollowUpTouch

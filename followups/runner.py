@@ -37,17 +37,19 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from ai.agent import clean_reply, local_now_text
+from ai.backends import get_backend
 from ai.conversation import conversation_turns
-from ai.guard import unsupported_figures
-from ai.llm import CallContext, LLMError, Turn, get_backend
-from ai.pipeline import knowledge_figures
+from ai.knowledge import knowledge_figures
+from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import PromptText, prompt_get, prompt_render
+from ai.rules.cleanup import clean_reply
+from ai.rules.guard import unsupported_figures
 from followups.models import FollowUp, FollowUpTouch
 from followups.selectors import SENT_STATUSES, followup_blocker, proactive_sent_count
 from followups.timetable import SendWindow, defer_for_gap, in_send_window, next_window_opening, send_time
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
+from project.lib.localtime import local_now_text
 
 log = structlog.get_logger(__name__)
 

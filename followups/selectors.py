@@ -34,7 +34,7 @@ def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason 
     if ScheduledCall.objects.filter(
         contact=contact, status=ScheduledCall.Status.SCHEDULED, scheduled_at__gt=now
     ).exists():
-        # A booked call is the clearest "yes" there is (contacts.calls stops chains so too).
+        # A booked call is the clearest "yes" there is (calls.services stops chains so too).
         return FollowUp.StopReason.CLIENT_SAID_YES
     return None
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from contacts.booking import is_public_holiday
+from calls.booking import is_public_holiday
 
 MAX_TOUCHES = 5
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

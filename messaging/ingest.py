@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
 from contacts.services import contact_pause_bot
-from messaging.events import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
 from messaging.models import GatewayState, Message
+from messaging.wire import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
 
 log = structlog.get_logger(__name__)
 
@@ -193,7 +193,7 @@ def _ingest_customer_message(event: WappiMessage, *, via: str, now: datetime, re
 
 def _hand_off(message_id: int, *, voice: bool) -> None:
     # Imported here: the tasks modules import this one.
-    from ai.tasks import process_incoming
+    from assistant.tasks import process_incoming
     from messaging.tasks import voice_transcribe
 
     (voice_transcribe if voice else process_incoming).delay(message_id)

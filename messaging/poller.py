@@ -19,11 +19,11 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from contacts.phones import JidKind, PhoneError, parse_jid
-from messaging.events import WappiMessage, parse_sync_message
 from messaging.ingest import IngestReport, ingest_events
-from messaging.locks import LockTimeout, cache_lock
 from messaging.models import ChatCursor, GatewayState, Message
 from messaging.wappi import WappiAuthError, WappiClient, WappiPermanentError, WappiTransientError
+from messaging.wire import WappiMessage, parse_sync_message
+from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
 

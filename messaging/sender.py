@@ -22,7 +22,6 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from messaging.events import Origin, WappiMessage, parse_sync_message
 from messaging.models import Message
 from messaging.wappi import (
     WappiClient,
@@ -31,6 +30,7 @@ from messaging.wappi import (
     WappiTimeoutError,
     WappiTransientError,
 )
+from messaging.wire import Origin, WappiMessage, parse_sync_message
 
 log = structlog.get_logger(__name__)
 

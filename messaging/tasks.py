@@ -6,12 +6,12 @@ from typing import Any
 
 import structlog
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from messaging import ingest, poller, sender, voice
-from messaging.events import parse_webhook
 from messaging.models import GatewayState, Message
 from messaging.wappi import WappiError, client_from_settings
+from messaging.wire import parse_webhook
+from project.lib.retry import DATABASE_RETRY
 
 log = structlog.get_logger(__name__)
 
@@ -19,18 +19,6 @@ log = structlog.get_logger(__name__)
 # row's next_attempt_at is the record and the sweeper picks it up.
 MAX_COUNTDOWN = 300
 VOICE_RETRIES = 3
-
-
-# The database away (restart, failover, network): the task waits and tries again instead of
-# being acknowledged as failed, which would lose what it carries. About an hour of cover.
-DATABASE_DOWN = (OperationalError, InterfaceError)
-DATABASE_RETRY = {
-    "autoretry_for": DATABASE_DOWN,
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 60,
-}
 
 
 @shared_task(name="messaging.ingest_webhook", ignore_result=True, **DATABASE_RETRY)
@@ -88,7 +76,7 @@ def sweep_inbound() -> str:
     """No customer message is left unanswered because its hand-off task was lost."""
     from django.utils import timezone
 
-    from ai.tasks import process_incoming
+    from assistant.tasks import process_incoming
     from messaging.selectors import inbound_unhandled
 
     text, voice = inbound_unhandled(now=timezone.now())
@@ -110,7 +98,7 @@ def voice_transcribe(self: Any, message_id: int) -> str:
     except voice.VoiceRetry as exc:
         raise self.retry(countdown=min(MAX_COUNTDOWN, 10 * 3**self.request.retries)) from exc
     if outcome.status == "done":
-        from ai.tasks import process_incoming
+        from assistant.tasks import process_incoming
 
         process_incoming.delay(message_id)
     return outcome.status

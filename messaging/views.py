@@ -12,8 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from messaging.events import VOICE_TYPES, webhook_events
 from messaging.models import GatewayState, Message
+from messaging.wire import VOICE_TYPES, webhook_events
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +46,8 @@ def wappi_webhook(request: HttpRequest) -> JsonResponse:
         if str(event.get("type", "")).lower() in MEDIA_TYPES and isinstance(event.get("body"), str):
             event["body"] = ""
     from messaging import ingest
-    from messaging.events import parse_webhook
     from messaging.tasks import ingest_webhook
+    from messaging.wire import parse_webhook
 
     try:
         # argsrepr: Celery logs a task's arguments (received, succeeded, failed); the payload

@@ -13,7 +13,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from ai.gemini import LLMError, LLMTransientError, LLMUnavailableError
+from ai.sdk import LLMError, LLMTransientError, LLMUnavailableError
 from ai.transcription import transcribe_voice as transcribe_audio
 from ai.usage import Usage
 from messaging.models import Message

@@ -631,7 +631,7 @@ def _cache_single_flight(
 ) -> Callable[[str], AbstractContextManager]:
     """Per-profile cross-process slots. The ttl outlives one request (a crashed holder frees the
     slot after it); a waiter queues for about one request before giving up."""
-    from messaging.locks import LockTimeout, cache_lock
+    from project.lib.locks import LockTimeout, cache_lock
 
     read_timeouts = {"media_download": media_timeout}
 

@@ -22,9 +22,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ai.guard import unsupported_figures
-from ai.llm import CallContext, LLMError, Turn, get_backend
+from ai.backends import get_backend
+from ai.knowledge import knowledge_figures
+from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import prompt_get, prompt_render
+from ai.rules.cleanup import clean_reply
+from ai.rules.guard import unsupported_figures
 from contacts.models import Contact, WhitelistEntry
 from contacts.phones import PhoneError, normalize_phone
 from followups.selectors import PROACTIVE_PURPOSES as FOLLOWUP_COUNTED_PURPOSES
@@ -283,8 +286,6 @@ def standard_text(row: PostPurchaseMessage, contact: Contact) -> str:
 
 def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
     """(text, used the standard text)."""
-    from ai.agent import clean_reply
-    from ai.pipeline import knowledge_figures
 
     backend = get_backend()
     if backend.name == "offline":

@@ -197,7 +197,7 @@ def payment_open(
         awaiting_approval=needs_approval,
     )
     if needs_approval:
-        from ai.notify import managers_notify
+        from messaging.notify import managers_notify
 
         managers_notify(
             contact=contact,
@@ -336,7 +336,7 @@ def _author(payment: Payment) -> str:
 
 
 def _notify_unknown(payment: Payment) -> None:
-    from ai.notify import managers_notify
+    from messaging.notify import managers_notify
 
     managers_notify(
         contact=payment.contact,
@@ -409,7 +409,7 @@ def payment_check(
 
 
 def _confirm_paid(payment: Payment) -> None:
-    from ai.notify import managers_notify
+    from messaging.notify import managers_notify
 
     if payment.contact is not None:
         message_enqueue_outbound(
@@ -580,7 +580,7 @@ def payment_refund(
     if refund.state == Refund.State.FAILED:
         raise RefundRefused(refund.error, refund=refund)
     if refund.state == Refund.State.UNKNOWN:
-        from ai.notify import managers_notify
+        from messaging.notify import managers_notify
 
         managers_notify(
             contact=payment.contact,

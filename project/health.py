@@ -70,7 +70,7 @@ def heartbeat_record(now: datetime | None = None, *, beat: str | None = None) ->
     cache.set(HEARTBEAT_KEY, moment, timeout=None)
     if not beat:
         return
-    from messaging.locks import LockTimeout, cache_lock
+    from project.lib.locks import LockTimeout, cache_lock
 
     try:
         # Two beats started together send their heartbeats together: serialise the update.

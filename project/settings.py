@@ -69,9 +69,12 @@ INSTALLED_APPS = [
     "messaging.sandbox",
     "followups",
     "payments",
+    "calls",
     "ai",
+    "assistant",
     "api",
     "dashboard",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 """`GeminiBackend`: the LLMBackend of ai/llm.py on Google Gemini (google-genai 3.x).
 
-Every request goes through :func:`ai.gemini.generate` (the process's one long-lived client,
+Every request goes through :func:`ai.sdk.generate` (the process's one long-lived client,
 the SDK's short retries, typed errors) and writes one ``ai.ModelCall`` row, success or
 failure, with the tokens of ``usage_metadata``. Customer text only ever travels in
 ``contents``; ``system_instruction`` is exactly the caller's ``system`` (our prompt).
@@ -29,7 +29,7 @@ from django.conf import settings
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ai import gemini
+from ai import sdk
 from ai.context_cache import StablePrefix, context_cache_for, context_cache_hit, context_cache_lost
 from ai.llm import (
     CallContext,
@@ -165,7 +165,7 @@ class GeminiBackend:
         contents = [types.Content(role="user", parts=[types.Part(text=data)])]
 
         def interpret(response: types.GenerateContentResponse) -> str:
-            gemini.response_text(response)
+            sdk.response_text(response)
             parsed = response.parsed
             if not isinstance(parsed, IntentSchema):
                 raise LLMPermanentError(f"intent output is not valid (finish_reason={_finish_reason(response)})")
@@ -278,7 +278,7 @@ class GeminiBackend:
         started = time.monotonic()
         response: types.GenerateContentResponse | None = None
         try:
-            response = gemini.generate(model=model, contents=contents, config=config)
+            response = sdk.generate(model=model, contents=contents, config=config)
             result = interpret(response)
         except LLMUnavailableError:
             raise
@@ -365,16 +365,8 @@ def _reply_config(
         return config
     config.system_instruction = system
     if tools:
-        config.tools, config.tool_config = tool_declarations(tools)
+        config.tools, config.tool_config = sdk.tool_declarations(tools)
     return config
-
-
-def tool_declarations(specs: Sequence[ToolSpec]) -> tuple[list[types.Tool], types.ToolConfig]:
-    """Our tools as one Tool of function declarations, calling mode AUTO (for a request or a cache)."""
-    tool_config = types.ToolConfig(
-        function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.AUTO)
-    )
-    return [types.Tool(function_declarations=[_declaration(spec) for spec in specs])], tool_config
 
 
 CONTEXT_OPEN = "<<<СЛУЖЕБНЫЕ ДАННЫЕ (от системы, не от клиента)"
@@ -435,14 +427,6 @@ def _call_parts(calls: Sequence[ToolCall], *, model: str, contact_id: int | None
     return parts
 
 
-def _declaration(spec: ToolSpec) -> types.FunctionDeclaration:
-    # `parameters_json_schema` takes our JSON schema as it is (gemini.md §2.2); `parameters`
-    # would need the OpenAPI-subset Schema with upper-case types.
-    return types.FunctionDeclaration(
-        name=spec.name, description=spec.description, parameters_json_schema=dict(spec.parameters)
-    )
-
-
 def _thinking_config(model: str, level: types.ThinkingLevel) -> types.ThinkingConfig | None:
     """`thinking_level` for Gemini 3.x; other models keep their default (2.5 speaks
     `thinking_budget`, and an unknown field would be a 400)."""
@@ -487,7 +471,7 @@ def usage_of(response: types.GenerateContentResponse | None) -> Usage:
 def _verdict(response: types.GenerateContentResponse) -> Verdict:
     # Raises for a blocked prompt, no candidate, or any finish other than STOP (MAX_TOKENS too:
     # cut-off JSON is worthless), with the finish reason in the message.
-    gemini.response_text(response)
+    sdk.response_text(response)
     parsed = response.parsed
     if not isinstance(parsed, VerdictSchema):
         raise LLMPermanentError(
@@ -570,7 +554,7 @@ class _SignatureMemo:
 
     ToolCall has no field for the opaque signature Gemini 3.x returns with a call and wants
     back in the next step (gemini.md §2.5), so it is kept here for the tool loop, which runs
-    in one process (ai.agent). Keyed by contact so that two conversations asking for the same
+    in one process (assistant.agent). Keyed by contact so that two conversations asking for the same
     call never swap signatures. Bounded: old entries fall out; a miss sends the sentinel.
     """
 

@@ -5,11 +5,12 @@ Public API:
   `knowledge_document_reload(*, document)`, `knowledge_document_set_password(*, document, password)`
 - `knowledge_search(*, query, limit=5) -> list[KnowledgeHit]`
 - `knowledge_prompt_text(*, max_chars=30000) -> str`
+- `knowledge_figures() -> frozenset[str]`: the figures the knowledge base states (number guard)
 """
 
 from __future__ import annotations
 
-from ai.knowledge.selectors import KnowledgeHit, knowledge_prompt_text, knowledge_search
+from ai.knowledge.selectors import KnowledgeHit, knowledge_figures, knowledge_prompt_text, knowledge_search
 from ai.knowledge.services import (
     LoadResult,
     knowledge_document_reload,
@@ -28,6 +29,7 @@ __all__ = [
     "LoadResult",
     "knowledge_document_reload",
     "knowledge_document_set_password",
+    "knowledge_figures",
     "knowledge_file_load",
     "knowledge_file_load_safe",
     "knowledge_load",

@@ -8,10 +8,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, Q
 
 from ai.models import KnowledgeChunk, KnowledgeDocument
+from ai.rules.guard import known_figures
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Question words and fillers that match everything; kept short on purpose.
@@ -178,8 +180,6 @@ def with_typo_corrections(query: str) -> str:
 def knowledge_vocabulary() -> frozenset[str]:
     """Every word (3+ letters, lower case, "ё" as "е") of the indexed chunks, their headings and
     titles; built once per state of the knowledge base and kept in the cache."""
-    from django.core.cache import cache
-
     key = f"ai:kb-vocabulary:{knowledge_state_key()}"
     memo = _vocabulary_memo
     if memo is not None and memo[0] == key:
@@ -267,3 +267,15 @@ def knowledge_prompt_text(*, max_chars: int = 30000) -> str:
             return ""
         parts.append(text)
     return "\n\n".join(parts)
+
+
+def knowledge_figures() -> frozenset[str]:
+    """The figures of every indexed chunk, what the number guard checks replies against. Parsed
+    once per state of the knowledge base (not per reply), kept in the cache."""
+    key = f"ai:kb-figures:{knowledge_state_key()}"
+    figures = cache.get(key)
+    if figures is None:
+        text = "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
+        figures = known_figures(text)
+        cache.set(key, figures, timeout=24 * 3600)
+    return frozenset(figures)

@@ -10,9 +10,9 @@ from django.contrib.admin import helpers
 from django.urls import reverse
 from django.utils import timezone
 
-from ai.admin import OFFLINE_BANNER
 from ai.models import ClassificationRecord, ModelCall, PendingReply, PromptOverride
 from ai.prompts import prompt_file, prompt_get
+from backoffice.admin.ai import OFFLINE_BANNER
 from tests.factories import ContactFactory, InboundMessageFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-import ai.booking_tools  # noqa: F401  (registers the tools until AiConfig.ready() imports it)
-from ai.pipeline import incoming_process
-from contacts.booking import BookingRules, free_slots
-from contacts.calls import call_taken_counts
+import assistant.tools.booking  # noqa: F401  (registers the tools until AiConfig.ready() imports it)
+from assistant.pipeline import incoming_process
+from calls.booking import BookingRules, free_slots
+from calls.services import call_taken_counts
 from contacts.models import CallReminder, ScheduledCall
 from followups.models import FollowUp
 from messaging.models import Message

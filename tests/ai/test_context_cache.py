@@ -11,9 +11,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from ai.agent import agent_reply
 from ai.models import ContextCache, ModelCall, PromptOverride
-from ai.pipeline import incoming_process
+from assistant.agent import agent_reply
+from assistant.pipeline import incoming_process
 from messaging.models import Message
 from tests.factories import ContactFactory, InboundMessageFactory
 from tests.fakes.gemini import function_call_response

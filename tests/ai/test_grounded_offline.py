@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from ai.knowledge import knowledge_load
-from ai.pipeline import incoming_process
+from assistant.pipeline import incoming_process
 from messaging.models import Message
 from tests.factories import ContactFactory, InboundMessageFactory
 

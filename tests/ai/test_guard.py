@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from ai.guard import stated_figures, unsupported_figures
-from ai.pipeline import SAFE_FIGURES_TEXT, incoming_process
+from ai.rules.guard import stated_figures, unsupported_figures
+from assistant.pipeline import SAFE_FIGURES_TEXT, incoming_process
 from messaging.models import Message
 from tests.factories import ContactFactory, InboundMessageFactory
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ai.intent import intent_rules, reply_intent
 from ai.models import ModelCall
-from ai.pipeline import incoming_process
+from assistant.pipeline import incoming_process
 from followups.models import FollowUp, ReplyIntent
 from messaging.models import Message
 from messaging.sender import outbox_send

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from ai.backends import offline
+from ai.backends import get_backend, offline
 from ai.backends.offline import (
     OfflineBackend,
     classify_rules,
@@ -31,7 +31,6 @@ from ai.llm import (
     ToolResult,
     ToolSpec,
     Turn,
-    get_backend,
 )
 from ai.models import ModelCall
 from tests.factories import ContactFactory

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from ai.models import ClassificationRecord, ModelCall, PendingReply
-from ai.optout import CONFIRMATION, is_opt_out
-from ai.pipeline import FALLBACK_TEXT, NotYet, incoming_process, pending_due, pending_retry
+from ai.rules.optout import CONFIRMATION, is_opt_out
+from assistant.pipeline import FALLBACK_TEXT, NotYet, incoming_process, pending_due, pending_retry
 from contacts.models import Contact
 from contacts.services import contact_set_client_status
 from messaging.models import Message
@@ -98,7 +98,7 @@ def test_broken_model_output_leaves_the_contact_unknown_and_is_recorded(fake_gem
 def test_an_operators_verdict_is_never_overwritten_by_the_model(fake_gemini):
     contact = ContactFactory()
     contact_set_client_status(contact=contact, is_client=False, reasoning="знакомый владельца", by="operator")
-    from ai.moderator import contact_moderate
+    from assistant.moderator import contact_moderate
 
     fake_gemini.reply_text(verdict(True))
     contact_moderate(contact=contact)
@@ -337,7 +337,7 @@ def test_opt_out_understands_kazakh_and_english_and_is_not_triggered_by_a_bare_e
 
 
 def test_a_whitelisted_manager_number_is_never_messaged(settings):
-    from ai.notify import managers_notify
+    from messaging.notify import managers_notify
 
     owner = WhitelistEntryFactory()
     settings.MANAGER_PHONES = [owner.phone, "77019990011"]

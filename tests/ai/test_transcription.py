@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ai import gemini
-from ai.gemini import LLMPermanentError, LLMTransientError, LLMUnavailableError
+from ai import sdk
+from ai.sdk import LLMPermanentError, LLMTransientError, LLMUnavailableError
 from ai.transcription import MAX_AUDIO_BYTES, PROMPT, Transcription, transcribe_voice
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ GENERATE_PATH = re.compile(r"^/v1(beta)?/models/(?P<model>[^/:]+):generateConten
 
 
 def attempts() -> int:
-    return gemini.RETRY_OPTIONS.attempts
+    return sdk.RETRY_OPTIONS.attempts
 
 
 def structured(caplog) -> list[dict]:
@@ -261,12 +261,12 @@ def test_one_client_is_reused_across_calls_and_rebuilt_after_a_settings_change(f
     fake_gemini.reply_text("два")
 
     transcribe_voice(audio=VOICE)
-    first = gemini.get_client()
+    first = sdk.get_client()
     transcribe_voice(audio=VOICE)
-    assert gemini.get_client() is first
+    assert sdk.get_client() is first
 
     settings.GEMINI_TIMEOUT = 7.0
-    assert gemini.get_client() is not first
+    assert sdk.get_client() is not first
 
 
 def test_concurrent_first_calls_share_one_client(fake_gemini: FakeGemini):
@@ -275,7 +275,7 @@ def test_concurrent_first_calls_share_one_client(fake_gemini: FakeGemini):
 
     def first_call() -> None:
         barrier.wait()
-        clients.append(gemini.get_client())
+        clients.append(sdk.get_client())
 
     threads = [threading.Thread(target=first_call) for _ in range(8)]
     for thread in threads:

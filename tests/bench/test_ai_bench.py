@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from ai.pipeline import incoming_process
-from ai.tasks import process_incoming
+from assistant.pipeline import incoming_process
+from assistant.tasks import process_incoming
 from messaging.models import Message
 from project.celery import app
 from tests.bench.util import QueryCounter, record, report

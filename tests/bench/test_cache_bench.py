@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from ai.agent import agent_reply
-from ai.context_cache import storage_cost_usd
 from ai.knowledge import knowledge_load
 from ai.models import ContextCache, ModelCall
+from ai.usage import storage_cost_usd
+from assistant.agent import agent_reply
 from tests.bench.test_knowledge_bench import FONT, catalogue
 from tests.bench.util import record, report
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory

@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from messaging.events import parse_webhook
 from messaging.ingest import ingest_events
 from messaging.models import GatewayState, Message
 from messaging.poller import poll_once
+from messaging.wire import parse_webhook
 from project.celery import app
 from tests.bench.util import QueryCounter, record, report
 

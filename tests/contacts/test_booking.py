@@ -9,8 +9,8 @@ import holidays
 import pytest
 import time_machine
 
-from contacts.booking import BookingRules, free_slots, nearest_free_slots, parse_start, slot_problem
-from contacts.calls import (
+from calls.booking import BookingRules, free_slots, nearest_free_slots, parse_start, slot_problem
+from calls.services import (
     call_availability,
     call_book,
     call_cancel,
@@ -18,8 +18,8 @@ from contacts.calls import (
     call_taken_counts,
     reminders_send_due,
 )
+from calls.tasks import send_call_reminders
 from contacts.models import CallReminder, ScheduledCall
-from contacts.tasks import send_call_reminders
 from followups.models import FollowUp
 from messaging.models import Message
 from tests.factories import ContactFactory, FollowUpFactory, ScheduledCallFactory

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ai.models import ModelCall
-from ai.optout import CONFIRMATION
+from ai.rules.optout import CONFIRMATION
 from contacts.models import ScheduledCall
 from followups.models import FollowUpTouch
 from messaging.models import Message

@@ -11,7 +11,7 @@ Usage (the ``fake_gemini`` fixture does the wiring)::
 
     def test_it_transcribes(fake_gemini):
         fake_gemini.reply_text("Здравствуйте", prompt_tokens=120, output_tokens=4)
-        ...call code that uses ai.gemini...
+        ...call code that uses ai.sdk...
         request = fake_gemini.last_request()
         assert request.model == settings.GEMINI_FAST_MODEL
         assert request.inline_data() == [("audio/ogg", b"OggS...")]
@@ -533,7 +533,7 @@ def fake_gemini(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> I
     ``GEMINI_BASE_URL``/``GEMINI_API_KEY`` set, a 5 s timeout, the production retry count
     with millisecond backoff, and a fresh client. Fails the test at teardown when a request
     found no scripted reply."""
-    from ai import context_cache, gemini
+    from ai import context_cache, sdk
 
     # A cache name remembered from an earlier test's fake must not be sent to this one.
     context_cache.reset_memo()
@@ -550,20 +550,20 @@ def fake_gemini(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setattr(
-        gemini,
+        sdk,
         "RETRY_OPTIONS",
-        gemini.RETRY_OPTIONS.model_copy(update={"initial_delay": 0.01, "max_delay": 0.05, "jitter": 0.0}),
+        sdk.RETRY_OPTIONS.model_copy(update={"initial_delay": 0.01, "max_delay": 0.05, "jitter": 0.0}),
     )
     with FakeGemini() as fake:
         settings.LLM_BACKEND = "gemini"
         settings.GEMINI_API_KEY = fake.api_key
         settings.GEMINI_BASE_URL = fake.base_url
         settings.GEMINI_TIMEOUT = 5.0  # a hung fake fails fast, not after the 60 s default
-        gemini.reset_client()
+        sdk.reset_client()
         try:
             yield fake
         finally:
-            gemini.reset_client()
+            sdk.reset_client()
     fake.check()
 
 

@@ -54,7 +54,7 @@ AWKWARD = [
     "'; DROP TABLE messaging_message; --",
     "%s%n{0}",
 ]
-# What the database cannot store as text (the parser cleans it: messaging.events.clean_text).
+# What the database cannot store as text (the parser cleans it: messaging.wire.clean_text).
 HAZARDS = ["\x00", "a\x00b", "\ud800", "\udfff", "x\ud83d"]
 
 clean_text = st.one_of(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from messaging.events import (
+from messaging.wire import (
     AuthorizationUpdate,
     DeliveryUpdate,
     Ignored,
@@ -20,7 +20,7 @@ from messaging.events import (
     parse_webhook,
     webhook_events,
 )
-from messaging.events import clean_text as storable
+from messaging.wire import clean_text as storable
 from tests.fuzz.strategies import (
     AWKWARD,
     FUZZ,

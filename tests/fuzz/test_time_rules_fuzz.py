@@ -12,7 +12,7 @@ import holidays
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contacts.booking import BookingRules, free_slots, nearest_free_slots, slot_problem
+from calls.booking import BookingRules, free_slots, nearest_free_slots, slot_problem
 from followups.timetable import SendWindow, in_send_window, next_window_opening, send_time
 from tests.fuzz.strategies import FUZZ
 

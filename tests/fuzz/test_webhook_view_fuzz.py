@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from kombu.serialization import dumps, loads
 
 import messaging.tasks
-from messaging.events import WappiMessage, parse_webhook
 from messaging.models import GatewayState, Message
 from messaging.tasks import ingest_webhook
+from messaging.wire import WappiMessage, parse_webhook
 from tests.fuzz.strategies import FUZZ_HTTP, customer_message, envelopes, json_values, structured_logs, wappi_events
 
 pytestmark = pytest.mark.django_db

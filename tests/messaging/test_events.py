@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from messaging.events import (
+from messaging.wire import (
     AuthorizationUpdate,
     DeliveryUpdate,
     Ignored,

@@ -10,9 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from messaging.events import parse_sync_message, parse_webhook
 from messaging.ingest import ingest_events
 from messaging.models import Message
+from messaging.wire import parse_sync_message, parse_webhook
 from tests.factories import ContactFactory, OutboundMessageFactory
 
 SECRET = "test-webhook-secret"

@@ -9,13 +9,13 @@ import time
 import pytest
 from django.core.cache import cache
 
-from messaging.locks import LockTimeout, cache_lock
+from project.lib.locks import LockTimeout, cache_lock
 from tests.processes import ROOT, process_env
 
 HOLD_FOREVER = """
 import django, time
 django.setup()
-from messaging.locks import cache_lock
+from project.lib.locks import cache_lock
 with cache_lock("test:killed-holder", ttl=2, wait=0, renew=True):
     print("held", flush=True)
     time.sleep(600)

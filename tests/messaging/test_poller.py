@@ -141,7 +141,7 @@ def test_429_and_5xx_back_off_and_the_next_cycle_catches_up(fake_wappi, status):
 
 
 def test_two_polls_never_run_at_once(fake_wappi):
-    from messaging.locks import cache_lock
+    from project.lib.locks import cache_lock
 
     with cache_lock("wappi:poll", wait=0):
         report = poll_once(client=fake_wappi.client())

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from werkzeug import Response
 
-from messaging.events import parse_sync_message
 from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.voice import ASK_TO_TYPE, VoiceRetry, voice_process
+from messaging.wire import parse_sync_message
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +103,7 @@ def test_a_failed_voice_note_does_not_hold_up_the_customers_next_messages(
 
     from django.utils import timezone
 
-    from ai.pipeline import incoming_process
+    from assistant.pipeline import incoming_process
 
     raw = fake_wappi.customer_writes("77012345678", "Напишу текстом: сколько стоит доставка?")
     report = ingest_events(events=[parse_sync_message(raw)], via="poll")

@@ -13,7 +13,6 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from messaging.locks import cache_lock
 from messaging.wappi import (
     SANDBOX_PROFILE_ID,
     SANDBOX_TOKEN,
@@ -26,6 +25,7 @@ from messaging.wappi import (
     WappiTransientError,
     client_from_settings,
 )
+from project.lib.locks import cache_lock
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 PROFILE = "71ad40e9-b023"

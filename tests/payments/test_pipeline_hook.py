@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ai.pipeline import incoming_process
+from assistant.pipeline import incoming_process
 from contacts.services import contact_pause_bot
 from messaging.models import Message
 from messaging.sender import outbox_send

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from ai.models import KnowledgeChunk, KnowledgeDocument
-from ai.pipeline import incoming_process
-from ai.tools import tool_specs
+from assistant.pipeline import incoming_process
+from assistant.tools import tool_specs
 from messaging.models import Message
 from payments.models import Payment
 from tests.ai.test_pipeline import customer_says, function_call
@@ -85,7 +85,7 @@ def test_an_amount_the_knowledge_base_does_not_state_is_refused(fake_gemini, fak
 
 def test_the_tool_refuses_a_contact_who_is_not_known_to_be_a_client(fake_kaspi):
     from ai.llm import ToolCall
-    from ai.tools import ToolContext, tool_run
+    from assistant.tools import ToolContext, tool_run
 
     contact = ContactFactory(is_client=None)
     message = customer_says(contact, "Сколько стоит кулер?")
@@ -115,7 +115,7 @@ def test_an_amount_above_the_threshold_waits_for_approval_and_the_model_is_told(
 
 def test_the_tool_says_so_when_kaspi_is_not_connected(settings):
     from ai.llm import ToolCall
-    from ai.tools import ToolContext, tool_run
+    from assistant.tools import ToolContext, tool_run
 
     settings.KASPI_BASE_URL = ""
     contact = ContactFactory(is_client=True)

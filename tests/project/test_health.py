@@ -121,7 +121,7 @@ def test_stats_count_today_in_the_business_time_zone(client):
 @pytest.mark.django_db
 def test_health_shows_the_model_in_trouble_while_it_fails_and_customers_wait(client, fake_gemini):
     from ai.models import PendingReply
-    from ai.pipeline import incoming_process
+    from assistant.pipeline import incoming_process
 
     assert client.get("/health").json()["llm"]["status"] == "ok"
     moment = timezone.now() - timedelta(seconds=30)

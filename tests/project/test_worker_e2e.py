@@ -50,7 +50,7 @@ def test_customers_messages_are_taken_before_queued_model_work():
     takes from `ingest` first (with round robin they would interleave with the model tasks)."""
     import re
 
-    from ai.tasks import retry_pending
+    from assistant.tasks import retry_pending
     from messaging.models import Message
     from messaging.tasks import ingest_webhook
 

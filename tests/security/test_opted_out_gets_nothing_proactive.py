@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-import ai.tasks
-from contacts.admin import ContactAdmin
+import assistant.tasks
+from backoffice.admin.contacts import ContactAdmin
 from followups.models import FollowUp
 from followups.runner import followups_run_due
 from messaging.models import Message
@@ -89,7 +89,7 @@ def test_no_contacts_admin_bulk_action_sends_an_opted_out_client_anything(
     followup = opted_out_client_with_a_due_follow_up()
     before = set(Message.objects.values_list("pk", flat=True))
     # The reclassify action queues a task: run it here instead of on the shared broker.
-    monkeypatch.setattr(ai.tasks, "reclassify", SimpleNamespace(delay=ai.tasks.reclassify.run))
+    monkeypatch.setattr(assistant.tasks, "reclassify", SimpleNamespace(delay=assistant.tasks.reclassify.run))
 
     with time_machine.travel(WEDNESDAY_NOON, tick=False):
         response = admin_client.post(

@@ -57,8 +57,8 @@ def tool_run(*, call: ToolCall, ctx: ToolContext) -> ToolResult:
 
 
 def _handoff(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    from ai.notify import managers_notify
     from contacts.services import contact_pause_bot
+    from messaging.notify import managers_notify
 
     reason = str(args.get("reason") or "клиент просит менеджера").strip()[:200]
     contact_pause_bot(contact=ctx.contact, until=None, now=ctx.now)

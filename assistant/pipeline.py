@@ -17,20 +17,21 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ai.agent import agent_reply
-from ai.guard import known_figures, unsupported_figures
 from ai.intent import reply_intent
+from ai.knowledge import knowledge_figures
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
-from ai.moderator import contact_moderate
-from ai.notify import managers_notify
-from ai.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
-from ai.optout import is_opt_out
+from ai.rules.guard import unsupported_figures
+from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
+from ai.rules.optout import is_opt_out
+from assistant.agent import agent_reply
+from assistant.moderator import contact_moderate
 from contacts.models import Contact, WhitelistEntry
 from contacts.services import contact_pause_bot
-from messaging.locks import LockTimeout, cache_lock
 from messaging.models import Message
+from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
+from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
 
@@ -85,23 +86,6 @@ def _open_inbound(contact: Contact):
     return Message.objects.filter(contact=contact, direction=Message.Direction.IN, processed_at__isnull=True).exclude(
         voice_status=Message.VoiceStatus.FAILED
     )
-
-
-def knowledge_figures() -> frozenset[str]:
-    """The figures of every indexed chunk, what the number guard checks replies against. Parsed
-    once per state of the knowledge base (not per reply), kept in the cache."""
-    from django.core.cache import cache
-
-    from ai.knowledge.selectors import knowledge_state_key
-    from ai.models import KnowledgeChunk
-
-    key = f"ai:kb-figures:{knowledge_state_key()}"
-    figures = cache.get(key)
-    if figures is None:
-        text = "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
-        figures = known_figures(text)
-        cache.set(key, figures, timeout=24 * 3600)
-    return frozenset(figures)
 
 
 def _newest_open(contact: Contact) -> Message | None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ai.guard import unsupported_figures
+from ai.knowledge import knowledge_figures
 from ai.llm import ToolSpec
-from ai.tools import Tool, ToolContext, tool_register
+from ai.rules.guard import unsupported_figures
+from assistant.tools import Tool, ToolContext, tool_register
 from payments.kaspi import money
 from payments.models import Payment
 from payments.services import amount_text, kaspi_configured, payment_request
@@ -20,7 +21,6 @@ def _figure(amount: Decimal) -> str:
 
 
 def _create_payment_link(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    from ai.pipeline import knowledge_figures
 
     description = " ".join(str(args.get("description") or "").split())[:255]
     if not description:

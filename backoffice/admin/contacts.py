@@ -11,10 +11,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.admin.followups import astana_time
 from contacts import services
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
-from followups.admin import astana_time
 from followups.models import FollowUp
 
 CONVERSATION_PAGE_SIZE = 30
@@ -313,7 +313,7 @@ class ContactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Переклассифицировать моделью")
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        from ai.tasks import reclassify
+        from assistant.tasks import reclassify
 
         ids = list(queryset.values_list("pk", flat=True))
         for pk in ids:
@@ -362,7 +362,7 @@ class WhitelistEntryAdmin(admin.ModelAdmin):
 
 class ScheduledCallForm(forms.ModelForm):
     """Changing an existing call's time is a reschedule: the booking rules apply and the client
-    is told (contacts.calls.call_reschedule); a broken rule is shown on the field."""
+    is told (calls.services.call_reschedule); a broken rule is shown on the field."""
 
     class Meta:
         model = ScheduledCall
@@ -372,8 +372,8 @@ class ScheduledCallForm(forms.ModelForm):
         cleaned = super().clean()
         start = cleaned.get("scheduled_at")
         if self.instance.pk and start and start != self.instance.scheduled_at:
-            from contacts.booking import BookingRules, slot_problem
-            from contacts.calls import call_taken_counts
+            from calls.booking import BookingRules, slot_problem
+            from calls.services import call_taken_counts
 
             taken = call_taken_counts(start=start, end=start + timedelta(minutes=1))
             problem = slot_problem(start, rules=BookingRules.from_settings(), now=timezone.now(), taken=taken)
@@ -388,7 +388,7 @@ class ScheduledCallAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ScheduledCall, form: Any, change: bool) -> None:
         if change and "scheduled_at" in form.changed_data and obj.status == ScheduledCall.Status.SCHEDULED:
-            from contacts.calls import call_reschedule
+            from calls.services import call_reschedule
 
             new_start = obj.scheduled_at
             other = {f: getattr(obj, f) for f in form.changed_data if f != "scheduled_at"}
@@ -415,7 +415,7 @@ class ScheduledCallAdmin(admin.ModelAdmin):
 
     @admin.action(description="Отменить созвон (клиенту придёт сообщение)")
     def cancel_calls(self, request: HttpRequest, queryset: QuerySet[ScheduledCall]) -> None:
-        from contacts.calls import call_cancel
+        from calls.services import call_cancel
 
         cancelled = 0
         for call in queryset.filter(status=ScheduledCall.Status.SCHEDULED).select_related("contact"):

@@ -35,8 +35,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from ai.llm import LLMError, LLMPermanentError, LLMTransientError, LLMUnavailableError, ToolSpec
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Sequence
 
 log = structlog.get_logger(__name__)
 
@@ -71,44 +73,6 @@ _TRANSPORT = tuple(module.RequestError for module in _HTTP_MODULES)
 # What a network failure looks like to callers of other client methods (caches.*).
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (*_TRANSPORT, *_BROKEN_TRANSPORT)
 _DETAIL_MAX_CHARS = 300
-
-
-class LLMError(Exception):
-    """A Gemini call failed. `retryable` says whether the same call can succeed later.
-
-    `status_code` is the HTTP status when the server answered one, else None.
-    """
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-    def __reduce__(self) -> tuple[Callable[..., LLMError], tuple[Any, ...], dict[str, Any]]:
-        # Keyword-only attributes would be lost by Exception's default pickling (Celery
-        # serialises exceptions when it records a failure or a retry).
-        return (type(self), (str(self),), self.__dict__)
-
-
-class LLMTransientError(LLMError):
-    """Come back later: 408/429/5xx, timeouts, connection errors, a garbled body (after the
-    SDK's own retries). `retry_after` is the server's RetryInfo delay in seconds, when sent."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message, status_code=status_code)
-        self.retry_after = retry_after
-
-
-class LLMPermanentError(LLMError):
-    """The same call will fail the same way: 4xx other than 408/429, a blocked or empty
-    answer, an invalid request or configuration."""
-
-
-class LLMUnavailableError(LLMPermanentError):
-    """No call can be made at all: ``LLM_BACKEND=offline`` or no ``GEMINI_API_KEY``."""
 
 
 # --- The client --------------------------------------------------------------------------------
@@ -354,3 +318,19 @@ def _ms_since(started: float) -> int:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _DETAIL_MAX_CHARS else text[:_DETAIL_MAX_CHARS] + "..."
+
+
+def tool_declarations(specs: Sequence[ToolSpec]) -> tuple[list[types.Tool], types.ToolConfig]:
+    """Our tools as one Tool of function declarations, calling mode AUTO (for a request or a cache)."""
+    tool_config = types.ToolConfig(
+        function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.AUTO)
+    )
+    return [types.Tool(function_declarations=[declaration(spec) for spec in specs])], tool_config
+
+
+def declaration(spec: ToolSpec) -> types.FunctionDeclaration:
+    # `parameters_json_schema` takes our JSON schema as it is (gemini.md §2.2); `parameters`
+    # would need the OpenAPI-subset Schema with upper-case types.
+    return types.FunctionDeclaration(
+        name=spec.name, description=spec.description, parameters_json_schema=dict(spec.parameters)
+    )

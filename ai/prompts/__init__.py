@@ -18,7 +18,7 @@ from django.conf import settings
 
 from ai.models import PromptOverride
 
-PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent
 COMPANY_PLACEHOLDER = "[НАЗВАНИЕ КОМПАНИИ]"
 # `{name}` placeholders the code fills in: ASCII identifiers only, so that `{дата}` (an example
 # for the model) or a JSON example is never mistaken for one.

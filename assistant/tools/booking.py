@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ai.llm import ToolSpec
-from ai.tools import Tool, ToolContext, tool_register
-from contacts.calls import call_availability, call_book
+from assistant.tools import Tool, ToolContext, tool_register
+from calls.services import call_availability, call_book
 
 
 def _check_availability(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from contacts.calls import reminders_send_due
+from calls.services import reminders_send_due
 
 
 @shared_task(name="contacts.send_call_reminders", ignore_result=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,19 +9,21 @@ import structlog
 from django.conf import settings
 from django.utils import timezone
 
+from ai.backends import get_backend
 from ai.conversation import conversation_turns
-from ai.llm import CallContext, LLMPermanentError, ToolResult, Turn, get_backend
+from ai.llm import CallContext, LLMPermanentError, ToolResult, Turn
 from ai.models import KnowledgeChunk, KnowledgeDocument
 from ai.prompts import PromptText, prompt_get, prompt_render
-from ai.tools import HANDOFF, ToolContext, tool_run, tool_specs
+from ai.rules.cleanup import clean_reply
+from assistant.tools import HANDOFF, ToolContext, tool_run, tool_specs
 from contacts.models import Contact
 from contacts.phones import format_phone
 from messaging.models import Message
+from project.lib.localtime import local_now_text
 
 log = structlog.get_logger(__name__)
 
 MAX_TOOL_STEPS = 4
-MAX_REPLY_CHARS = 900
 NO_KNOWLEDGE = (
     "База знаний пока не загружена. Не называй цены, скидки, сроки и условия: скажи, что точные "
     "данные уточнит менеджер, и предложи связаться с ним."
@@ -34,7 +35,6 @@ RETRIEVED_KNOWLEDGE = (
 )
 SEE_CONTEXT_TIME = "см. «Служебные данные» в начале диалога"
 SEE_CONTEXT_PHONE = "[номер телефона клиента из служебных данных]"
-_WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
 
 
 @dataclass(frozen=True)
@@ -146,36 +146,3 @@ def retrieved_knowledge(turns: list[Turn]) -> str:
         title = f"=== {hit.document_title}" + (f" / {hit.heading}" if hit.heading else "") + " ==="
         blocks.append(f"{title}\n{hit.text}")
     return "\n\n".join(blocks)
-
-
-def local_now_text(now: datetime) -> str:
-    local = timezone.localtime(now)
-    return f"{_WEEKDAYS[local.weekday()]}, {local:%d.%m.%Y %H:%M}"
-
-
-_MARKDOWN = [
-    (re.compile(r"\*\*(.+?)\*\*", re.S), r"\1"),
-    (re.compile(r"__(.+?)__", re.S), r"\1"),
-    (re.compile(r"(?<!\w)\*(?!\s)(.+?)(?<!\s)\*(?!\w)", re.S), r"\1"),
-    (re.compile(r"`{1,3}([^`]*)`{1,3}"), r"\1"),
-    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),
-    (re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)"), r"\1: \2"),
-]
-_META = re.compile(r"^\s*(ответ|ответ клиенту|сообщение|assistant|ассистент)\s*:\s*", re.I)
-
-
-def clean_reply(text: str) -> str:
-    """The message text only: no markdown, no "Ответ:" prefix, no surrounding quotes, no
-    notes to ourselves in brackets, at most MAX_REPLY_CHARS (cut at a sentence)."""
-    text = (text or "").strip()
-    for pattern, repl in _MARKDOWN:
-        text = pattern.sub(repl, text)
-    text = _META.sub("", text).strip()
-    if len(text) >= 2 and text[0] in '"«' and text[-1] in '"»':
-        text = text[1:-1].strip()
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    if len(text) > MAX_REPLY_CHARS:
-        cut = text[:MAX_REPLY_CHARS]
-        end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "), cut.rfind("\n"))
-        text = (cut[: end + 1] if end > MAX_REPLY_CHARS // 2 else cut).strip()
-    return text

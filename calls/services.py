@@ -1,5 +1,5 @@
 """Calls with a manager: booking (the assistant's tools), reminders (beat), and the operator's
-cancel / reschedule. The rules themselves are pure, in contacts.booking."""
+cancel / reschedule. The rules themselves are pure, in calls.booking."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts.booking import (
+from calls.booking import (
     BookingRules,
     day_slots,
     is_public_holiday,
@@ -102,9 +102,9 @@ def call_book(*, contact: Contact, start_text: str, topic: str, now: datetime) -
     queues the client's confirmation, notifies the managers, stops the contact's follow-ups
     (client said yes) and creates the 1-hour reminders. Answers in the tool contract's shape:
     {"ok": true, "call_id", "scheduled_at"} or {"ok": false, "error", "alternatives"}."""
-    from ai.notify import managers_notify
     from followups.models import FollowUp
     from followups.services import followup_stop
+    from messaging.notify import managers_notify
 
     rules = BookingRules.from_settings()
     try:
@@ -201,7 +201,7 @@ def reminders_send_due(*, now: datetime) -> int:
     """Sends the due, unsent reminders of still-scheduled, not yet started calls: the client's
     as a BOOKING message, the managers' through managers_notify. Each is sent once (claimed
     with skip_locked and marked sent in the same transaction). Returns how many were sent."""
-    from ai.notify import managers_notify
+    from messaging.notify import managers_notify
 
     rules = BookingRules.from_settings()
     sent = 0

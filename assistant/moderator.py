@@ -5,8 +5,9 @@ from __future__ import annotations
 import structlog
 from django.conf import settings
 
+from ai.backends import get_backend
 from ai.conversation import contact_card, conversation_turns
-from ai.llm import CallContext, LLMError, LLMTransientError, Verdict, get_backend
+from ai.llm import CallContext, LLMError, LLMTransientError, Verdict
 from ai.models import ClassificationRecord
 from ai.prompts import prompt_get, prompt_render
 from contacts.models import Contact

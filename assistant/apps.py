@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AssistantConfig(AppConfig):
+    name = "assistant"
+    verbose_name = "Ассистент"
+
+    def ready(self) -> None:
+        # The tools register themselves with the assistant's tool registry.
+        import assistant.tools.booking
+        import assistant.tools.payments  # noqa: F401

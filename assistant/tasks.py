@@ -1,0 +1,57 @@
+"""The assistant's tasks (queue `llm`): thin wrappers around assistant.pipeline and
+assistant.moderator. Their names keep the `ai.` prefix: running beats and queued tasks use them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import shared_task
+
+from assistant import pipeline
+from assistant.moderator import contact_moderate
+from contacts.models import Contact
+from project.lib.retry import DATABASE_DOWN
+
+log = structlog.get_logger(__name__)
+
+
+@shared_task(name="ai.process_incoming", bind=True, ignore_result=True, max_retries=None)
+def process_incoming(self: Any, message_id: int) -> str:
+    """The AI step for a new customer message (debounced per contact: the task waits out the
+    quiet window with short countdowns, never longer than REPLY_DEBOUNCE_SECONDS). With the
+    database away it tries again with backoff (the inbound sweeper is the last resort)."""
+    try:
+        return pipeline.incoming_process(message_id=message_id).status
+    except pipeline.NotYet as wait:
+        raise self.retry(countdown=max(0.2, wait.delay)) from wait
+    except DATABASE_DOWN as exc:
+        countdown = min(60, 2 ** min(self.request.retries, 6))
+        log.warning("ai.database_unavailable", message_id=message_id, retry_in_s=countdown)
+        raise self.retry(countdown=countdown) from exc
+
+
+@shared_task(name="ai.retry_pending", ignore_result=True)
+def retry_pending() -> str:
+    """Every minute: customers who got the fallback while the model was down get the real answer."""
+    due = pipeline.pending_due()
+    for pk in due:
+        answer_pending.apply_async((pk,), expires=300)
+    return f"due={len(due)}"
+
+
+@shared_task(name="ai.answer_pending", ignore_result=True)
+def answer_pending(pending_id: int) -> str:
+    return pipeline.pending_retry(pending_id=pending_id).status
+
+
+@shared_task(name="ai.reclassify", ignore_result=True)
+def reclassify(contact_id: int) -> str:
+    """Force re-classification (admin, API): the model decides again, even over an operator."""
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return "no such contact"
+    Contact.objects.filter(pk=contact_id).update(classified_by="")
+    contact.classified_by = ""
+    verdict = contact_moderate(contact=contact)
+    return "unknown" if verdict is None else str(verdict.is_client)
