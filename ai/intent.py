@@ -1,64 +1,21 @@
 """The intent of a client's reply, for the follow-up cadence: a clear "yes", a clear "no", an
 uncertain answer ("посмотрю", "подумаю"), or anything else.
 
-`intent_rules` is the offline backend's answer and the fallback when the model is unavailable;
-`reply_intent` asks the backend (the fast model, structured output) and never fails.
+`reply_intent` asks the backend (the fast model, structured output) and never fails; the
+keyword rules (`ai.rules.intent`) decide when the model is unavailable.
 """
 
 from __future__ import annotations
-
-import re
-from typing import Literal
 
 import structlog
 
 from ai.backends import get_backend
 from ai.llm import CallContext, LLMError
 from ai.prompts import prompt_get, prompt_render
+from ai.rules.intent import Intent, intent_rules
 from contacts.models import Contact
 
 log = structlog.get_logger(__name__)
-
-Intent = Literal["yes", "no", "uncertain", "other"]
-INTENTS: tuple[Intent, ...] = ("yes", "no", "uncertain", "other")
-# A clear answer is short: "да, а сколько стоит доставка?" is a question, not a closed yes.
-CLEAR_MAX_WORDS = 6
-
-_UNCERTAIN = re.compile(
-    r"\b(посмотр(ю|им)|подума(ю|ем|ть)|обдума|может быть|может и|возможно|не знаю|пока не знаю|не уверен|"
-    r"позже|потом|не сейчас|пока не (готов|надо|нужно)|на днях|решу|посоветуюсь|сообщу)\w*",
-)
-_NO = re.compile(
-    r"^(нет|не-а|неа|no)\b|\b(не интересно|неинтересно|не надо|не нужно|не актуально|неактуально|откаж|"
-    r"отказыва|уже купил|уже нашли|не хочу|не будем|не подходит)\w*",
-)
-_YES = re.compile(
-    r"^(да|ага|угу|ок|окей|ok|okay|yes|конечно|хорошо|отлично|договорились|согласе?н\w*|готов\w*|"
-    r"давай\w*|беру|берем|хочу|подходит|записывайте|оформляйте|супер)\b",
-)
-
-
-def _normalise(text: str) -> str:
-    text = (text or "").lower().replace("ё", "е")
-    text = re.sub(r"[^\w\s?-]", " ", text)  # emoji and punctuation out, the question mark kept
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def intent_rules(text: str) -> Intent:
-    """Keyword rules, Russian as people write it in chats. Uncertainty wins over "no" ("не знаю"
-    is not a refusal); a question or a long message is "other"."""
-    words = _normalise(text)
-    if not words:
-        return "other"
-    if _UNCERTAIN.search(words):
-        return "uncertain"
-    if "?" in words or len(words.split()) > CLEAR_MAX_WORDS:
-        return "other"
-    if _NO.search(words):
-        return "no"
-    if _YES.search(words):
-        return "yes"
-    return "other"
 
 
 def reply_intent(*, contact: Contact, text: str, last_bot_text: str = "") -> Intent:

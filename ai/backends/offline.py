@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from ai.knowledge import knowledge_search
 from ai.llm import (
     CallContext,
     ContactCard,
@@ -33,6 +34,8 @@ from ai.llm import (
     Turn,
     Verdict,
 )
+from ai.rules.intent import intent_rules
+from ai.usage import record_call
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -528,14 +531,9 @@ def converse_rules(*, turns: Sequence[Turn], tools: Sequence[ToolSpec], snippets
 
 
 def knowledge_snippets(*, query: str, limit: int = KNOWLEDGE_LIMIT) -> list[Any]:
-    """Knowledge-base passages for `query`, or [] while there is no knowledge base: the
-    `ai.knowledge` module arrives with its own issue, and a failing lookup must not cost the
-    customer an answer (the reply then simply quotes nothing)."""
+    """Knowledge-base passages for `query`, or [] when there are none: a failing lookup must
+    not cost the customer an answer (the reply then simply quotes nothing)."""
     if not query.strip():
-        return []
-    try:
-        from ai.knowledge import knowledge_search
-    except ImportError:
         return []
     try:
         return list(knowledge_search(query=query, limit=limit) or [])[:limit]
@@ -612,8 +610,6 @@ def follow_up_compose(*, touch_number: int | None, turns: Sequence[Turn]) -> str
 
 def _record(*, ctx: CallContext, started: float, error: str = "") -> int:
     # Imported here so the rules above stay importable without the Django app registry.
-    from ai.usage import record_call
-
     return record_call(backend=OfflineBackend.name, model=MODEL, ctx=ctx, started=started, error=error).id
 
 
@@ -659,9 +655,7 @@ class OfflineBackend:
         return replace(generation, model=MODEL, call_ids=(call_id,))
 
     def classify_intent(self, *, system: str, text: str, last_bot_text: str, ctx: CallContext) -> str:
-        """Keyword rules (`ai.intent.intent_rules`); `system` and `last_bot_text` are not read."""
-        from ai.intent import intent_rules
-
+        """Keyword rules (`ai.rules.intent.intent_rules`); `system` and `last_bot_text` are not read."""
         intent, _call_id = _recorded(ctx=ctx, compute=lambda: intent_rules(text))
         return intent
 

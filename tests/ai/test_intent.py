@@ -9,8 +9,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from ai.intent import intent_rules, reply_intent
+from ai.intent import reply_intent
 from ai.models import ModelCall
+from ai.rules.intent import intent_rules
 from assistant.pipeline import incoming_process
 from followups.models import FollowUp, ReplyIntent
 from messaging.models import Message

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import sys
-import types
 import unicodedata
 from decimal import Decimal
 
@@ -488,7 +487,7 @@ def test_converse_quotes_what_the_knowledge_search_finds(monkeypatch):
         asked.append((query, limit))
         return ["Доставка по Алматы — 2 000 тенге."]
 
-    monkeypatch.setitem(sys.modules, "ai.knowledge", types.SimpleNamespace(knowledge_search=knowledge_search))
+    monkeypatch.setattr("ai.backends.offline.knowledge_search", knowledge_search)
 
     generation = OfflineBackend().converse(
         system="", turns=[customer("Сколько стоит доставка?")], tools=[HANDOFF], ctx=CallContext(purpose="reply")
@@ -503,7 +502,7 @@ def test_a_failing_knowledge_search_does_not_cost_the_customer_an_answer(monkeyp
     def knowledge_search(*, query, limit):
         raise RuntimeError("index missing")
 
-    monkeypatch.setitem(sys.modules, "ai.knowledge", types.SimpleNamespace(knowledge_search=knowledge_search))
+    monkeypatch.setattr("ai.backends.offline.knowledge_search", knowledge_search)
 
     generation = OfflineBackend().converse(
         system="", turns=[customer("Сколько стоит доставка?")], tools=[], ctx=CallContext(purpose="reply")
