@@ -45,9 +45,11 @@ bench: $(VENV)/.installed-dev
 chaos: $(VENV)/.installed-dev
 	CHAOS=1 $(BIN)/python -m pytest tests/chaos -m chaos -s -q -p no:randomly $(PYTEST_ARGS)
 
+## lint: ruff, and the architecture contracts (.importlinter: imports point down the layers)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 ## check: Django's deployment checks with production-like settings
 check: $(VENV)/.installed-run
