@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from ai.backends import get_backend
 from ai.conversation import conversation_turns
+from ai.knowledge import knowledge_prompt_text, knowledge_search
 from ai.llm import CallContext, LLMPermanentError, ToolResult, Turn
 from ai.models import KnowledgeChunk, KnowledgeDocument
 from ai.prompts import PromptText, prompt_get, prompt_render
-from ai.rules.cleanup import clean_reply
 from assistant.tools import HANDOFF, ToolContext, tool_run, tool_specs
 from contacts.models import Contact
 from contacts.phones import format_phone
@@ -46,7 +46,8 @@ class AgentReply:
 
 def agent_reply(*, contact: Contact, message: Message, now: datetime | None = None, correction: str = "") -> AgentReply:
     """Asks the model for the answer to the conversation ending with `message`, running the
-    tools it calls (at most MAX_TOOL_STEPS rounds). Raises LLMTransientError when the model is
+    tools it calls (at most MAX_TOOL_STEPS rounds). The text is the model's draft: the caller
+    sends it through ai.compose before a customer reads it. Raises LLMTransientError when the model is
     unavailable, LLMPermanentError when it gives no usable answer."""
     now = now or timezone.now()
     turns = conversation_turns(contact=contact, limit=settings.MAX_CONTEXT_MESSAGES)
@@ -69,7 +70,9 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
         generation = backend.converse(system=system, turns=turns, tools=tools, ctx=ctx, context=context)
         call_ids.extend(generation.call_ids)
         if not generation.tool_calls:
-            text = clean_reply(generation.text)
+            # The model's words as written: cleanup and the number guard are the compose step's
+            # (ai.compose), which every customer text passes.
+            text = (generation.text or "").strip()
             if not text:
                 raise LLMPermanentError("the model answered with no text")
             return AgentReply(text=text, handed_off=handed_off, call_ids=tuple(call_ids))
@@ -106,8 +109,6 @@ def sales_request(*, contact: Contact, turns: list[Turn], now: datetime, correct
     placeholders ({current_datetime}, {phone}) point to the context instead of holding values,
     so that the system instruction does not change every minute (an operator's prompt that
     still uses them keeps working)."""
-    from ai.knowledge import knowledge_prompt_text
-
     prompt = prompt_get("sales_agent_prompt")
     whole = knowledge_prompt_text(max_chars=settings.KNOWLEDGE_PROMPT_MAX_CHARS)
     facts = [
@@ -135,8 +136,6 @@ def sales_request(*, contact: Contact, turns: list[Turn], now: datetime, correct
 def retrieved_knowledge(turns: list[Turn]) -> str:
     """The best chunks for the client's latest messages (the last two customer turns), each
     under its document and heading; a note when nothing matches."""
-    from ai.knowledge import knowledge_search
-
     asked = [turn.text for turn in turns if turn.role == "user" and turn.text][-2:]
     hits = knowledge_search(query="\n".join(asked), limit=settings.KNOWLEDGE_TOP_CHUNKS)
     if not hits:

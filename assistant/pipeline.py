@@ -9,7 +9,7 @@ customer's messages handled, and only if no newer customer message arrived meanw
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -17,14 +17,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ai.compose import Correction, Draft, Result, compose
 from ai.intent import reply_intent
-from ai.knowledge import knowledge_figures
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
-from ai.rules.guard import unsupported_figures
 from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.rules.optout import is_opt_out
-from assistant.agent import agent_reply
+from assistant.agent import AgentReply, agent_reply
 from assistant.moderator import contact_moderate
 from contacts.models import Contact, WhitelistEntry
 from contacts.services import contact_pause_bot
@@ -38,6 +37,12 @@ log = structlog.get_logger(__name__)
 FALLBACK_TEXT = "Спасибо за сообщение! Менеджер ответит вам в ближайшее время."
 # Sent instead of a draft that states figures the knowledge base does not.
 SAFE_FIGURES_TEXT = "Точные цены и условия для вас подтвердит менеджер 😊 Передать ему ваш вопрос?"
+# The one retry after such a draft, told which figures it made up (a note in the request's context).
+CORRECTION = (
+    "В черновике ответа были цифры, которых нет в базе знаний: {figures}. "
+    "Называй только цены, суммы, скидки и проценты из базы знаний; иначе предложи, "
+    "чтобы точные условия подтвердил менеджер."
+)
 HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
 # After this long a late answer would confuse more than help: the managers were told at once.
@@ -132,33 +137,8 @@ def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
 
 
 def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> Outcome:
-    review_note = ""
     try:
-        reply = agent_reply(contact=contact, message=message, now=now)
-        if not reply.handed_off:
-            knowledge = knowledge_figures()
-            missing = unsupported_figures(reply.text, knowledge)
-            if missing:
-                # One more try, told which figures it made up.
-                first_draft = reply.text
-                reply = agent_reply(
-                    contact=contact,
-                    message=message,
-                    now=now,
-                    correction=(
-                        f"В черновике ответа были цифры, которых нет в базе знаний: {', '.join(missing)}. "
-                        "Называй только цены, суммы, скидки и проценты из базы знаний; иначе предложи, "
-                        "чтобы точные условия подтвердил менеджер."
-                    ),
-                )
-                still = unsupported_figures(reply.text, knowledge)
-                if still and not reply.handed_off:
-                    review_note = (
-                        f"Ответ заменён: цифры не из базы знаний {', '.join(still)}. "
-                        f"Черновики: «{first_draft[:400]}» / «{reply.text[:400]}»"
-                    )
-                    log.warning("ai.unsupported_figures", contact_id=contact.pk, figures=still)
-                    reply = replace(reply, text=SAFE_FIGURES_TEXT)
+        answer = _agent_answer(contact=contact, message=message, now=now)
     except LLMTransientError as exc:
         return _fallback(contact, message, now, error=str(exc))
     except LLMPermanentError as exc:
@@ -169,16 +149,52 @@ def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> 
             contact=contact, reason="ИИ не смог ответить", summary=message.display_text, key=f"handoff:{message.pk}"
         )
         return _finish(contact, message, status="handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.NOTIFICATION)
-    # Once a manager has the chat, the last words go out as a notice the human mode lets through.
-    purpose = Message.Purpose.NOTIFICATION if reply.handed_off else Message.Purpose.REPLY
     return _finish(
         contact,
         message,
-        status="handed off" if reply.handed_off else "answered",
-        reply=reply.text,
-        purpose=purpose,
-        review_note=review_note,
+        status="handed off" if answer.handed_off else "answered",
+        reply=answer.text,
+        purpose=answer.purpose,
+        review_note=answer.review_note,
     )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    text: str
+    handed_off: bool
+    review_note: str  # for the operator when the safe line replaced the model's drafts
+
+    @property
+    def purpose(self) -> str:
+        # Once a manager has the chat, the last words go out as a notice the human mode lets through.
+        return Message.Purpose.NOTIFICATION if self.handed_off else Message.Purpose.REPLY
+
+
+def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answer:
+    """The sales agent's answer through the compose step (ai.compose): a draft stating figures
+    the knowledge base does not is rewritten once, told which, then replaced by SAFE_FIGURES_TEXT.
+    The words after a hand-off go out as written (a manager answers for prices from then on).
+    Raises the agent's LLMTransientError / LLMPermanentError."""
+    replies: list[AgentReply] = []
+
+    def draft(correction: Correction | None) -> Draft:
+        note = CORRECTION.format(figures=correction.figures_text) if correction and correction.figures else ""
+        reply = agent_reply(contact=contact, message=message, now=now, correction=note)
+        replies.append(reply)
+        return Draft(reply.text, as_written=reply.handed_off)
+
+    composed = compose(draft=draft, safe_text=SAFE_FIGURES_TEXT)
+    review_note = ""
+    if composed.result == Result.SAFE_LINE:
+        first, last = composed.drafts[0], composed.drafts[-1]
+        review_note = (
+            f"Ответ заменён: цифры не из базы знаний {', '.join(composed.figures)}. "
+            f"Черновики: «{first[:400]}» / «{last[:400]}»"
+        )
+        log.warning("ai.unsupported_figures", contact_id=contact.pk, figures=list(composed.figures))
+    # A hand-off's words are never replaced: the safe line only ever stands for a plain reply.
+    return _Answer(text=composed.text, handed_off=replies[-1].handed_off, review_note=review_note)
 
 
 def _check_payments_if_paid(*, contact: Contact, message: Message) -> None:
@@ -341,7 +357,7 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
                 contact.refresh_from_db()
             if contact.is_client is not True:
                 return resolve("not a client (or not enough data yet)")
-            reply = agent_reply(contact=contact, message=message, now=now)
+            answer = _agent_answer(contact=contact, message=message, now=now)
     except LockTimeout:
         return Outcome("busy")
     except LLMTransientError as exc:
@@ -357,13 +373,15 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
         Contact.objects.select_for_update().filter(pk=contact.pk).first()
         if _newest_open(contact) is not None:
             return resolve("the customer wrote again while answering")
-        message_enqueue_outbound(
+        row = message_enqueue_outbound(
             contact=contact,
-            text=reply.text,
-            purpose=Message.Purpose.NOTIFICATION if reply.handed_off else Message.Purpose.REPLY,
+            text=answer.text,
+            purpose=answer.purpose,
             reply_to=message,
             idempotency_key=f"late-reply:{pending.pk}",
         )
+        if answer.review_note:
+            Message.objects.filter(pk=row.pk).update(review_note=answer.review_note[:4000])
         PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, attempts=pending.attempts + 1)
     log.info("ai.late_answer_sent", contact_id=contact.pk, attempts=pending.attempts + 1)
     return Outcome("answered")

@@ -38,12 +38,10 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from ai.backends import get_backend
+from ai.compose import Correction, compose
 from ai.conversation import conversation_turns
-from ai.knowledge import knowledge_figures
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import PromptText, prompt_get, prompt_render
-from ai.rules.cleanup import clean_reply
-from ai.rules.guard import unsupported_figures
 from followups.models import FollowUp, FollowUpTouch
 from followups.selectors import SENT_STATUSES, followup_blocker, proactive_sent_count
 from followups.timetable import SendWindow, defer_for_gap, in_send_window, next_window_opening, send_time
@@ -124,8 +122,8 @@ class _Stop(Exception):
 
 
 class _Tick:
-    """What one tick reads once: the window, the prompt, the knowledge base's figures, how
-    many proactive messages went out today."""
+    """What one tick reads once: the window, the prompt, how many proactive messages went out
+    today."""
 
     def __init__(self, *, now: datetime, rng: random.Random) -> None:
         self.now = now
@@ -138,10 +136,6 @@ class _Tick:
     @cached_property
     def prompt(self) -> PromptText:
         return prompt_get("follow_up_prompt")
-
-    @cached_property
-    def figures(self) -> frozenset[str]:
-        return knowledge_figures()
 
     def proactive_today(self, *, fresh: bool = False) -> int:
         if fresh or self._proactive_today is None:
@@ -317,9 +311,10 @@ def _latest_messages(*, contact_id: int) -> tuple[datetime | None, datetime | No
 
 
 def _compose(*, followup: FollowUp, tick: _Tick, hours_since: float) -> str:
-    """The touch's text from the follow-up prompt and the real conversation; regenerated once
-    when it states figures the knowledge base does not. Raises _Defer when the model is
-    unavailable or keeps inventing figures: a touch is never a fallback text."""
+    """The touch's text from the follow-up prompt and the real conversation, through the compose
+    step (cleaned, number guard, rewritten once when it states figures the knowledge base does
+    not). Raises _Defer when the model is unavailable or keeps inventing figures: a touch is
+    never a fallback text."""
     contact, number = followup.contact, followup.touch_number
     prompt = tick.prompt
     system = prompt_render(
@@ -341,24 +336,32 @@ def _compose(*, followup: FollowUp, tick: _Tick, hours_since: float) -> str:
         extra={"touch_number": number},
     )
     backend = get_backend()
-    text, bad = "", []
-    for attempt in range(2):
-        try:
-            text = clean_reply(backend.generate_text(system=system, turns=turns, ctx=ctx).text)
-        except LLMError as exc:
-            log.warning("followup.model_unavailable", followup_id=followup.pk, contact_id=contact.pk, error=str(exc))
-            raise _Defer(tick.now + MODEL_RETRY, "model unavailable") from exc
-        bad = unsupported_figures(text, tick.figures) if text else ["(empty)"]
-        if not bad:
-            return text
-        if attempt == 0 and text:
-            turns = [
+
+    def draft(correction: Correction | None) -> str:
+        asked = turns
+        if correction is not None and correction.draft:
+            asked = [
                 *turns,
-                Turn(role="model", text=text),
-                Turn(role="user", text=CORRECTION.format(figures=", ".join(bad), touch=number)),
+                Turn(role="model", text=correction.draft),
+                Turn(role="user", text=CORRECTION.format(figures=correction.figures_text, touch=number)),
             ]
+        # An empty draft is asked for again as it was: there is nothing to correct.
+        return backend.generate_text(system=system, turns=asked, ctx=ctx).text
+
+    try:
+        # No safe line: a touch is never a template; one that keeps inventing figures waits.
+        composed = compose(draft=draft, safe_text=None)
+    except LLMError as exc:
+        log.warning("followup.model_unavailable", followup_id=followup.pk, contact_id=contact.pk, error=str(exc))
+        raise _Defer(tick.now + MODEL_RETRY, "model unavailable") from exc
+    if composed.usable:
+        return composed.text
     log.warning(
-        "followup.unsupported_text", followup_id=followup.pk, contact_id=contact.pk, touch_number=number, figures=bad
+        "followup.unsupported_text",
+        followup_id=followup.pk,
+        contact_id=contact.pk,
+        touch_number=number,
+        figures=list(composed.figures) or ["(empty)"],
     )
     raise _Defer(tick.next_opening(), "generated text states figures the knowledge base does not")
 

@@ -23,11 +23,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ai.backends import get_backend
-from ai.knowledge import knowledge_figures
+from ai.compose import Correction, Result, compose
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import prompt_get, prompt_render
-from ai.rules.cleanup import clean_reply
-from ai.rules.guard import unsupported_figures
 from contacts.models import Contact, WhitelistEntry
 from contacts.phones import PhoneError, normalize_phone
 from followups.selectors import PROACTIVE_PURPOSES as FOLLOWUP_COUNTED_PURPOSES
@@ -285,8 +283,9 @@ def standard_text(row: PostPurchaseMessage, contact: Contact) -> str:
 
 
 def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
-    """(text, used the standard text)."""
-
+    """(text, used the standard text). The model's text passes the compose step (cleaned, the
+    number guard with the order's total allowed); the standard text stands in when the model
+    is unavailable or its text fails."""
     backend = get_backend()
     if backend.name == "offline":
         return standard_text(row, contact), True
@@ -301,15 +300,18 @@ def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
         prompt_version=prompt.version,
         extra={"kind": row.kind},
     )
+    allowed = {str(int(row.order_total))} if row.order_total is not None else set()
+
+    def draft(_correction: Correction | None) -> str:
+        return backend.generate_text(system=system, turns=[Turn(role="user", text=facts)], ctx=ctx).text
+
     try:
-        text = clean_reply(backend.generate_text(system=system, turns=[Turn(role="user", text=facts)], ctx=ctx).text)
+        # No second draft: a thank-you that fails the number guard becomes the standard text.
+        composed = compose(draft=draft, safe_text=standard_text(row, contact), allowed_figures=allowed, correct=False)
     except LLMError as exc:
         log.warning("post_purchase.model_unavailable", row_id=row.pk, error=type(exc).__name__)
         return standard_text(row, contact), True
-    allowed = set(knowledge_figures())
-    if row.order_total is not None:
-        allowed.add(str(int(row.order_total)))
-    if not text or unsupported_figures(text, frozenset(allowed)):
-        log.warning("post_purchase.unusable_text", row_id=row.pk)
-        return standard_text(row, contact), True
-    return f"{text}\n\n{OPT_OUT_HINT}", False
+    if composed.result == Result.SAFE_LINE:
+        log.warning("post_purchase.unusable_text", row_id=row.pk, figures=list(composed.figures))
+        return composed.text, True
+    return f"{composed.text}\n\n{OPT_OUT_HINT}", False
