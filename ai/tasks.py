@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from celery import shared_task
 
+from ai import voice
 from ai.knowledge import knowledge_refresh
+from messaging.wappi import client_from_settings
 
 log = structlog.get_logger(__name__)
+
+VOICE_RETRIES = 3
+# Countdowns stay short (Redis redelivers long ETAs); the inbound sweeper is the last resort.
+VOICE_MAX_COUNTDOWN = 300
 
 
 @shared_task(name="ai.refresh_knowledge_base", ignore_result=True)
@@ -17,3 +25,17 @@ def refresh_knowledge_base() -> str:
     if changed:
         log.info("knowledge.refreshed", changes=[r.summary() for r in changed])
     return f"changed={len(changed)}"
+
+
+# The name keeps its `messaging.` prefix: queued tasks and the routes (queue `llm`) use it.
+@shared_task(name="messaging.voice_transcribe", bind=True, ignore_result=True, max_retries=VOICE_RETRIES)
+def voice_transcribe(self: Any, message_id: int) -> str:
+    """Transcribes one inbound voice note; Wappi or Gemini being busy is retried with growing
+    pauses, and the last attempt asks the customer to type instead."""
+    try:
+        outcome = voice.voice_process(
+            message_id=message_id, client=client_from_settings(), final_attempt=self.request.retries >= VOICE_RETRIES
+        )
+    except voice.VoiceRetry as exc:
+        raise self.retry(countdown=min(VOICE_MAX_COUNTDOWN, 10 * 3**self.request.retries)) from exc
+    return outcome.status

@@ -1,5 +1,6 @@
-"""The assistant's tasks (queue `llm`): thin wrappers around assistant.pipeline and
-assistant.moderator. Their names keep the `ai.` prefix: running beats and queued tasks use them."""
+"""The assistant's tasks: thin wrappers around assistant.pipeline and assistant.moderator,
+and the inbound sweeper that hands them what was lost. Their names keep the prefixes they
+were born with (`ai.`, `messaging.`): running beats, queued tasks and routes use them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 
 import structlog
 from celery import shared_task
+from django.utils import timezone
 
+from ai.tasks import voice_transcribe
 from assistant import pipeline
 from assistant.moderator import contact_moderate
 from contacts.models import Contact
+from messaging.selectors import inbound_unhandled
 from project.lib.retry import DATABASE_DOWN
 
 log = structlog.get_logger(__name__)
@@ -55,3 +59,18 @@ def reclassify(contact_id: int) -> str:
     contact.classified_by = ""
     verdict = contact_moderate(contact=contact)
     return "unknown" if verdict is None else str(verdict.is_client)
+
+
+# Queue `send` (by its name): the sweeper runs beside the outbox sweeper, not behind model calls.
+@shared_task(name="messaging.sweep_inbound", ignore_result=True)
+def sweep_inbound() -> str:
+    """No customer message is left unanswered because its hand-off task was lost: stored
+    messages nobody took are handed to the AI step, voice notes to transcription."""
+    text, voice = inbound_unhandled(now=timezone.now())
+    for pk in text:
+        process_incoming.apply_async((pk,), expires=600)
+    for pk in voice:
+        voice_transcribe.apply_async((pk,), expires=600)
+    if text or voice:
+        log.warning("inbound.swept", handed_to_ai=len(text), voice=len(voice))
+    return f"ai={len(text)} voice={len(voice)}"

@@ -7,10 +7,10 @@ from typing import Any
 
 import structlog
 from django.db import transaction
-from django.db.models import Q
 
 from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.phones import format_phone
+from contacts.signals import contact_forgetting, contact_forgetting_messages
 
 log = structlog.get_logger(__name__)
 
@@ -27,59 +27,23 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     (phone and buyer name blanked, unlinked), and notices to managers that named the contact
     (their text replaced).
 
-    The contact row is deleted (kept payments lose their link to it). One transaction; returns
-    how many rows of each kind were touched."""
-    from ai.models import ClassificationRecord, ModelCall, PendingReply
-    from followups.models import FollowUp, FollowUpTouch, ReplyIntent
-    from messaging.models import Message
-    from payments.models import Payment, PostPurchaseMessage
-
+    Each app erases its own rows in its receivers of `contact_forgetting` (rows that hang off
+    the contact's messages among them, so they are counted before the messages go) and then
+    of `contact_forgetting_messages` (the conversation); this module deletes the calls, which
+    are the core's own. The contact row is deleted last (kept payments lose their link to
+    it). One transaction: a receiver that fails undoes everything. Returns how many rows of
+    each kind were touched."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     phone = contact.phone
     needles = _spellings(phone)
-    messages = Message.objects.filter(contact=contact)
-    followups = FollowUp.objects.filter(contact=contact)
+    counts: dict[str, int] = {}
+    contact_forgetting.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
     calls = ScheduledCall.objects.filter(contact=contact)
-    counts = {
-        "messages": messages.count(),
-        "followups": followups.count(),
-        "followup_touches": FollowUpTouch.objects.filter(followup__contact=contact).count(),
-        "calls": calls.count(),
-        "call_reminders": CallReminder.objects.filter(call__contact=contact).count(),
-        "classifications": ClassificationRecord.objects.filter(contact=contact).count(),
-        "pending_replies": PendingReply.objects.filter(contact=contact).count(),
-        "reply_intents": ReplyIntent.objects.filter(contact=contact).count(),
-    }
-    # Children first: touches and pending replies hang off messages and follow-ups.
-    FollowUpTouch.objects.filter(Q(followup__contact=contact) | Q(message__contact=contact)).delete()
-    PendingReply.objects.filter(contact=contact).delete()
-    ReplyIntent.objects.filter(contact=contact).delete()
-    followups.delete()
+    counts["calls"] = calls.count()
+    counts["call_reminders"] = CallReminder.objects.filter(call__contact=contact).count()
     CallReminder.objects.filter(call__contact=contact).delete()
     calls.delete()
-    ClassificationRecord.objects.filter(contact=contact).delete()
-    messages.delete()
-    counts["model_calls_unlinked"] = ModelCall.objects.filter(contact=contact).update(contact=None)
-
-    mentions = Q()
-    for needle in needles:
-        mentions |= Q(text__contains=needle)
-    counts["notices_redacted"] = Message.objects.filter(mentions).exclude(contact=contact).update(text=REDACTED)
-
-    counts["post_purchase_anonymised"] = PostPurchaseMessage.objects.filter(Q(contact=contact) | Q(phone=phone)).update(
-        contact=None, phone="", customer_name=""
-    )
-
-    payments = list(Payment.objects.select_for_update().filter(contact=contact))
-    for payment in payments:
-        payment.phone = ""
-        payment.description = _scrub(payment.description, needles)
-        payment.last_error = _scrub(payment.last_error, needles)
-        payment.raw_responses = _scrub(payment.raw_responses, needles)
-        payment.contact = None
-        payment.save(update_fields=["contact", "phone", "description", "last_error", "raw_responses", "updated_at"])
-    counts["payments_anonymised"] = len(payments)
-
+    contact_forgetting_messages.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
     contact.delete()
     counts["contact_deleted"] = 1
     log.info("contact.forgotten", contact_id=contact.pk, **counts)
@@ -94,14 +58,15 @@ def _spellings(phone: str) -> list[str]:
     return sorted(spellings, key=len, reverse=True)
 
 
-def _scrub(value: Any, needles: list[str]) -> Any:
-    """`value` (text or JSON) with every spelling of the number replaced."""
+def redact(value: Any, needles: list[str]) -> Any:
+    """`value` (text or JSON) with every spelling of the number (`needles`, longest first)
+    replaced by REDACTED; for receivers that keep a row but not the person in it."""
     if isinstance(value, str):
         for needle in needles:
             value = value.replace(needle, REDACTED)
         return value
     if isinstance(value, list):
-        return [_scrub(item, needles) for item in value]
+        return [redact(item, needles) for item in value]
     if isinstance(value, dict):
-        return {key: _scrub(item, needles) for key, item in value.items()}
+        return {key: redact(item, needles) for key, item in value.items()}
     return value

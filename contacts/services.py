@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
 from contacts.phones import normalize_phone
+from contacts.signals import contact_classified, contact_paused
 
 log = structlog.get_logger(__name__)
 
@@ -25,13 +26,10 @@ def contact_set_client_status(
     now: datetime | None = None,
 ) -> Contact:
     """Records a classification by an operator (`by="operator"`) or the moderator
-    (`by="model"`), and appends it to the contact's audit trail. The model never overrides an
-    operator's verdict (it returns the contact unchanged); an operator's "unknown" hands the
-    contact back to the model. A contact that is not a client gets no more follow-ups."""
-    from ai.models import ClassificationRecord
-    from followups.models import FollowUp
-    from followups.services import followup_stop
-
+    (`by="model"`) and sends `contact_classified` in the same transaction (the audit trail
+    is written there, and a contact that is not a client gets no more follow-ups). The model
+    never overrides an operator's verdict (it returns the contact unchanged and nothing is
+    sent); an operator's "unknown" hands the contact back to the model."""
     now = now or timezone.now()
     if by == "model":
         current = Contact.objects.select_for_update().only("classified_by").get(pk=contact.pk)
@@ -55,17 +53,17 @@ def contact_set_client_status(
         contact.request_type = request_type
         fields.append("request_type")
     contact.save(update_fields=fields)
-    ClassificationRecord.objects.create(
+    contact_classified.send(
+        sender=Contact,
         contact=contact,
-        source=by,
         is_client=is_client,
+        by=by,
         confidence=confidence,
         reasoning=reasoning,
         request_type=request_type or "",
         model_call_id=model_call_id,
+        now=now,
     )
-    if is_client is False:
-        followup_stop(contact=contact, reason=FollowUp.StopReason.NOT_A_CLIENT, now=now)
     log.info("contact.classified", contact_id=contact.pk, is_client=is_client, confidence=confidence)
     return contact
 
@@ -73,14 +71,12 @@ def contact_set_client_status(
 @transaction.atomic
 def contact_pause_bot(*, contact: Contact, until: datetime | None = None, now: datetime | None = None) -> Contact:
     """Hands the conversation to a human: the bot stays silent until `until` (or until an
-    operator resumes it when `until` is None), and proactive follow-ups stop."""
-    from followups.models import FollowUp
-    from followups.services import followup_stop
-
+    operator resumes it when `until` is None). Sends `contact_paused` in the same transaction
+    (proactive follow-ups stop there)."""
     contact.bot_mode = Contact.BotMode.HUMAN
     contact.paused_until = until
     contact.save(update_fields=["bot_mode", "paused_until", "updated_at"])
-    followup_stop(contact=contact, reason=FollowUp.StopReason.HUMAN_TOOK_OVER, now=now)
+    contact_paused.send(sender=Contact, contact=contact, until=until, now=now or timezone.now())
     log.info("contact.bot_paused", contact_id=contact.pk, until=until.isoformat() if until else None)
     return contact
 
@@ -97,13 +93,6 @@ def contact_resume_bot(*, contact: Contact) -> Contact:
     contact.save(update_fields=fields)
     log.info("contact.bot_resumed", contact_id=contact.pk)
     return contact
-
-
-def contact_stop_followups(*, contact: Contact, now: datetime | None = None) -> int:
-    from followups.models import FollowUp
-    from followups.services import followup_stop
-
-    return followup_stop(contact=contact, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR, now=now)
 
 
 def whitelist_entry_add(*, phone: str, note: str = "") -> WhitelistEntry:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from contacts.models import Contact, WhitelistEntry
 from contacts.services import contact_pause_bot
 from messaging.models import GatewayState, Message
+from messaging.signals import announce, inbound_stored
 from messaging.wire import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
 
 log = structlog.get_logger(__name__)
@@ -186,17 +187,14 @@ def _ingest_customer_message(event: WappiMessage, *, via: str, now: datetime, re
         last_inbound_at=Greatest(Coalesce("last_inbound_at", event.sent_at), event.sent_at),
     )
     report.stored.append(message.pk)
-    # robust: a broker outage must not undo or interrupt the ingest; the inbound sweeper hands
+    # Robust: a broker outage must not undo or interrupt the ingest; the inbound sweeper hands
     # over whatever was stored but not taken.
-    transaction.on_commit(lambda pk=message.pk, voice=event.is_voice: _hand_off(pk, voice=voice), robust=True)
-
-
-def _hand_off(message_id: int, *, voice: bool) -> None:
-    # Imported here: the tasks modules import this one.
-    from assistant.tasks import process_incoming
-    from messaging.tasks import voice_transcribe
-
-    (voice_transcribe if voice else process_incoming).delay(message_id)
+    transaction.on_commit(
+        lambda pk=message.pk, voice=event.is_voice: announce(
+            inbound_stored, message_id=pk, awaiting_transcription=voice, failure_event="ingest.hand_off_failed"
+        ),
+        robust=True,
+    )
 
 
 @transaction.atomic

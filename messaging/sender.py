@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
 from messaging.models import Message
+from messaging.signals import announce, outbound_sent
 from messaging.wappi import (
     WappiClient,
     WappiError,
@@ -183,21 +184,11 @@ def _mark_sent(message: Message, *, provider_id: str, task_id: str, at: datetime
         first_outbound_at=Coalesce("first_outbound_at", at),
         last_outbound_at=Greatest(Coalesce("last_outbound_at", at), at),
     )
-    # After the commit: the follow-up cadence counts from a message that has really gone out,
-    # and a problem there never undoes the record of a send.
-    transaction.on_commit(lambda: _after_sent(message.pk), robust=True)
-
-
-def _after_sent(message_id: int) -> None:
-    from followups.services import followup_after_bot_message
-
-    message = Message.objects.filter(pk=message_id).first()
-    if message is None or message.author != Message.Author.BOT:
-        return
-    try:
-        followup_after_bot_message(message=message)
-    except Exception:
-        log.exception("send.followup_hook_failed", message_id=message_id)
+    # After the commit: receivers (the follow-up cadence) count from a message that has really
+    # gone out, and a problem there never undoes the record of a send.
+    transaction.on_commit(
+        lambda: announce(outbound_sent, message_id=message.pk, failure_event="send.after_sent_failed"), robust=True
+    )
 
 
 def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:

@@ -1,4 +1,6 @@
-"""Gateway tasks: thin wrappers that load ids, call one service and own the retry policy."""
+"""Gateway tasks: thin wrappers that load ids, call one service and own the retry policy.
+(The inbound sweeper and voice transcription, `messaging.sweep_inbound` and
+`messaging.voice_transcribe`, live in assistant.tasks and ai.tasks under their old names.)"""
 
 from __future__ import annotations
 
@@ -6,8 +8,9 @@ from typing import Any
 
 import structlog
 from celery import shared_task
+from django.utils import timezone
 
-from messaging import ingest, poller, sender, voice
+from messaging import ingest, poller, sender
 from messaging.models import GatewayState, Message
 from messaging.wappi import WappiError, client_from_settings
 from messaging.wire import parse_webhook
@@ -18,7 +21,6 @@ log = structlog.get_logger(__name__)
 # Countdowns above this are not scheduled in the broker (Redis redelivers long ETAs); the
 # row's next_attempt_at is the record and the sweeper picks it up.
 MAX_COUNTDOWN = 300
-VOICE_RETRIES = 3
 
 
 @shared_task(name="messaging.ingest_webhook", ignore_result=True, **DATABASE_RETRY)
@@ -71,43 +73,8 @@ def sweep_outbox() -> str:
     return f"requeued={len(queued)} reconciling={len(stuck)}"
 
 
-@shared_task(name="messaging.sweep_inbound", ignore_result=True)
-def sweep_inbound() -> str:
-    """No customer message is left unanswered because its hand-off task was lost."""
-    from django.utils import timezone
-
-    from assistant.tasks import process_incoming
-    from messaging.selectors import inbound_unhandled
-
-    text, voice = inbound_unhandled(now=timezone.now())
-    for pk in text:
-        process_incoming.apply_async((pk,), expires=600)
-    for pk in voice:
-        voice_transcribe.apply_async((pk,), expires=600)
-    if text or voice:
-        log.warning("inbound.swept", handed_to_ai=len(text), voice=len(voice))
-    return f"ai={len(text)} voice={len(voice)}"
-
-
-@shared_task(name="messaging.voice_transcribe", bind=True, ignore_result=True, max_retries=VOICE_RETRIES)
-def voice_transcribe(self: Any, message_id: int) -> str:
-    try:
-        outcome = voice.voice_process(
-            message_id=message_id, client=client_from_settings(), final_attempt=self.request.retries >= VOICE_RETRIES
-        )
-    except voice.VoiceRetry as exc:
-        raise self.retry(countdown=min(MAX_COUNTDOWN, 10 * 3**self.request.retries)) from exc
-    if outcome.status == "done":
-        from assistant.tasks import process_incoming
-
-        process_incoming.delay(message_id)
-    return outcome.status
-
-
 @shared_task(name="messaging.check_wappi_status", ignore_result=True)
 def check_wappi_status() -> str:
-    from django.utils import timezone
-
     try:
         status = client_from_settings().get_status()
     except WappiError as exc:

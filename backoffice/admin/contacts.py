@@ -16,6 +16,7 @@ from contacts import services
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
 from followups.models import FollowUp
+from followups.services import followup_stop
 
 CONVERSATION_PAGE_SIZE = 30
 
@@ -330,7 +331,7 @@ class ContactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Остановить follow-up")
     def stop_followups(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        stopped = sum(services.contact_stop_followups(contact=c) for c in queryset)
+        stopped = sum(followup_stop(contact=c, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR) for c in queryset)
         self.message_user(request, f"Остановлено follow-up: {stopped}", messages.SUCCESS)
 
 

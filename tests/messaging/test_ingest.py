@@ -9,11 +9,12 @@ from celery.signals import before_task_publish
 from django.db import connection
 from django.utils import timezone
 
+from assistant.tasks import sweep_inbound
 from contacts.models import Contact, WhitelistEntry
 from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.wire import parse_sync_message, parse_webhook
-from tests.factories import ContactFactory, OutboundMessageFactory
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 
 SECRET = "test-webhook-secret"
 
@@ -198,16 +199,13 @@ def test_an_operator_message_never_shortens_an_indefinite_takeover():
 
 @pytest.mark.django_db
 def test_a_message_whose_hand_off_was_lost_is_handed_over_by_the_sweeper():
-    from datetime import timedelta as td
-
-    from messaging.tasks import sweep_inbound
-    from tests.factories import InboundMessageFactory
-
-    lost = InboundMessageFactory(received_at=timezone.now() - td(minutes=5))
+    lost = InboundMessageFactory(received_at=timezone.now() - timedelta(minutes=5))
     InboundMessageFactory(received_at=timezone.now())  # its task is still on the way
-    InboundMessageFactory(received_at=timezone.now() - td(minutes=5), processed_at=timezone.now())
-    InboundMessageFactory(received_at=timezone.now() - td(days=3))  # too old to answer now
-    voice = InboundMessageFactory(received_at=timezone.now() - td(minutes=10), is_voice=True, voice_status="pending")
+    InboundMessageFactory(received_at=timezone.now() - timedelta(minutes=5), processed_at=timezone.now())
+    InboundMessageFactory(received_at=timezone.now() - timedelta(days=3))  # too old to answer now
+    voice = InboundMessageFactory(
+        received_at=timezone.now() - timedelta(minutes=10), is_voice=True, voice_status="pending"
+    )
 
     sent: list[tuple[str, int]] = []
 

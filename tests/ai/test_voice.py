@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from celery.signals import before_task_publish
+from django.utils import timezone
 from werkzeug import Response
 
+from ai.models import ModelCall
+from ai.voice import ASK_TO_TYPE, VoiceRetry, voice_process
+from assistant.pipeline import incoming_process
 from messaging.ingest import ingest_events
 from messaging.models import Message
-from messaging.voice import ASK_TO_TYPE, VoiceRetry, voice_process
 from messaging.wire import parse_sync_message
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +43,6 @@ def test_a_voice_note_is_downloaded_transcribed_and_shown_as_text(fake_wappi, fa
     assert voice_note.display_text == "[ТРАНСКРИБАЦИЯ] Здравствуйте, сколько стоит доставка в Астану?"
     request = fake_gemini.last_request()
     assert request.model == settings.GEMINI_FAST_MODEL
-    from ai.models import ModelCall
-
     call = ModelCall.objects.get(purpose="transcribe")
     assert (call.contact_id, call.prompt_tokens, call.output_tokens, call.ok) == (voice_note.contact_id, 90, 12, True)
     assert request.inline_data() == [("audio/ogg", OGG)]
@@ -99,12 +103,6 @@ def test_a_failed_voice_note_does_not_hold_up_the_customers_next_messages(
 ):
     settings.LLM_BACKEND = "offline"
     voice_process(message_id=voice_note.pk, client=fake_wappi.client(), final_attempt=True)
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from assistant.pipeline import incoming_process
-
     raw = fake_wappi.customer_writes("77012345678", "Напишу текстом: сколько стоит доставка?")
     report = ingest_events(events=[parse_sync_message(raw)], via="poll")
     text = Message.objects.get(pk=report.stored[0])
@@ -114,3 +112,43 @@ def test_a_failed_voice_note_does_not_hold_up_the_customers_next_messages(
         received_at=timezone.now() - timedelta(seconds=30), timestamp=voice_note.timestamp - timedelta(minutes=1)
     )
     assert incoming_process(message_id=text.pk).status == "answered"
+
+
+@pytest.fixture
+def published():
+    """(task name, first argument) of every task this test published to the broker."""
+    sent: list[tuple[str, int]] = []
+
+    def record(sender=None, body=None, **_kwargs):
+        sent.append((sender, body[0][0]))
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)
+
+
+def test_a_transcribed_note_goes_to_the_assistant_once_the_transcript_is_committed(
+    fake_wappi, fake_gemini, voice_note, django_capture_on_commit_callbacks, published
+):
+    fake_gemini.reply_text("Сколько стоит доставка?")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        voice_process(message_id=voice_note.pk, client=fake_wappi.client(), final_attempt=False)
+    assert published == []
+
+    for callback in callbacks:
+        callback()
+    assert published == [("ai.process_incoming", voice_note.pk)]
+
+
+def test_a_note_that_could_not_be_transcribed_is_not_handed_to_the_assistant(
+    fake_wappi, voice_note, settings, django_capture_on_commit_callbacks, published
+):
+    settings.LLM_BACKEND = "offline"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = voice_process(message_id=voice_note.pk, client=fake_wappi.client(), final_attempt=True)
+
+    assert outcome.status == "failed"
+    assert ("ai.process_incoming", voice_note.pk) not in published
+    assert [name for name, _ in published] == ["messaging.send_outgoing"]  # the "please type" message

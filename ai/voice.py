@@ -1,7 +1,9 @@
 """Voice notes: download at once (links expire), transcribe, then carry on as text.
 
-A note that cannot be downloaded or transcribed leaves a visible state on the message and a
-polite request to type instead; it never blocks the contact's later messages.
+The download is the channel's (messaging.media); the transcription, its bookkeeping and the
+note's outcome are the model layer's. A note that cannot be downloaded or transcribed leaves
+a visible state on the message and a polite request to type instead; it never blocks the
+contact's later messages.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import time
 from dataclasses import dataclass
 
 import structlog
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ai.sdk import LLMError, LLMTransientError, LLMUnavailableError
-from ai.transcription import transcribe_voice as transcribe_audio
-from ai.usage import Usage
+from ai.llm import CallContext, LLMError, LLMTransientError, LLMUnavailableError
+from ai.signals import transcript_ready
+from ai.transcription import transcribe_voice
+from ai.usage import Usage, record_call
+from messaging.media import media_download
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
 from messaging.wappi import WappiClient, WappiError, WappiTransientError
@@ -38,17 +43,20 @@ class VoiceOutcome:
 
 
 def voice_process(*, message_id: int, client: WappiClient, final_attempt: bool) -> VoiceOutcome:
-    """Downloads and transcribes one inbound voice note. Raises VoiceRetry on a transient
-    failure unless `final_attempt`, in which case the note is marked failed and the customer
-    is asked to type."""
+    """Downloads and transcribes one inbound voice note and stores the transcript; once it is
+    committed, `transcript_ready` is sent (the assistant answers it as text). Raises
+    VoiceRetry on a transient failure unless `final_attempt`, in which case the note is marked
+    failed and the customer is asked to type. Every transcription attempt that reached the
+    model is recorded as a model call."""
     message = Message.objects.select_related("contact").get(pk=message_id)
     if message.voice_status != Message.VoiceStatus.PENDING:
         return VoiceOutcome("skipped", f"voice status is {message.voice_status or 'none'}")
     try:
-        audio, mime_type = _download(message, client)
+        media = media_download(message=message, client=client)
+        mime_type = media.mime_type.split(";")[0].strip() or "audio/ogg"
         started = time.monotonic()
         try:
-            result = transcribe_audio(audio=audio, mime_type=mime_type.split(";")[0].strip() or "audio/ogg")
+            result = transcribe_voice(audio=media.content, mime_type=mime_type)
         except LLMError as exc:
             if not isinstance(exc, LLMUnavailableError):  # no call was made when Gemini is off
                 _usage(message, started=started, error=str(exc))
@@ -65,20 +73,23 @@ def voice_process(*, message_id: int, client: WappiClient, final_attempt: bool) 
         return _give_up(message, f"{type(exc).__name__}: {exc}")
     except (WappiError, LLMError) as exc:
         return _give_up(message, f"{type(exc).__name__}: {exc}")
+    return _store(message, text=result.text, model=result.model)
+
+
+@transaction.atomic
+def _store(message: Message, *, text: str, model: str) -> VoiceOutcome:
     updated = Message.objects.filter(pk=message.pk, voice_status=Message.VoiceStatus.PENDING).update(
-        transcription=result.text, voice_status=Message.VoiceStatus.DONE, voice_error="", updated_at=timezone.now()
+        transcription=text, voice_status=Message.VoiceStatus.DONE, voice_error="", updated_at=timezone.now()
     )
-    log.info("voice.transcribed", message_id=message.pk, chars=len(result.text), model=result.model)
-    return VoiceOutcome("done" if updated else "skipped", result.text)
+    log.info("voice.transcribed", message_id=message.pk, chars=len(text), model=model)
+    if not updated:
+        return VoiceOutcome("skipped", text)
+    transaction.on_commit(lambda: transcript_ready.send(sender=Message, message_id=message.pk))
+    return VoiceOutcome("done", text)
 
 
 def _usage(message: Message, *, started: float, model: str = "", usage: Usage | None = None, error: str = "") -> None:
     """Every transcription is a model call on the books, like the others."""
-    from django.conf import settings
-
-    from ai.llm import CallContext
-    from ai.usage import record_call
-
     record_call(
         backend="gemini",
         model=model or settings.GEMINI_FAST_MODEL,
@@ -87,20 +98,6 @@ def _usage(message: Message, *, started: float, model: str = "", usage: Usage | 
         usage=usage,
         error=error,
     )
-
-
-def _download(message: Message, client: WappiClient) -> tuple[bytes, str]:
-    if message.media_url:
-        try:
-            return client.fetch_media(url=message.media_url), "audio/ogg"
-        except WappiError as exc:
-            # An expired or refused link: the media-download call is the fallback.
-            log.info("voice.link_failed", message_id=message.pk, error=str(exc))
-    media = client.media_download(message_id=message.provider_message_id or "")
-    # The client guarantees one of the two (neither is a WappiPermanentError).
-    if media.content is not None:
-        return media.content, media.mime_type or "audio/ogg"
-    return client.fetch_media(url=media.file_link or ""), media.mime_type or "audio/ogg"
 
 
 @transaction.atomic
