@@ -66,7 +66,6 @@ INSTALLED_APPS = [
     "project.apps.ProjectConfig",
     "contacts",
     "messaging",
-    "messaging.sandbox",
     "followups",
     "payments",
     "calls",
@@ -76,6 +75,15 @@ INSTALLED_APPS = [
     "dashboard",
     "backoffice",
 ]
+# The built-in emulators of Wappi and Kaspi Pay (the `sandbox` app: a chat page to play a customer,
+# invoices an operator pays by hand). A development tool: installed and mounted only when on; by
+# default in a DEBUG run (`make run`) that lacks a real Wappi token or Kaspi contract.
+SANDBOX_ENABLED = env.bool(
+    "SANDBOX_ENABLED",
+    default=DEBUG and not (env.str("WAPPI_TOKEN", default="") and env.str("KASPI_BASE_URL", default="")),
+)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -313,7 +321,7 @@ WAPPI_BASE_URL = env.str("WAPPI_BASE_URL", default="https://wappi.pro")
 WAPPI_TOKEN = env.str("WAPPI_TOKEN", default="")
 WAPPI_PROFILE_ID = env.str("WAPPI_PROFILE_ID", default="")
 WAPPI_WEBHOOK_SECRET = env.str("WAPPI_WEBHOOK_SECRET", default="")
-WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=not WAPPI_TOKEN)
+WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=SANDBOX_ENABLED and not WAPPI_TOKEN)
 if WAPPI_SANDBOX and WAPPI_TOKEN:
     raise ImproperlyConfigured("WAPPI_SANDBOX cannot be on while a real WAPPI_TOKEN is configured.")
 # Where the built-in Wappi emulator answers (our own web server) when WAPPI_SANDBOX is on.
@@ -490,7 +498,7 @@ KASPI_ORGANIZATION_BIN = env.str("KASPI_ORGANIZATION_BIN", default="")
 KASPI_DEVICE_TOKEN = env.str("KASPI_DEVICE_TOKEN", default="")
 KASPI_TIMEOUT = env.float("KASPI_TIMEOUT", default=15.0)
 # The built-in Kaspi emulator (`make run`): on by default only when nothing real is configured.
-KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=DEBUG and not KASPI_BASE_URL)
+KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=SANDBOX_ENABLED and not KASPI_BASE_URL)
 if KASPI_SANDBOX and KASPI_BASE_URL:
     raise ImproperlyConfigured("KASPI_SANDBOX cannot be on while a real KASPI_BASE_URL is configured.")
 if KASPI_SANDBOX:

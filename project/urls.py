@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -18,7 +19,7 @@ urlpatterns = [
     path("admin/dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
-    path("sandbox/kaspi/", include("payments.sandbox")),
-    path("sandbox/", include("messaging.sandbox.urls")),
+    # The emulators of Wappi and Kaspi (a development tool): absent unless switched on.
+    *([path("sandbox/", include("sandbox.urls"))] if settings.SANDBOX_ENABLED else []),
     path("", include("messaging.urls")),
 ]

@@ -37,6 +37,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "ENV_FILE": "", **extra}  # noqa: S108
 
 
+def manage_clean(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py <args>` as a freshly configured server runs it: only the given variables (clean_env)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],

@@ -30,6 +30,10 @@ os.environ.update(
         "STATIC_MANIFEST": "false",
         "LOG_FORMAT": "console",
         "WAPPI_TOKEN": "",
+        # The sandbox app is installed (its tests and the e2e tests talk to the Wappi emulator);
+        # the Kaspi emulator stays off unless a test switches it on, so Kaspi is unconfigured.
+        "SANDBOX_ENABLED": "true",
+        "KASPI_SANDBOX": "false",
         # The published sandbox token (what DEBUG uses), so tests can speak to the emulator.
         "WAPPI_SANDBOX_TOKEN": "sandbox-token",
         "WAPPI_PROFILE_ID": "",

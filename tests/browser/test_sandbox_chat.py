@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from messaging.models import Message
-from messaging.sandbox import services as sandbox
 from project.celery import app
+from sandbox.wappi import services as sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

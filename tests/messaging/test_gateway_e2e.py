@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 
 from messaging.models import Message
-from messaging.sandbox import services as sandbox
-from messaging.sandbox.models import SandboxMessage
 from messaging.services import message_enqueue_outbound
+from sandbox.wappi import services as sandbox
+from sandbox.wappi.models import SandboxMessage
 from tests.processes import celery_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

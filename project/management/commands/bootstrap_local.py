@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -37,31 +40,22 @@ class Command(BaseCommand):
 
         flower_login = os.environ.get("FLOWER_BASIC_AUTH") or _flower_login(settings.VAR_DIR / "flower-login.txt")
         base = f"http://127.0.0.1:{port}"
-        if settings.WAPPI_SANDBOX:
+        # The emulator is this server's own (installed with SANDBOX_ENABLED), not one elsewhere.
+        local_wappi = settings.WAPPI_SANDBOX and apps.is_installed("sandbox")
+        if local_wappi:
             # The emulator posts customer messages to our webhook at once (polling is the net).
-            from urllib.parse import urlencode
-
-            from messaging.management.commands.wappi_register_webhook import WEBHOOK_TYPES
-            from messaging.sandbox import services as sandbox
-
-            query = urlencode({"secret": settings.WAPPI_WEBHOOK_SECRET})
-            sandbox.webhook_url_set(url=f"{base}/webhooks/wappi/?{query}", auth=None)
-            sandbox.webhook_types_set(types=WEBHOOK_TYPES)
+            call_command("sandbox_connect", base, stdout=StringIO())
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        sandbox = "Wappi sandbox" if settings.WAPPI_SANDBOX else f"Wappi {settings.WAPPI_BASE_URL}"
+        wappi = "Wappi sandbox" if settings.WAPPI_SANDBOX else f"Wappi {settings.WAPPI_BASE_URL}"
         lines = [
             "",
             "  WhatsApp AI sales assistant is starting:",
             f"    Admin   {base}/admin/     login: {username} / {password}",
-            *(
-                [f"    Chat    {base}/sandbox/   (play a customer: the Wappi sandbox)"]
-                if settings.WAPPI_SANDBOX
-                else []
-            ),
+            *([f"    Chat    {base}/sandbox/   (play a customer: the Wappi sandbox)"] if local_wappi else []),
             f"    Health  {base}/health",
             f"    Stats   {base}/stats",
             f"    Flower  http://127.0.0.1:{flower_port}/   login: {flower_login.replace(':', ' / ', 1)}",
-            f"    Mode    {sandbox}, LLM backend: {settings.LLM_BACKEND}, database: {engine}",
+            f"    Mode    {wappi}, LLM backend: {settings.LLM_BACKEND}, database: {engine}",
             "  Ctrl-C stops everything.",
             "",
         ]

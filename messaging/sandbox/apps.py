@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class SandboxConfig(AppConfig):
-    name = "messaging.sandbox"
-    label = "sandbox"
-    verbose_name = "Песочница Wappi"

@@ -1,0 +1,142 @@
+"""The sandbox is a development tool: installed, mounted and given tables only when switched on.
+
+Each test starts `manage.py` in a child process with a fresh SQLite database, as a newly
+configured server would, because INSTALLED_APPS and the URLconf are read once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+from tests.processes import manage_clean
+
+# Prints what a visitor and the database see, as JSON, from inside the configured product.
+REPORT = """
+import json
+from django.apps import apps
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+visitor = Client()
+paths = [
+    "/sandbox/",
+    "/sandbox/chat/conversation",
+    "/sandbox/wappi/api/sync/get/status?profile_id=sandbox-0001",
+    "/sandbox/kaspi/r3/v01/payment/status/1",
+]
+print(json.dumps({
+    "enabled": settings.SANDBOX_ENABLED,
+    "wappi_sandbox": settings.WAPPI_SANDBOX,
+    "kaspi_sandbox": settings.KASPI_SANDBOX,
+    "installed": apps.is_installed("sandbox"),
+    "statuses": {path: visitor.get(path, headers={"X-Request-ID": "x"}).status_code for path in paths},
+    "payments_models": sorted(model.__name__ for model in apps.get_app_config("payments").get_models()),
+    "sandbox_tables": sorted(t for t in connection.introspection.table_names() if "sandbox" in t),
+}))
+"""
+
+
+def manage(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """manage.py on its own SQLite file, with only the given variables (no .env, nothing of this run)."""
+    variables = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "testserver",
+        "DATABASE_URL": f"sqlite:///{db}",
+        "VAR_DIR": str(db.parent),
+        "CACHE_URL": "locmemcache://",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    result = manage_clean(*args, **variables)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def report(*, db: Path, **env: str) -> dict:
+    result = manage("shell", "-c", REPORT, db=db, **env)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_with_the_sandbox_off_a_fresh_database_has_no_sandbox_table_and_its_urls_do_not_exist(tmp_path):
+    # Given a server with the sandbox switched off
+    db = tmp_path / "db.sqlite3"
+
+    # When it migrates a fresh database
+    manage("migrate", "--noinput", db=db, SANDBOX_ENABLED="false")
+
+    # Then the sandbox app is not there, nor its tables, nor its pages and emulated APIs
+    seen = report(db=db, SANDBOX_ENABLED="false")
+    assert seen["enabled"] is False
+    assert seen["installed"] is False
+    assert seen["sandbox_tables"] == []
+    assert set(seen["statuses"].values()) == {404}
+    # and the payments app keeps no emulator's invoices
+    assert "SandboxInvoice" not in seen["payments_models"]
+
+
+def test_a_server_without_debug_runs_without_the_sandbox_unless_told(tmp_path):
+    # Given a production-like server with no Wappi token and no Kaspi contract yet
+    db = tmp_path / "db.sqlite3"
+
+    seen = report(db=db)
+
+    # Then nothing of the sandbox is installed: it does not pretend to be WhatsApp or the bank
+    assert (seen["enabled"], seen["installed"], seen["wappi_sandbox"], seen["kaspi_sandbox"]) == (
+        False,
+        False,
+        False,
+        False,
+    )
+    assert set(seen["statuses"].values()) == {404}
+
+
+def test_a_local_debug_run_has_the_sandbox_as_make_run_always_had(tmp_path):
+    # Given `make run`: DEBUG on, no Wappi token, no Kaspi contract
+    db = tmp_path / "db.sqlite3"
+    manage("migrate", "--noinput", db=db, DEBUG="true")
+
+    seen = report(db=db, DEBUG="true")
+
+    # Then both emulators answer on our own web server, with their tables
+    assert (seen["enabled"], seen["installed"], seen["wappi_sandbox"], seen["kaspi_sandbox"]) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    assert seen["statuses"]["/sandbox/"] == 200
+    assert seen["statuses"]["/sandbox/wappi/api/sync/get/status?profile_id=sandbox-0001"] == 401  # no token sent
+    assert "sandbox_sandboxinvoice" in seen["sandbox_tables"]
+    assert "payments_sandboxinvoice" not in seen["sandbox_tables"]
+
+
+def test_the_sandbox_moving_out_of_payments_keeps_the_invoices_of_a_local_database(tmp_path):
+    # Given a local database from before the move, with an emulator invoice in the payments schema
+    db = tmp_path / "db.sqlite3"
+    manage("migrate", "--noinput", db=db, DEBUG="true")
+    manage("migrate", "--noinput", "sandbox", "0001", db=db, DEBUG="true")
+    manage("migrate", "--noinput", "payments", "0003", db=db, DEBUG="true")
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "INSERT INTO payments_sandboxinvoice (id, amount, phone, comment, status, available,"
+            " partial_refunds_allowed, created_at) VALUES (7, '2500.00', '77015554433', 'Кулер', 'Processed',"
+            " '2500.00', 1, '2027-01-15 10:00:00')"
+        )
+
+    # When it migrates to the current code
+    manage("migrate", "--noinput", db=db, DEBUG="true")
+
+    # Then the invoice is the sandbox's now, with its id (payments refer to it by QrPaymentId)
+    with sqlite3.connect(db) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        rows = connection.execute("SELECT id, amount, status FROM sandbox_sandboxinvoice").fetchall()
+    assert "payments_sandboxinvoice" not in tables
+    [(invoice_id, amount, status)] = rows
+    assert (invoice_id, Decimal(str(amount)), status) == (7, Decimal("2500"), "Processed")
