@@ -84,30 +84,20 @@ class LoadWappi(FakeWappi):
     def customer_message(
         self, *, phone: str, text: str, name: str, voice: bool = False, chat: str = ""
     ) -> dict[str, Any]:
-        """A customer's message as Wappi holds it (also visible to the poller), time = now."""
+        """A customer's message as Wappi holds it (also visible to the poller), time = now;
+        `chat` a group's jid to write in instead of the customer's private chat."""
         msg_id = new_id()
-        chat = chat or f"{phone}@c.us"
-        message = {
-            "id": msg_id,
-            "type": "ptt" if voice else "chat",
-            "from": f"{phone}@c.us",
-            "to": "77000000000@c.us",
-            "fromMe": False,
-            "senderName": name,
-            "time": int(time.time()),
-            "body": text if not voice else {"mimetype": "audio/ogg"},
-            "chatId": chat,
-            "isReply": False,
-            "caption": None,
-            "isRead": False,
-            "s3Info": {"url": f"{self.base_url}/media/{msg_id}.ogg", "expire": int(time.time()) + 3600}
-            if voice
-            else {},
-        }
         with self.lock:
-            self.names.setdefault(chat, name)
-            self.chats.setdefault(chat, []).append(message)
-        return message
+            return self.customer_writes(
+                phone,
+                text,
+                name=name,
+                msg_type="ptt" if voice else "chat",
+                file_link=f"{self.base_url}/media/{msg_id}.ogg" if voice else "",
+                msg_id=msg_id,
+                at=int(time.time()),
+                group=chat if chat != f"{phone}@c.us" else "",
+            )
 
     def webhook(self, message: dict[str, Any]) -> dict[str, Any]:
         event = self.as_webhook(message)
