@@ -140,3 +140,29 @@ def test_the_sandbox_moving_out_of_payments_keeps_the_invoices_of_a_local_databa
     assert "payments_sandboxinvoice" not in tables
     [(invoice_id, amount, status)] = rows
     assert (invoice_id, Decimal(str(amount)), status) == (7, Decimal("2500"), "Processed")
+
+
+def test_make_runs_bootstrap_points_the_emulators_webhook_at_this_server(tmp_path):
+    # Given `make run`'s first start: a migrated local database
+    db = tmp_path / "db.sqlite3"
+    manage("migrate", "--noinput", db=db, DEBUG="true")
+
+    # When the local bootstrap runs before the web server starts
+    result = manage("bootstrap_local", "--port", "8123", db=db, DEBUG="true")
+
+    # Then it shows the chat page, and the emulator will post customer messages to our webhook
+    assert "http://127.0.0.1:8123/sandbox/" in result.stdout
+    with sqlite3.connect(db) as connection:
+        [(url, types)] = connection.execute("SELECT webhook_url, webhook_types FROM sandbox_sandboxprofile").fetchall()
+    assert url == "http://127.0.0.1:8123/webhooks/wappi/?secret=sandbox-webhook-secret"
+    assert "incoming_message" in json.loads(types)
+
+
+def test_without_the_sandbox_the_local_bootstrap_offers_no_chat_page(tmp_path):
+    db = tmp_path / "db.sqlite3"
+    manage("migrate", "--noinput", db=db, DEBUG="true", SANDBOX_ENABLED="false")
+
+    result = manage("bootstrap_local", "--port", "8123", db=db, DEBUG="true", SANDBOX_ENABLED="false")
+
+    assert "/sandbox/" not in result.stdout
+    assert "Admin   http://127.0.0.1:8123/admin/" in result.stdout
