@@ -42,8 +42,9 @@ from api.serializers import (
 )
 from assistant.moderator import contact_moderate
 from contacts.forget import contact_forget
-from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from contacts.models import Contact, ScheduledCall
 from contacts.phones import PhoneError, format_phone, normalize_phone
+from contacts.selectors import contact_is_whitelisted
 from contacts.services import contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp
 from messaging.models import Message
@@ -286,7 +287,7 @@ class SendMessageView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         phone = data["phone"]
-        if WhitelistEntry.objects.filter(phone=phone).exists():
+        if contact_is_whitelisted(phone=phone):
             raise WhitelistedNumber(
                 f"{format_phone(phone)} is on the whitelist of the owners' personal numbers: it is never messaged.",
                 details={"phone": phone},

@@ -25,11 +25,17 @@ from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.rules.optout import is_opt_out
 from assistant.agent import AgentReply, agent_reply
 from assistant.moderator import contact_moderate
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact
+from contacts.selectors import contact_eligibility
 from contacts.services import contact_pause_bot
+from followups.models import FollowUp
+from followups.services import followup_on_customer_reply, followup_stop
 from messaging.models import Message
 from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
+from payments.intent import says_paid
+from payments.models import Payment
+from payments.services import payments_customer_says_paid
 from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
@@ -101,10 +107,11 @@ def _newest_open(contact: Contact) -> Message | None:
 
 def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     contact.refresh_from_db()
-    if WhitelistEntry.objects.filter(phone=contact.phone).exists():
+    eligibility = contact_eligibility(contact=contact, now=now)
+    if eligibility.whitelisted:
         return _finish(contact, message, status="whitelisted")
     _check_payments_if_paid(contact=contact, message=message)
-    if contact.bot_is_paused(now):
+    if eligibility.operator_mode:
         return _finish(contact, message, status="operator mode")
     if contact.is_client is False:
         return _finish(contact, message, status="not a client")
@@ -201,10 +208,6 @@ def _check_payments_if_paid(*, contact: Contact, message: Message) -> None:
     """A customer wrote "я оплатил": the contact's open Kaspi invoices are checked (event-driven, debounced per
     invoice; a paid one is confirmed to the client and the managers), also in operator mode.
     Runs after the commit; Kaspi errors are stored on the invoice, never raised here."""
-    from payments.intent import says_paid
-    from payments.models import Payment
-    from payments.services import payments_customer_says_paid
-
     if not says_paid(message.display_text):
         return
     if not Payment.objects.filter(contact=contact, status__in=Payment.CHECKABLE_STATUSES).exists():
@@ -216,8 +219,6 @@ def _check_payments_if_paid(*, contact: Contact, message: Message) -> None:
 def _follow_up_intent(*, contact: Contact, message: Message, now: datetime) -> None:
     """The client replied: its follow-up chain stops at once, and the intent of the reply (a clear
     yes or no, uncertain, other) decides whether the next bot message enrols it again."""
-    from followups.services import followup_on_customer_reply
-
     last_bot = (
         Message.objects.filter(
             contact=contact,
@@ -274,9 +275,6 @@ def _finish(
 
 
 def _opt_out(contact: Contact, message: Message, now: datetime) -> Outcome:
-    from followups.models import FollowUp
-    from followups.services import followup_stop
-
     with transaction.atomic():
         Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(opted_out_at=now)
         followup_stop(contact=contact, reason=FollowUp.StopReason.OPTED_OUT, now=now)
@@ -340,7 +338,8 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
 
     if now - pending.created_at > PENDING_MAX_AGE:
         return resolve("too old to answer now; the managers were notified at the fallback")
-    if contact.bot_is_paused(now) or WhitelistEntry.objects.filter(phone=contact.phone).exists():
+    eligibility = contact_eligibility(contact=contact, now=now)
+    if eligibility.operator_mode or eligibility.whitelisted:
         return resolve("operator mode")
     if _newest_open(contact) is not None:
         return resolve("a newer message is being answered by its own task")

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
+from project.lib.kz_calendar import is_public_holiday
 
 IN_THE_PAST = "in the past"
 TOO_SOON = "too soon"
@@ -53,15 +52,6 @@ class BookingRules:
     @property
     def slot(self) -> timedelta:
         return timedelta(minutes=self.slot_minutes)
-
-
-@lru_cache(maxsize=16)
-def _kz_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("KZ", years=year))
-
-
-def is_public_holiday(day: date) -> bool:
-    return day in _kz_holidays(day.year)
 
 
 def is_working_day(day: date) -> bool:

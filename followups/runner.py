@@ -10,9 +10,11 @@ its leased rows to be claimed again after LEASE.
 
 Each claimed follow-up is then re-checked outside the claim transaction (still a client, not
 opted out, no operator, no booked call, no customer message since the bot's last message,
-not a personal number), moved to the send window, the per-contact gap and the daily cap of
-proactive messages, and only then is its text generated and queued as an outbound Message
-with purpose `follow_up` and idempotency key ``followup:<id>:touch:<k>``.
+not a personal number), passed through the proactive gate (messaging.proactive: the send
+window, the per-contact gap, the daily cap of proactive messages, the same for post-purchase
+messages and checked again by the sender), and only then is its text generated (ai.compose) and
+queued as an outbound Message with purpose `follow_up` and idempotency key
+``followup:<id>:touch:<k>``, the daily cap counted once more under the quota lock.
 
 A touch in flight: once queued, the row's next_touch_at moves IN_FLIGHT_RECHECK ahead. The
 sender's hook (`followup_after_bot_message`) sets the next touch when the message is sent.
@@ -33,7 +35,7 @@ from functools import cached_property
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -43,10 +45,12 @@ from ai.conversation import conversation_turns
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import PromptText, prompt_get, prompt_render
 from followups.models import FollowUp, FollowUpTouch
-from followups.selectors import SENT_STATUSES, followup_blocker, proactive_sent_count
-from followups.timetable import SendWindow, defer_for_gap, in_send_window, next_window_opening, send_time
+from followups.selectors import SENT_STATUSES, followup_blocker
+from followups.services import followup_after_bot_message
 from messaging.models import Message
+from messaging.proactive import Hold, proactive_claim, proactive_gate
 from messaging.services import message_enqueue_outbound
+from messaging.window import SendWindow, next_window_opening
 from project.lib.localtime import local_now_text
 
 log = structlog.get_logger(__name__)
@@ -55,14 +59,24 @@ LEASE = timedelta(minutes=10)
 IN_FLIGHT_RECHECK = timedelta(hours=1)
 MODEL_RETRY = timedelta(minutes=15)  # Gemini down: the touch waits, no fallback text is sent
 DEFAULT_BUDGET_SECONDS = 90.0  # a tick stays well inside the task's soft time limit
-# pg_advisory_xact_lock key serialising "count today's proactive messages, then queue one".
-QUOTA_LOCK_KEY = 0x46_4F_4C_4C  # "FOLL"
 
 INSTRUCTION = "(служебное) Напиши сообщение касания #{touch}."
 CORRECTION = (
     "(служебное) В сообщении есть цифры, которых нет в базе знаний: {figures}. "
     "Перепиши сообщение касания #{touch} без цен, сумм, скидок и процентов."
 )
+# The proactive gate's "not now", as this runner words and treats it: the contact's standing
+# stops the chain (as followup_blocker would have a moment earlier), time moves the touch on.
+STOP_FOR = {
+    Hold.WHITELISTED: FollowUp.StopReason.NOT_A_CLIENT,
+    Hold.OPTED_OUT: FollowUp.StopReason.OPTED_OUT,
+    Hold.OPERATOR_MODE: FollowUp.StopReason.HUMAN_TOOK_OVER,
+}
+DEFER_REASON = {
+    Hold.OUTSIDE_WINDOW: "outside the send window",
+    Hold.MIN_GAP: "minimum gap since our last message",
+    Hold.DAILY_CAP: "daily cap of proactive messages",
+}
 REASON_TEXT = {
     FollowUp.Reason.NO_REPLY: "Клиент не ответил на наше последнее сообщение.",
     FollowUp.Reason.UNCERTAIN_ANSWER: "Клиент дал неопределённый ответ (например, «подумаю», «посмотрю»).",
@@ -122,25 +136,16 @@ class _Stop(Exception):
 
 
 class _Tick:
-    """What one tick reads once: the window, the prompt, how many proactive messages went out
-    today."""
+    """What one tick reads once: the send window and the prompt."""
 
     def __init__(self, *, now: datetime, rng: random.Random) -> None:
         self.now = now
         self.rng = rng
         self.window = SendWindow.from_settings()
-        local = timezone.localtime(now, self.window.tz)
-        self.day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        self._proactive_today: int | None = None
 
     @cached_property
     def prompt(self) -> PromptText:
         return prompt_get("follow_up_prompt")
-
-    def proactive_today(self, *, fresh: bool = False) -> int:
-        if fresh or self._proactive_today is None:
-            self._proactive_today = proactive_sent_count(since=self.day_start)
-        return self._proactive_today
 
     def next_opening(self) -> datetime:
         return next_window_opening(self.now, window=self.window, rng=self.rng)
@@ -265,13 +270,13 @@ def _try_touch(*, followup: FollowUp, tick: _Tick) -> Message | None:
     since = followup.anchor_at or last_out or followup.created_at
     if last_in is not None and last_in > since:
         raise _Stop(FollowUp.StopReason.CLIENT_RESPONDED)
-    if not in_send_window(now, window=tick.window):
-        raise _Defer(tick.next_opening(), "outside the send window")
-    gap_end = defer_for_gap(now, last_outbound_at=last_out, min_gap_hours=settings.FOLLOW_UP_MIN_GAP_HOURS)
-    if gap_end > now:
-        raise _Defer(send_time(gap_end, window=tick.window, rng=tick.rng), "minimum gap since our last message")
-    if tick.proactive_today() >= settings.PROACTIVE_DAILY_LIMIT:
-        raise _Defer(tick.next_opening(), "daily cap of proactive messages")
+    decision = proactive_gate(
+        contact=contact, purpose=Message.Purpose.FOLLOW_UP, now=now, window=tick.window, rng=tick.rng
+    )
+    if decision.hold in STOP_FOR:
+        raise _Stop(STOP_FOR[decision.hold])
+    if decision.hold is not None:
+        raise _Defer(decision.until or tick.next_opening(), DEFER_REASON[decision.hold])
 
     moments = [m for m in (last_in, last_out) if m is not None]
     hours = (now - max(moments)).total_seconds() / 3600 if moments else 0.0
@@ -291,8 +296,6 @@ def _check_in_flight(*, followup: FollowUp, tick: _Tick) -> None:
     status = touch.message.status
     if status in SENT_STATUSES:
         # Sent, but the sender's hook did not move the chain on (it died in between): do it now.
-        from followups.services import followup_after_bot_message
-
         followup_after_bot_message(message=touch.message, now=tick.now)
         followup.refresh_from_db(fields=["next_touch_at", "is_completed"])
         raise _Defer(followup.next_touch_at or tick.now, f"touch {touch.touch_number} already sent", written=True)
@@ -376,10 +379,11 @@ def _enqueue(*, followup: FollowUp, number: int, text: str, tick: _Tick) -> Mess
 
 def _enqueue_once(*, followup: FollowUp, number: int, text: str, tick: _Tick) -> Message:
     with transaction.atomic():
-        _lock_quota()
-        # The cap is checked again under the lock: two runners cannot both take the last slot.
-        if tick.proactive_today(fresh=True) >= settings.PROACTIVE_DAILY_LIMIT:
-            raise _Defer(tick.next_opening(), "daily cap of proactive messages")
+        # The cap is counted again under the quota lock: two runners (or a runner and the
+        # post-purchase tick) cannot both take the last place.
+        claim = proactive_claim(now=tick.now, window=tick.window, rng=tick.rng)
+        if not claim.allowed:
+            raise _Defer(claim.until or tick.next_opening(), DEFER_REASON[Hold.DAILY_CAP])
         # The message first: its insert waits for anyone holding the contact row (lock order
         # contact -> follow-up, as in followup_after_bot_message).
         message = message_enqueue_outbound(
@@ -394,15 +398,7 @@ def _enqueue_once(*, followup: FollowUp, number: int, text: str, tick: _Tick) ->
         FollowUp.objects.filter(pk=followup.pk, is_completed=False, touch_number=number).update(
             next_touch_at=tick.now + IN_FLIGHT_RECHECK, last_touch_at=tick.now, updated_at=tick.now
         )
-    tick._proactive_today = (tick._proactive_today or 0) + 1
     return message
-
-
-def _lock_quota() -> None:
-    # SQLite (`make run`) takes the database's write lock at BEGIN (IMMEDIATE): already serial.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [QUOTA_LOCK_KEY])
 
 
 def _astana_text(now: datetime, tick: _Tick) -> str:

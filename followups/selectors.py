@@ -5,15 +5,12 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q
 
-from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from contacts.models import Contact, ScheduledCall
+from contacts.selectors import contact_eligibility
 from followups.models import MAX_TOUCHES, FollowUp, FollowUpTouch
 from messaging.models import Message
 
-# Messages we start ourselves: one set for the project (the sender refuses them after an
-# opt-out; here they count against PROACTIVE_DAILY_LIMIT, per WhatsApp number and local day).
-from messaging.sender import PROACTIVE_PURPOSES
-
-__all__ = ["PROACTIVE_PURPOSES", "followup_blocker", "followup_stats", "proactive_sent_count"]
+__all__ = ["followup_blocker", "followup_stats"]
 
 SENT_STATUSES = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
 REPLY_WINDOW = timedelta(hours=48)
@@ -22,13 +19,14 @@ REPLY_WINDOW = timedelta(hours=48)
 def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason | None:
     """Why this contact must get no follow-up at all right now, as the reason to stop a chain
     with; None when nothing stands in the way. Two queries (whitelist, booked call)."""
-    if contact.is_client is not True:
+    eligibility = contact_eligibility(contact=contact, now=now)
+    if eligibility.is_client is not True:
         return FollowUp.StopReason.NOT_A_CLIENT
-    if contact.opted_out_at is not None:
+    if eligibility.opted_out:
         return FollowUp.StopReason.OPTED_OUT
-    if contact.bot_is_paused(now):
+    if eligibility.operator_mode:
         return FollowUp.StopReason.HUMAN_TOOK_OVER
-    if WhitelistEntry.objects.filter(phone=contact.phone).exists():
+    if eligibility.whitelisted:
         # The owners' personal numbers are never messaged; they are nobody's client.
         return FollowUp.StopReason.NOT_A_CLIENT
     if ScheduledCall.objects.filter(
@@ -37,14 +35,6 @@ def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason 
         # A booked call is the clearest "yes" there is (calls.services stops chains so too).
         return FollowUp.StopReason.CLIENT_SAID_YES
     return None
-
-
-def proactive_sent_count(*, since: datetime) -> int:
-    """Proactive messages written to the outbox since `since` (failed ones included: a
-    refused or failed send still cost a slot, which errs on the side of the number)."""
-    return Message.objects.filter(
-        direction=Message.Direction.OUT, purpose__in=PROACTIVE_PURPOSES, timestamp__gte=since
-    ).count()
 
 
 def followup_stats() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
+from contacts.selectors import whitelisted_phones
 from contacts.services import contact_pause_bot
 from messaging.models import GatewayState, Message
 from messaging.signals import announce, inbound_stored
@@ -62,9 +63,7 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
     events = list(events)
     report = IngestReport()
     phones = {e.phone for e in events if isinstance(e, WappiMessage)}
-    whitelisted = (
-        set(WhitelistEntry.objects.filter(phone__in=phones).values_list("phone", flat=True)) if phones else set()
-    )
+    whitelisted = whitelisted_phones(phones=phones)
     for event in events:
         if isinstance(event, WappiMessage):
             if event.phone in whitelisted:

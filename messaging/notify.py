@@ -5,8 +5,9 @@ from __future__ import annotations
 import structlog
 from django.conf import settings
 
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact
 from contacts.phones import PhoneError, format_phone, normalize_phone
+from contacts.selectors import contact_is_whitelisted
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
 
@@ -27,7 +28,7 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
         except PhoneError:
             log.error("notify.bad_manager_phone", value=raw)
             continue
-        if WhitelistEntry.objects.filter(phone=phone).exists():
+        if contact_is_whitelisted(phone=phone):
             # A personal number on the whitelist is never messaged, not even as a manager.
             log.error("notify.manager_phone_whitelisted", phone_tail=phone[-4:])
             continue

@@ -21,8 +21,10 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact
+from contacts.selectors import contact_eligibility
 from messaging.models import Message
+from messaging.proactive import PROACTIVE_PURPOSES, Hold, proactive_gate
 from messaging.signals import announce, outbound_sent
 from messaging.wappi import (
     WappiClient,
@@ -35,8 +37,12 @@ from messaging.wire import Origin, WappiMessage, parse_sync_message
 
 log = structlog.get_logger(__name__)
 
-# Messages we start ourselves: never to someone who opted out.
-PROACTIVE_PURPOSES = {Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE}
+# Why a row is refused at send time (it is marked failed and never sent).
+REFUSALS = {
+    Hold.WHITELISTED: "whitelisted number: never messaged",
+    Hold.OPERATOR_MODE: "an operator has taken over this chat",
+    Hold.OPTED_OUT: "the customer opted out of proactive messages",
+}
 # Notices the customer must get even in operator mode (the handoff announcement, the opt-out
 # confirmation, a booked call's confirmation and reminder, a paid invoice's confirmation) and
 # notifications to managers;
@@ -73,11 +79,20 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
         return SendOutcome("not_claimed")
     message = Message.objects.select_related("contact", "reply_to").get(pk=message_id)
 
-    refusal = _refusal(message, now)
+    refusal, not_before = _recheck(message, now)
     if refusal:
         _finish(message, status=Message.Status.FAILED, error=refusal)
         log.info("send.refused", message_id=message.pk, reason=refusal)
         return SendOutcome("skipped", refusal)
+    if not_before is not None:
+        # A message we start ourselves, held up past the send window's end: back to the queue
+        # until the next opening. The row's next_attempt_at is the record (the sweeper takes it
+        # then), never a long countdown in the broker.
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.QUEUED, attempts=F("attempts") - 1, next_attempt_at=not_before
+        )
+        log.info("send.held", message_id=message.pk, until=not_before.isoformat(), reason="outside the send window")
+        raise SendLater((not_before - now).total_seconds(), "outside the send window")
 
     try:
         _pace(message.contact.phone)
@@ -112,20 +127,24 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     return SendOutcome("sent", result.message_id)
 
 
-def _refusal(message: Message, now: datetime) -> str:
-    """Re-checks the world at send time, not only when the row was queued."""
+def _recheck(message: Message, now: datetime) -> tuple[str, datetime | None]:
+    """Re-checks the world at send time, not only when the row was queued: (why it must never
+    go out, or "") and (when it may go out instead of now, or None). A message we start ourselves
+    passes the proactive gate again (the contact's standing, the send window); any other is
+    refused for a whitelisted number, and a bot's words wait for nobody in operator mode
+    unless the human mode lets them through."""
     contact: Contact = message.contact
-    if WhitelistEntry.objects.filter(phone=contact.phone).exists():
-        return "whitelisted number: never messaged"
-    if (
-        message.author == Message.Author.BOT
-        and contact.bot_is_paused(now)
-        and message.purpose not in HUMAN_MODE_ALLOWED
-    ):
-        return "an operator has taken over this chat"
-    if message.purpose in PROACTIVE_PURPOSES and contact.opted_out_at:
-        return "the customer opted out of proactive messages"
-    return ""
+    if message.purpose in PROACTIVE_PURPOSES:
+        decision = proactive_gate(contact=contact, purpose=message.purpose, now=now, queued=True)
+        if decision.hold == Hold.OUTSIDE_WINDOW:
+            return "", decision.until
+        return REFUSALS.get(decision.hold, "") if decision.hold else "", None
+    eligibility = contact_eligibility(contact=contact, now=now)
+    if eligibility.whitelisted:
+        return REFUSALS[Hold.WHITELISTED], None
+    if message.author == Message.Author.BOT and eligibility.operator_mode and message.purpose not in HUMAN_MODE_ALLOWED:
+        return REFUSALS[Hold.OPERATOR_MODE], None
+    return "", None
 
 
 def _pace(phone: str) -> None:

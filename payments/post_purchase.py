@@ -5,9 +5,11 @@ A tick (beat, POST_PURCHASE_INTERVAL) reads the orders of the last POST_PURCHASE
 and writes one PostPurchaseMessage per (order, status) that deserves a message: the unique
 constraint is the "at most once" guarantee, however often an order is read again. Due rows are
 then worked on, each re-checked at that moment: opted out, a personal number or an operator in
-the chat; the send window and the per-customer cooldown (the row waits); the per-customer cap
-(the row is dropped); the daily cap (the row waits for tomorrow's window). The text is written
-by the model, or is a standard text when the model is unavailable (or is the offline backend).
+the chat; the proactive gate every message we start ourselves passes (messaging.proactive: the send
+window, the per-contact gap after any message of ours, the daily cap of proactive messages; the
+row waits), this kind's own per-customer cap (the row is dropped) and cooldown and daily cap (the
+row waits). The text is written by the model (through ai.compose), or is a standard text when the
+model is unavailable (or is the offline backend).
 """
 
 from __future__ import annotations
@@ -15,24 +17,24 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ai.backends import get_backend
 from ai.compose import Correction, Result, compose
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import prompt_get, prompt_render
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
-from followups.selectors import PROACTIVE_PURPOSES as FOLLOWUP_COUNTED_PURPOSES
-from followups.selectors import proactive_sent_count
-from followups.timetable import SendWindow, defer_for_gap, in_send_window, next_window_opening
+from contacts.selectors import contact_is_whitelisted
 from messaging.models import Message
+from messaging.proactive import Hold, proactive_claim, proactive_gate
 from messaging.services import message_enqueue_outbound
+from messaging.window import SendWindow, defer_for_gap, next_window_opening
 from payments.kaspi_shop import KaspiShopClient, ShopOrder
 from payments.models import PostPurchaseMessage
 
@@ -51,6 +53,15 @@ OCCASION = {
     "отзыв о товаре на Kaspi.kz.",
 }
 OPT_OUT_HINT = "Если не хотите получать такие сообщения, напишите «стоп»."
+# The proactive gate's "not now", as this tick words and treats it (an operator in the chat: look
+# again in OPERATOR_RECHECK; the other time-bound holds: wait until the gate says).
+SKIP_FOR = {Hold.WHITELISTED: "номер в белом списке", Hold.OPTED_OUT: "клиент отписался от сообщений"}
+DEFER_REASON = {
+    Hold.OPERATOR_MODE: "с клиентом общается оператор",
+    Hold.OUTSIDE_WINDOW: "вне окна отправки",
+    Hold.MIN_GAP: "пауза после нашего последнего сообщения клиенту",
+    Hold.DAILY_CAP: "дневной лимит проактивных сообщений",
+}
 
 
 def post_purchase_enabled() -> bool:
@@ -183,15 +194,17 @@ def _work(row: PostPurchaseMessage, *, now: datetime, window: SendWindow, rng: r
         raise _Skip("устарело: не удалось отправить вовремя")
     if not row.phone:
         raise _Skip("у заказа нет телефона покупателя")
-    if WhitelistEntry.objects.filter(phone=row.phone).exists():
-        raise _Skip("номер в белом списке")
+    if contact_is_whitelisted(phone=row.phone):
+        # Checked before a contact row is made for the number: nothing is stored for it.
+        raise _Skip(SKIP_FOR[Hold.WHITELISTED])
     contact = _contact(row)
-    if contact.opted_out_at is not None:
-        raise _Skip("клиент отписался от сообщений")
-    if contact.bot_is_paused(now):
-        raise _Defer(now + OPERATOR_RECHECK, "с клиентом общается оператор")
-    if not in_send_window(now, window=window):
-        raise _Defer(next_window_opening(now, window=window, rng=rng), "вне окна отправки")
+    decision = proactive_gate(contact=contact, purpose=Message.Purpose.POST_PURCHASE, now=now, window=window, rng=rng)
+    if decision.hold in SKIP_FOR:
+        raise _Skip(SKIP_FOR[decision.hold])
+    if decision.hold == Hold.OPERATOR_MODE:
+        raise _Defer(now + OPERATOR_RECHECK, DEFER_REASON[decision.hold])
+    if decision.hold == Hold.OUTSIDE_WINDOW:
+        raise _Defer(decision.until or next_window_opening(now, window=window, rng=rng), DEFER_REASON[decision.hold])
     ours = Message.objects.filter(contact=contact, purpose=Message.Purpose.POST_PURCHASE)
     recent = ours.filter(timestamp__gte=now - timedelta(days=settings.POST_PURCHASE_CAP_WINDOW_DAYS)).count()
     if recent >= settings.POST_PURCHASE_MAX_PER_CUSTOMER:
@@ -200,14 +213,16 @@ def _work(row: PostPurchaseMessage, *, now: datetime, window: SendWindow, rng: r
     allowed = defer_for_gap(now, last_outbound_at=last, min_gap_hours=settings.POST_PURCHASE_COOLDOWN_HOURS)
     if allowed > now:
         raise _Defer(allowed, f"пауза {settings.POST_PURCHASE_COOLDOWN_HOURS:g} ч между сообщениями клиенту")
+    if decision.hold is not None:  # the per-contact gap or the day's cap
+        raise _Defer(decision.until or next_window_opening(now, window=window, rng=rng), DEFER_REASON[decision.hold])
     text, fallback = _compose(row, contact)
     with transaction.atomic():
-        _lock_quota()
-        day_start = datetime.combine(now.astimezone(window.tz).date(), time(0), tzinfo=window.tz)
-        if _post_purchase_today(since=day_start) >= settings.POST_PURCHASE_DAILY_LIMIT:
+        # Today's place among all proactive messages, under the one quota lock, then this kind's own cap.
+        claim = proactive_claim(now=now, window=window, rng=rng)
+        if not claim.allowed:
+            raise _Defer(claim.until or next_window_opening(now, window=window, rng=rng), DEFER_REASON[Hold.DAILY_CAP])
+        if _post_purchase_today(since=window.day_start(now)) >= settings.POST_PURCHASE_DAILY_LIMIT:
             raise _Defer(next_window_opening(now, window=window, rng=rng), "дневной лимит сообщений после покупки")
-        if _proactive_today(since=day_start) >= settings.PROACTIVE_DAILY_LIMIT:
-            raise _Defer(next_window_opening(now, window=window, rng=rng), "дневной лимит проактивных сообщений")
         message = message_enqueue_outbound(
             contact=contact,
             text=text,
@@ -238,26 +253,6 @@ def _post_purchase_today(*, since: datetime) -> int:
     return Message.objects.filter(
         direction=Message.Direction.OUT, purpose=Message.Purpose.POST_PURCHASE, timestamp__gte=since
     ).count()
-
-
-def _proactive_today(*, since: datetime) -> int:
-    """All proactive messages today against PROACTIVE_DAILY_LIMIT (one WhatsApp number), with the
-    follow-ups' own counter; post-purchase is added unless that counter already includes it."""
-    total = proactive_sent_count(since=since)
-    if Message.Purpose.POST_PURCHASE not in FOLLOWUP_COUNTED_PURPOSES:
-        total += _post_purchase_today(since=since)
-    return total
-
-
-def _lock_quota() -> None:
-    """The follow-up runner's lock: "count today's proactive messages, then queue one" is
-    serial across both. SQLite (`make run`) is serial already."""
-    if connection.vendor != "postgresql":
-        return
-    from followups.runner import QUOTA_LOCK_KEY
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [QUOTA_LOCK_KEY])
 
 
 # --- Text ----------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
+from contacts.selectors import contact_is_whitelisted
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
 
@@ -24,7 +25,7 @@ class OperatorMessageForm(forms.ModelForm):
 
     def clean_contact(self) -> Contact:
         contact = self.cleaned_data["contact"]
-        if contact is not None and WhitelistEntry.objects.filter(phone=contact.phone).exists():
+        if contact is not None and contact_is_whitelisted(phone=contact.phone):
             raise forms.ValidationError(
                 "Этот номер в белом списке личных номеров владельцев: бот и операторы ему не пишут."
             )

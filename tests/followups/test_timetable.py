@@ -8,14 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followups.timetable import (
-    SendWindow,
-    defer_for_gap,
-    in_send_window,
-    next_window_opening,
-    send_time,
-    touch_due_at,
-)
+from followups.timetable import touch_due_at
+from messaging.window import SendWindow, defer_for_gap, in_send_window, next_window_opening, send_time
 
 ALMATY = ZoneInfo("Asia/Almaty")
 INTERVALS = [24, 72, 168, 336, 720]

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from calls.booking import BookingRules, free_slots, nearest_free_slots, slot_problem
-from followups.timetable import SendWindow, in_send_window, next_window_opening, send_time
+from messaging.window import SendWindow, in_send_window, next_window_opening, send_time
 from tests.fuzz.strategies import FUZZ
 
 ALMATY = ZoneInfo("Asia/Almaty")

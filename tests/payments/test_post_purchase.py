@@ -240,3 +240,22 @@ def test_a_rejected_shop_token_does_not_stop_due_messages(fake_kaspi_shop, setti
 
     with time_machine.travel(datetime(2026, 12, 10, 10, 30, tzinfo=ALMATY), tick=False):
         assert post_purchase_tick().startswith("queued=1")
+
+
+def test_a_thank_you_waits_the_minimum_gap_after_a_follow_up_touch(fake_kaspi_shop, settings):
+    # At most one proactive message per contact per FOLLOW_UP_MIN_GAP_HOURS, whatever started it.
+    settings.FOLLOW_UP_MIN_GAP_HOURS = 20.0
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    with time_machine.travel(WEDNESDAY_NOON - timedelta(hours=1), tick=False):
+        OutboundMessageFactory(contact=contact, purpose=Message.Purpose.FOLLOW_UP, status=Message.Status.SENT)
+    fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(minutes=30))
+
+    report = tick(WEDNESDAY_NOON)
+
+    assert sent_to("77012345678") == []
+    [row] = PostPurchaseMessage.objects.filter(pk__in=report.deferred)
+    # 11:00 + 20 h is 07:00 on Thursday: the window opens at 10:00.
+    thursday_opening = datetime(2026, 12, 10, 10, 0, tzinfo=ALMATY)
+    assert thursday_opening <= row.due_at <= thursday_opening + timedelta(minutes=7)
+    tick(row.due_at)
+    assert len(sent_to("77012345678")) == 1

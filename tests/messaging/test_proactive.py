@@ -1,0 +1,66 @@
+"""The proactive gate: a message we start ourselves (a follow-up touch, a post-purchase thank-you)
+goes out only inside the send window, to an eligible contact, checked when it is planned and
+again when the sender takes it. Real PostgreSQL, the fake Wappi over HTTP, time moved with
+time-machine."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from messaging.models import Message
+from messaging.sender import SendLater, outbox_due, outbox_send
+from tests.factories import ContactFactory, OutboundMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=ALMATY)  # 7 Dec 2026 is a Monday
+
+
+@pytest.fixture(autouse=True)
+def _window(settings):
+    settings.FOLLOW_UP_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri"]
+    settings.FOLLOW_UP_SEND_START = 10
+    settings.FOLLOW_UP_SEND_END = 19
+    settings.FOLLOW_UP_JITTER_MINUTES = 7
+    settings.SEND_MIN_GAP_SECONDS = 0
+    settings.SEND_GAP_JITTER_SECONDS = 0
+
+
+@pytest.mark.parametrize("purpose", [Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE])
+def test_a_proactive_message_queued_before_the_window_closed_waits_for_the_next_opening(fake_wappi, purpose):
+    # Given a touch queued on Wednesday at 18:59, whose send was held up past 19:00
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    with time_machine.travel(local(9, 18, 59), tick=False):
+        row = OutboundMessageFactory(contact=contact, purpose=purpose, text="Добрый день! Остались вопросы?")
+
+    # When the sender takes it at 19:05
+    with time_machine.travel(local(9, 19, 5), tick=False), pytest.raises(SendLater):
+        outbox_send(message_id=row.pk, client=fake_wappi.client())
+
+    # Then nothing reaches WhatsApp tonight; the row waits, queued, for Thursday's opening
+    assert fake_wappi.sent == []
+    row.refresh_from_db()
+    assert row.status == Message.Status.QUEUED
+    assert local(10, 10) <= row.next_attempt_at <= local(10, 10, 7)
+    assert row.attempts == 0
+    with time_machine.travel(local(10, 9, 59), tick=False):
+        assert row.pk not in outbox_due()[0]
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=31), tick=False):
+        assert row.pk in outbox_due()[0]
+        assert outbox_send(message_id=row.pk, client=fake_wappi.client()).status == "sent"
+    assert [m["body"] for m in fake_wappi.sent] == ["Добрый день! Остались вопросы?"]
+
+
+def test_a_reply_is_not_held_by_the_send_window(fake_wappi):
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    with time_machine.travel(local(9, 23, 30), tick=False):
+        row = OutboundMessageFactory(contact=contact, text="Да, доставим завтра 😊")
+        assert outbox_send(message_id=row.pk, client=fake_wappi.client()).status == "sent"
