@@ -116,7 +116,7 @@ class SandboxMessage(models.Model):
     from_where = models.CharField("откуда", max_length=8, choices=FromWhere.choices, default=FromWhere.PHONE)
     quoted_message_id = models.CharField("ответ на id", max_length=64, blank=True)
     task_id = models.CharField("task_id", max_length=64, blank=True)
-    # Voice notes reference a file bundled under messaging/sandbox/samples/ (no uploads).
+    # Voice notes reference a file bundled under sandbox/wappi/samples/ (no uploads).
     voice_file = models.CharField("файл голосового", max_length=100, blank=True)
     created_at = models.DateTimeField("создано", auto_now_add=True)
 
