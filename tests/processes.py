@@ -39,27 +39,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def manage_clean(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`manage.py <args>` as a freshly configured server runs it: only the given variables (clean_env)."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return _run([sys.executable, "manage.py", *args], env=clean_env(**env), timeout=120)
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=process_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return _run([sys.executable, "-c", code], env=process_env(**env), timeout=60)
+
+
+def _run(argv: list[str], *, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @dataclass
