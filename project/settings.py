@@ -266,16 +266,30 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # A worker started without -Q consumes all four, in this order of priority (see above).
 CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("ingest", "send", "default", "llm"))
-# Routing by task name (glob patterns): short Wappi work, slow model calls, the rest.
+# Routing by task name, one entry per task and no patterns: short Wappi work (ingest, send),
+# slow model calls (llm), the rest. Task names are a contract with running systems (beat rows,
+# messages in the broker); tests/project/test_celery_config.py checks this list against the
+# registered tasks, so a new or renamed task must be routed here on purpose.
 CELERY_TASK_ROUTES = {
-    "messaging.ingest*": {"queue": "ingest"},
-    "messaging.poll*": {"queue": "ingest"},
-    "messaging.send*": {"queue": "send"},
-    "messaging.sweep*": {"queue": "send"},
-    "messaging.reconcile*": {"queue": "send"},
-    "messaging.voice*": {"queue": "llm"},
-    "ai.*": {"queue": "llm"},
-    "*": {"queue": "default"},
+    "messaging.ingest_webhook": {"queue": "ingest"},
+    "messaging.poll_wappi": {"queue": "ingest"},
+    "messaging.send_outgoing": {"queue": "send"},
+    "messaging.reconcile_outgoing": {"queue": "send"},
+    "messaging.sweep_outbox": {"queue": "send"},
+    "messaging.sweep_inbound": {"queue": "send"},
+    "messaging.voice_transcribe": {"queue": "llm"},
+    "messaging.check_wappi_status": {"queue": "default"},
+    "ai.process_incoming": {"queue": "llm"},
+    "ai.answer_pending": {"queue": "llm"},
+    "ai.retry_pending": {"queue": "llm"},
+    "ai.reclassify": {"queue": "llm"},
+    "ai.refresh_knowledge_base": {"queue": "llm"},
+    "followups.run_due": {"queue": "default"},
+    "payments.check_payment": {"queue": "default"},
+    "payments.expire_invoices": {"queue": "default"},
+    "payments.post_purchase_tick": {"queue": "default"},
+    "contacts.send_call_reminders": {"queue": "default"},
+    "project.heartbeat": {"queue": "default"},
 }
 # Every task is written to be idempotent, so it is acknowledged only after it ran: a
 # worker killed mid-task leaves the message to be redelivered, not lost.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
 
 from project.celery import app
 
@@ -40,24 +42,55 @@ def test_a_worker_with_no_flags_runs_a_threads_pool_on_all_four_queues():
     assert conf.task_default_queue == "default"
 
 
-@pytest.mark.parametrize(
-    ("task_name", "queue"),
-    [
-        ("messaging.ingest_event", "ingest"),
-        ("messaging.poll_wappi", "ingest"),
-        ("messaging.send_outgoing", "send"),
-        ("messaging.sweep_outbox", "send"),
-        ("ai.process_incoming", "llm"),
-        ("ai.transcribe_voice", "llm"),
-        ("followups.run_due", "default"),
-        ("project.heartbeat", "default"),
-    ],
-)
-def test_tasks_are_routed_to_their_queue_by_name(task_name, queue):
+# Task names are a contract with running systems: beat rows in the database, messages already
+# in the broker, routes, dashboards. A renamed task fails here, never silently in production.
+QUEUE_OF_TASK = {
+    "ai.answer_pending": "llm",
+    "ai.process_incoming": "llm",
+    "ai.reclassify": "llm",
+    "ai.refresh_knowledge_base": "llm",
+    "ai.retry_pending": "llm",
+    "contacts.send_call_reminders": "default",
+    "followups.run_due": "default",
+    "messaging.check_wappi_status": "default",
+    "messaging.ingest_webhook": "ingest",
+    "messaging.poll_wappi": "ingest",
+    "messaging.reconcile_outgoing": "send",
+    "messaging.send_outgoing": "send",
+    "messaging.sweep_inbound": "send",
+    "messaging.sweep_outbox": "send",
+    "messaging.voice_transcribe": "llm",
+    "payments.check_payment": "default",
+    "payments.expire_invoices": "default",
+    "payments.post_purchase_tick": "default",
+    "project.heartbeat": "default",
+}
+
+
+def registered_task_names() -> set[str]:
+    app.loader.import_default_modules()
+    return {name for name in app.tasks if not name.startswith("celery.")}
+
+
+def test_the_registered_tasks_are_exactly_the_named_ones():
+    assert registered_task_names() == set(QUEUE_OF_TASK)
+
+
+@pytest.mark.parametrize(("task_name", "queue"), QUEUE_OF_TASK.items())
+def test_each_task_is_routed_to_its_queue_by_name(task_name, queue):
     route = app.amqp.router.route({}, task_name)
     assert route["queue"].name == queue
 
 
-def test_the_project_tasks_are_registered_under_stable_names():
-    app.loader.import_default_modules()
-    assert "project.heartbeat" in app.tasks
+def test_every_route_names_a_registered_task_and_every_task_has_its_own_route(settings):
+    # No patterns: a route for a task that does not exist, or a task left to a catch-all, is a
+    # mistake a glob would hide.
+    assert set(settings.CELERY_TASK_ROUTES) == registered_task_names()
+
+
+@pytest.mark.django_db
+def test_every_periodic_task_names_a_registered_task(settings):
+    call_command("migrate", verbosity=0)  # registers PERIODIC_TASKS as beat rows
+    scheduled = set(PeriodicTask.objects.values_list("task", flat=True))
+    assert set(settings.PERIODIC_TASKS) <= scheduled
+    assert scheduled <= registered_task_names()
