@@ -24,10 +24,10 @@ from ai.models import PendingReply
 from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.rules.optout import is_opt_out
 from assistant.agent import AgentReply, agent_reply
+from assistant.handoff import contact_hand_off
 from assistant.moderator import contact_moderate
 from contacts.models import Contact
 from contacts.selectors import contact_eligibility
-from contacts.services import contact_pause_bot
 from followups.models import FollowUp
 from followups.services import followup_on_customer_reply, followup_stop
 from messaging.models import Message
@@ -151,11 +151,10 @@ def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> 
     except LLMPermanentError as exc:
         # The model cannot answer this at all: a person will.
         log.warning("ai.no_answer_handing_off", contact_id=contact.pk, error=str(exc))
-        contact_pause_bot(contact=contact, until=None, now=now)
-        managers_notify(
-            contact=contact, reason="ИИ не смог ответить", summary=message.display_text, key=f"handoff:{message.pk}"
+        contact_hand_off(
+            contact=contact, message=message, reason="ИИ не смог ответить", key=f"handoff:{message.pk}", now=now
         )
-        return _finish(contact, message, status="handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.NOTIFICATION)
+        return _finish(contact, message, status="handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.HANDOFF)
     return _finish(
         contact,
         message,
@@ -174,8 +173,8 @@ class _Answer:
 
     @property
     def purpose(self) -> str:
-        # Once a manager has the chat, the last words go out as a notice the human mode lets through.
-        return Message.Purpose.NOTIFICATION if self.handed_off else Message.Purpose.REPLY
+        # Once a manager has the chat, the last words go out as the hand-off (the human mode lets it through).
+        return Message.Purpose.HANDOFF if self.handed_off else Message.Purpose.REPLY
 
 
 def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answer:
@@ -285,13 +284,8 @@ def _opt_out(contact: Contact, message: Message, now: datetime) -> Outcome:
 
 
 def _complaint(contact: Contact, message: Message, now: datetime) -> Outcome:
-    contact_pause_bot(contact=contact, until=None, now=now)
-    managers_notify(
-        contact=contact, reason="Жалоба клиента", summary=message.display_text, key=f"complaint:{message.pk}"
-    )
-    return _finish(
-        contact, message, status="complaint handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.NOTIFICATION
-    )
+    contact_hand_off(contact=contact, message=message, reason="Жалоба клиента", key=f"complaint:{message.pk}", now=now)
+    return _finish(contact, message, status="complaint handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.HANDOFF)
 
 
 def _fallback(contact: Contact, message: Message, now: datetime, *, error: str) -> Outcome:

@@ -16,7 +16,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.usage import usage_summary
 from contacts.models import Contact, ScheduledCall
 from followups.models import MAX_TOUCHES, FollowUpTouch
@@ -72,18 +71,9 @@ def _split(totals: dict[str, Any], names: list[str], windows: tuple[Window, Wind
 
 
 def _messages_by_day(*, today: Window, month: Window, days: list[date]) -> dict[str, Any]:
-    """One query: per local day, inbound, outbound, bot replies that reached WhatsApp, and hand-offs.
-
-    A hand-off is the bot's last word before a person takes over: an answer (`reply:<id>` key)
-    queued as a notification, which is what the AI step does when the model hands off, fails
-    for good or meets a complaint. The opt-out confirmation is the one other such notice.
-    """
-    handoff = Q(
-        direction=Message.Direction.OUT,
-        author=Message.Author.BOT,
-        purpose=Message.Purpose.NOTIFICATION,
-        idempotency_key__startswith="reply:",
-    ) & ~Q(text=OPT_OUT_CONFIRMATION)
+    """One query: per local day, inbound, outbound, bot replies that reached WhatsApp, and hand-offs
+    (the message telling the customer a person takes over, Message.Purpose.HANDOFF)."""
+    handoff = Q(direction=Message.Direction.OUT, purpose=Message.Purpose.HANDOFF)
     rows = (
         Message.objects.filter(_in("timestamp", month))
         .annotate(day=TruncDate("timestamp", tzinfo=month.start.tzinfo))

@@ -32,6 +32,9 @@ class Message(models.Model):
         POST_PURCHASE = "post_purchase", "После покупки"
         NOTIFICATION = "notification", "Уведомление"
         FALLBACK = "fallback", "Запасной ответ"
+        # The customer is told a person takes over the chat: the record of a hand-off, counted
+        # by reports (messaging.selectors), whatever the words were.
+        HANDOFF = "handoff", "Передача менеджеру"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "В очереди"
@@ -42,6 +45,8 @@ class Message(models.Model):
         FAILED = "failed", "Ошибка"
 
     PENDING_STATUSES = (Status.QUEUED, Status.SENDING)
+    # Handed to WhatsApp (and maybe delivered and read since).
+    SENT_STATUSES = (Status.SENT, Status.DELIVERED, Status.READ)
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages", verbose_name="контакт")
     direction = models.CharField("направление", max_length=3, choices=Direction.choices)

@@ -47,7 +47,12 @@ REFUSALS = {
 # confirmation, a booked call's confirmation and reminder, a paid invoice's confirmation) and
 # notifications to managers;
 # every other bot message waits for the human.
-HUMAN_MODE_ALLOWED = {Message.Purpose.NOTIFICATION, Message.Purpose.BOOKING, Message.Purpose.PAYMENT}
+HUMAN_MODE_ALLOWED = {
+    Message.Purpose.HANDOFF,
+    Message.Purpose.NOTIFICATION,
+    Message.Purpose.BOOKING,
+    Message.Purpose.PAYMENT,
+}
 # A reconciliation looks for the echo among the chat's newest messages, sent no earlier
 # than this before the attempt.
 RECONCILE_LOOKBACK = timedelta(minutes=2)

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from ai.llm import ToolCall, ToolResult, ToolSpec
+from assistant.handoff import contact_hand_off
 from contacts.models import Contact
 from messaging.models import Message
 
@@ -57,16 +58,14 @@ def tool_run(*, call: ToolCall, ctx: ToolContext) -> ToolResult:
 
 
 def _handoff(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    from contacts.services import contact_pause_bot
-    from messaging.notify import managers_notify
-
+    # The customer is told in the model's answer, which the pipeline sends as the hand-off message.
     reason = str(args.get("reason") or "клиент просит менеджера").strip()[:200]
-    contact_pause_bot(contact=ctx.contact, until=None, now=ctx.now)
-    notified = managers_notify(
+    notified = contact_hand_off(
         contact=ctx.contact,
+        message=ctx.message,
         reason=f"Передача менеджеру: {reason}",
-        summary=ctx.message.display_text,
         key=f"handoff:{ctx.message.pk}",
+        now=ctx.now,
     )
     return {"status": "ok", "managers_notified": notified, "note": "Менеджер продолжит диалог; бот больше не отвечает."}
 

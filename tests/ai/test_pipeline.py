@@ -202,7 +202,7 @@ def test_handoff_is_a_tool_call_that_pauses_the_bot_and_notifies_the_manager(fak
     assert "Асель" in notice.text
     assert "живым человеком" in notice.text
     [answer] = replies(contact)
-    assert answer.purpose == "notification"  # delivered although the chat is now the manager's
+    assert answer.purpose == "handoff"  # delivered although the chat is now the manager's
     round_trip = fake_gemini.last_request().json["contents"]
     assert "functionCall" in json.dumps(round_trip[-2])
     assert "functionResponse" in json.dumps(round_trip[-1])
