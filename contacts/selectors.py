@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
-from contacts.models import Contact, WhitelistEntry
+from contacts.models import Contact, ScheduledCall, WhitelistEntry
 
 
 def contact_counts(*, since: datetime) -> dict[str, int]:
@@ -19,6 +21,60 @@ def contact_counts(*, since: datetime) -> dict[str, int]:
         unclassified=Count("id", filter=Q(is_client__isnull=True)),
         human_mode=Count("id", filter=Q(bot_mode=Contact.BotMode.HUMAN)),
         opted_out=Count("id", filter=Q(opted_out_at__isnull=False)),
+    )
+
+
+def contact_new_by_day(*, since: datetime, until: datetime) -> dict[date, dict[str, int]]:
+    """Contacts first seen in [since, until), per local day (TIME_ZONE), by their verdict now:
+    new (all), clients, not clients, unknown. Days without new contacts are absent. One query."""
+    rows = (
+        Contact.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(
+            new=Count("id"),
+            clients=Count("id", filter=Q(is_client=True)),
+            not_clients=Count("id", filter=Q(is_client=False)),
+            unknown=Count("id", filter=Q(is_client__isnull=True)),
+        )
+        .order_by("day")
+    )
+    return {row.pop("day"): row for row in rows}
+
+
+def contact_first_reply_waits(*, since: datetime, until: datetime) -> list[tuple[datetime, float]]:
+    """For contacts whose first message came in [since, until) and who got an answer: when they
+    first wrote, and the seconds until our first message after it. One query."""
+    rows = Contact.objects.filter(
+        first_inbound_at__gte=since, first_inbound_at__lt=until, first_outbound_at__gte=F("first_inbound_at")
+    ).values_list("first_inbound_at", "first_outbound_at")
+    return [(first_in, (first_out - first_in).total_seconds()) for first_in, first_out in rows]
+
+
+def scheduled_call_counts_by_day(*, since: datetime, until: datetime) -> dict[date, dict[str, int]]:
+    """Calls booked in [since, until), per local day (TIME_ZONE) of booking: booked (all) and
+    cancelled since. Days without bookings are absent. One query."""
+    rows = (
+        ScheduledCall.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(booked=Count("id"), cancelled=Count("id", filter=Q(status=ScheduledCall.Status.CANCELLED)))
+        .order_by("day")
+    )
+    return {row.pop("day"): row for row in rows}
+
+
+def contact_funnel(*, since: datetime, until: datetime) -> dict[str, int]:
+    """The contacts first seen in [since, until), how many of them are clients, and how many
+    booked a call (ever). One query. Payments add the last step (payments.selectors)."""
+    return (
+        Contact.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(has_call=Exists(ScheduledCall.objects.filter(contact_id=OuterRef("pk"))))
+        .aggregate(
+            contacts=Count("id"),
+            clients=Count("id", filter=Q(is_client=True)),
+            calls=Count("id", filter=Q(has_call=True)),
+        )
     )
 
 

@@ -1,29 +1,39 @@
 """What the operators' dashboard shows: today and the last 30 local days (TIME_ZONE).
 
-Every number comes from a handful of aggregate queries over the whole 30-day window (grouped
-by local day with TruncDate, split by conditional counts), never from a query per day; the
-model usage block reuses ai.usage.usage_summary, which /stats shows too.
+Every number comes from the owning app's selectors, each a fixed number of aggregate queries
+over the whole 30-day window grouped by local day, never a query per day: messages and
+hand-offs (messaging), new contacts, first-reply waits, calls and the funnel (contacts),
+invoices (payments), follow-up touches (followups) and model usage (ai.usage, which /stats
+shows too). This module only cuts the days into today and the month.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ai.usage import usage_summary
-from contacts.models import Contact, ScheduledCall
-from followups.models import MAX_TOUCHES, FollowUpTouch
-from followups.selectors import REPLY_WINDOW, SENT_STATUSES
-from messaging.models import Message
-from payments.models import Payment
+from contacts.selectors import (
+    contact_first_reply_waits,
+    contact_funnel,
+    contact_new_by_day,
+    scheduled_call_counts_by_day,
+)
+from followups.selectors import MAX_TOUCHES, followup_touches_by_day
+from messaging.selectors import message_counts_by_day
+from payments.selectors import payment_counts_by_day, payment_paying_contacts_count
 
 DAYS = 30
+# The counts each selector gives per day, as the template names them.
+MESSAGE_COUNTS = ["inbound", "outbound", "replies", "handoffs"]
+CONTACT_COUNTS = ["new", "clients", "not_clients", "unknown"]
+CALL_COUNTS = ["booked", "cancelled"]
+PAYMENT_COUNTS = ["created", "paid"]
 
 
 @dataclass(frozen=True)
@@ -53,151 +63,55 @@ def dashboard_windows(*, now: datetime) -> tuple[Window, Window, list[date]]:
     )
 
 
-def _in(field: str, window: Window) -> Q:
-    return Q(**{f"{field}__gte": window.start, f"{field}__lt": window.end})
+def _series(by_day: Mapping[date, Mapping[str, int]], names: list[str], days: list[date]) -> list[dict[str, Any]]:
+    """One row per day, zeros where the selector had nothing."""
+    return [{"day": d, **{n: (by_day.get(d) or {}).get(n, 0) for n in names}} for d in days]
 
 
-def _both(field: str, today: Window, month: Window, **counts: Q) -> dict[str, Count]:
-    """Conditional counts of each filter in `counts`, once per window: name_today, name_month."""
-    out: dict[str, Count] = {}
-    for name, condition in counts.items():
-        for window in (today, month):
-            out[f"{name}_{window.key}"] = Count("id", filter=condition & _in(field, window))
-    return out
-
-
-def _split(totals: dict[str, Any], names: list[str], windows: tuple[Window, Window]) -> dict[str, dict[str, Any]]:
-    return {w.key: {name: totals[f"{name}_{w.key}"] or 0 for name in names} for w in windows}
-
-
-def _messages_by_day(*, today: Window, month: Window, days: list[date]) -> dict[str, Any]:
-    """One query: per local day, inbound, outbound, bot replies that reached WhatsApp, and hand-offs
-    (the message telling the customer a person takes over, Message.Purpose.HANDOFF)."""
-    handoff = Q(direction=Message.Direction.OUT, purpose=Message.Purpose.HANDOFF)
-    rows = (
-        Message.objects.filter(_in("timestamp", month))
-        .annotate(day=TruncDate("timestamp", tzinfo=month.start.tzinfo))
-        .values("day")
-        .annotate(
-            inbound=Count("id", filter=Q(direction=Message.Direction.IN)),
-            outbound=Count("id", filter=Q(direction=Message.Direction.OUT)),
-            replies=Count(
-                "id",
-                filter=Q(
-                    direction=Message.Direction.OUT,
-                    author=Message.Author.BOT,
-                    purpose=Message.Purpose.REPLY,
-                    status__in=SENT_STATUSES,
-                ),
-            ),
-            handoffs=Count("id", filter=handoff),
-        )
-    )
-    by_day = {row["day"]: row for row in rows}
-    names = ["inbound", "outbound", "replies", "handoffs"]
-    series = [{"day": d, **{n: (by_day.get(d) or {}).get(n, 0) for n in names}} for d in days]
-    today_row = series[-1]
+def _totals(series: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, int]]:
+    """Today (the last day of the series) and the sum of the whole series."""
     return {
-        "series": series,
-        "today": {n: today_row[n] for n in names},
+        "today": {n: series[-1][n] for n in names},
         "month": {n: sum(row[n] for row in series) for n in names},
     }
 
 
-def _contacts(*, today: Window, month: Window) -> dict[str, dict[str, Any]]:
-    """New contacts per window by their current verdict: client, not a client, not yet known."""
-    totals = Contact.objects.filter(_in("created_at", month)).aggregate(
-        **_both(
-            "created_at",
-            today,
-            month,
-            new=Q(),
-            clients=Q(is_client=True),
-            not_clients=Q(is_client=False),
-            unknown=Q(is_client__isnull=True),
-        )
-    )
-    return _split(totals, ["new", "clients", "not_clients", "unknown"], (today, month))
-
-
 def _first_reply_medians(*, today: Window, month: Window) -> dict[str, float | None]:
     """Median seconds from a contact's first message to our first message after it, for
-    contacts who first wrote in the window (one query; the median is taken in Python so it
-    works on SQLite as well as PostgreSQL). Contacts never answered are left out."""
-    rows = Contact.objects.filter(
-        _in("first_inbound_at", month), first_outbound_at__gte=F("first_inbound_at")
-    ).values_list("first_inbound_at", "first_outbound_at")
-    waits: dict[str, list[float]] = {"today": [], "month": []}
-    for first_in, first_out in rows:
-        seconds = (first_out - first_in).total_seconds()
-        waits["month"].append(seconds)
-        if first_in >= today.start:
-            waits["today"].append(seconds)
-    return {key: (statistics.median(values) if values else None) for key, values in waits.items()}
+    contacts who first wrote in the window (the median is taken in Python so it works on
+    SQLite as well as PostgreSQL). Contacts never answered are left out."""
+    waits = contact_first_reply_waits(since=month.start, until=month.end)
+    by_window = {
+        "month": [seconds for _, seconds in waits],
+        "today": [seconds for first_in, seconds in waits if first_in >= today.start],
+    }
+    return {key: (statistics.median(values) if values else None) for key, values in by_window.items()}
 
 
-def _calls(*, today: Window, month: Window) -> dict[str, dict[str, Any]]:
-    totals = ScheduledCall.objects.filter(_in("created_at", month)).aggregate(
-        **_both("created_at", today, month, booked=Q(), cancelled=Q(status=ScheduledCall.Status.CANCELLED))
-    )
-    return _split(totals, ["booked", "cancelled"], (today, month))
-
-
-def _payments(*, today: Window, month: Window) -> dict[str, dict[str, Any]]:
-    """Invoices created in the window, and invoices paid in it (whenever they were created)."""
-    created = Payment.objects.filter(_in("created_at", month)).aggregate(**_both("created_at", today, month, n=Q()))
-    paid = Payment.objects.filter(_in("paid_at", month), status=Payment.Status.PROCESSED).aggregate(
-        **_both("paid_at", today, month, n=Q())
-    )
-    return {w.key: {"created": created[f"n_{w.key}"] or 0, "paid": paid[f"n_{w.key}"] or 0} for w in (today, month)}
-
-
-def _followups(*, today: Window, month: Window) -> dict[str, list[dict[str, int]]]:
-    """Per touch number: touches that reached WhatsApp in the window, and how many of them the
-    customer answered within 48 hours (followups.selectors.followup_stats, windowed). One query."""
-    replied = Exists(
-        Message.objects.filter(
-            contact_id=OuterRef("message__contact_id"),
-            direction=Message.Direction.IN,
-            timestamp__gt=OuterRef("message__sent_at"),
-            timestamp__lte=OuterRef("message__sent_at") + REPLY_WINDOW,
-        )
-    )
-    rows = (
-        FollowUpTouch.objects.filter(_in("message__sent_at", month), message__status__in=SENT_STATUSES)
-        .annotate(replied=replied)
-        .values("touch_number")
-        .annotate(
-            **_both("message__sent_at", today, month, sent=Q(), answered=Q(replied=True)),
-        )
-    )
-    by_touch = {row["touch_number"]: row for row in rows}
-    return {
-        w.key: [
+def _followups(*, month: Window, days: list[date]) -> dict[str, list[dict[str, int]]]:
+    """Per touch number: touches that reached WhatsApp, and how many of them the customer
+    answered within 48 hours (followups.selectors.followup_touches_by_day)."""
+    by_day = followup_touches_by_day(since=month.start, until=month.end)
+    out: dict[str, list[dict[str, int]]] = {}
+    for key, window_days in (("today", days[-1:]), ("month", days)):
+        out[key] = [
             {
                 "touch": n,
-                "sent": (by_touch.get(n) or {}).get(f"sent_{w.key}", 0),
-                "answered": (by_touch.get(n) or {}).get(f"answered_{w.key}", 0),
+                "sent": sum(by_day.get(d, {}).get(n, {}).get("sent", 0) for d in window_days),
+                "answered": sum(by_day.get(d, {}).get(n, {}).get("answered", 0) for d in window_days),
             }
             for n in range(1, MAX_TOUCHES + 1)
         ]
-        for w in (today, month)
-    }
+    return out
 
 
 def _funnel(*, month: Window) -> list[dict[str, Any]]:
     """The contacts who first appeared in the last 30 days, and how far they got: classified as
-    clients, booked a call, paid an invoice. One query."""
-    cohort = Contact.objects.filter(_in("created_at", month)).annotate(
-        has_call=Exists(ScheduledCall.objects.filter(contact_id=OuterRef("pk"))),
-        has_paid=Exists(Payment.objects.filter(contact_id=OuterRef("pk"), status=Payment.Status.PROCESSED)),
-    )
-    totals = cohort.aggregate(
-        contacts=Count("id"),
-        clients=Count("id", filter=Q(is_client=True)),
-        calls=Count("id", filter=Q(has_call=True)),
-        payments=Count("id", filter=Q(has_paid=True)),
-    )
+    clients, booked a call, paid an invoice."""
+    totals = {
+        **contact_funnel(since=month.start, until=month.end),
+        "payments": payment_paying_contacts_count(first_seen_since=month.start, first_seen_until=month.end),
+    }
     labels = [
         ("contacts", "Новые контакты"),
         ("clients", "Клиенты"),
@@ -215,12 +129,14 @@ def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard shows, for today and the last 30 local days. A fixed number of
     queries whatever the data (about 20, most of them ai.usage.usage_summary's)."""
     today, month, days = dashboard_windows(now=now or timezone.now())
-    messages = _messages_by_day(today=today, month=month, days=days)
-    contacts = _contacts(today=today, month=month)
+    span = {"since": month.start, "until": month.end}
+    daily = _series(message_counts_by_day(**span), MESSAGE_COUNTS, days)
+    messages = _totals(daily, MESSAGE_COUNTS)
+    contacts = _totals(_series(contact_new_by_day(**span), CONTACT_COUNTS, days), CONTACT_COUNTS)
+    calls = _totals(_series(scheduled_call_counts_by_day(**span), CALL_COUNTS, days), CALL_COUNTS)
+    payments = _totals(_series(payment_counts_by_day(**span), PAYMENT_COUNTS, days), PAYMENT_COUNTS)
     medians = _first_reply_medians(today=today, month=month)
-    calls = _calls(today=today, month=month)
-    payments = _payments(today=today, month=month)
-    followups = _followups(today=today, month=month)
+    followups = _followups(month=month, days=days)
     windows = {}
     for w in (today, month):
         windows[w.key] = {
@@ -238,6 +154,6 @@ def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
     return {
         "today": windows["today"],
         "month": windows["month"],
-        "daily": messages["series"],
+        "daily": daily,
         "funnel": _funnel(month=month),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
@@ -83,8 +84,6 @@ def login_locked_out(
 ) -> HttpResponse:
     """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE): a page in Russian that says why and
     for how long, with 429 Too Many Requests. It never says whether the password was right."""
-    from axes.helpers import get_cool_off
-
     cool_off = get_cool_off(request)
     minutes = max(1, round(cool_off.total_seconds() / 60)) if cool_off else None
     return render(

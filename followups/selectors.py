@@ -1,18 +1,26 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from contacts.models import Contact, ScheduledCall
 from contacts.selectors import contact_eligibility
 from followups.models import MAX_TOUCHES, FollowUp, FollowUpTouch
 from messaging.models import Message
 
-__all__ = ["followup_blocker", "followup_stats"]
+__all__ = [
+    "MAX_TOUCHES",
+    "followup_blocker",
+    "followup_counts",
+    "followup_stats",
+    "followup_touches_by_day",
+]
 
-SENT_STATUSES = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
+SENT_STATUSES = Message.SENT_STATUSES
 REPLY_WINDOW = timedelta(hours=48)
 
 
@@ -58,3 +66,37 @@ def followup_stats() -> dict[str, Any]:
     for row in rows:
         by_touch[str(row["touch_number"])] = {"sent": row["sent"], "replied_48h": row["replied_48h"]}
     return {"active": FollowUp.objects.filter(is_completed=False).count(), "touches": by_touch}
+
+
+def followup_counts(*, now: datetime) -> dict[str, int]:
+    """Sequences still running, and how many of them have a touch due at `now`. One query."""
+    return FollowUp.objects.filter(is_completed=False).aggregate(
+        active=Count("id"), due=Count("id", filter=Q(next_touch_at__lte=now))
+    )
+
+
+def followup_touches_by_day(*, since: datetime, until: datetime) -> dict[date, dict[int, dict[str, int]]]:
+    """Touches that reached WhatsApp in [since, until), per local day (TIME_ZONE) of sending and
+    touch number: how many were sent, and how many the customer answered within REPLY_WINDOW.
+    Days without touches are absent. One query."""
+    replied = Exists(
+        Message.objects.filter(
+            contact_id=OuterRef("message__contact_id"),
+            direction=Message.Direction.IN,
+            timestamp__gt=OuterRef("message__sent_at"),
+            timestamp__lte=OuterRef("message__sent_at") + REPLY_WINDOW,
+        )
+    )
+    rows = (
+        FollowUpTouch.objects.filter(
+            message__sent_at__gte=since, message__sent_at__lt=until, message__status__in=SENT_STATUSES
+        )
+        .annotate(replied=replied, day=TruncDate("message__sent_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "touch_number")
+        .annotate(sent=Count("id"), answered=Count("id", filter=Q(replied=True)))
+        .order_by("day", "touch_number")
+    )
+    by_day: dict[date, dict[int, dict[str, int]]] = {}
+    for row in rows:
+        by_day.setdefault(row["day"], {})[row["touch_number"]] = {"sent": row["sent"], "answered": row["answered"]}
+    return by_day

@@ -21,6 +21,7 @@ from django.utils import timezone
 from contacts.phones import JidKind, PhoneError, parse_jid
 from messaging.ingest import IngestReport, ingest_events
 from messaging.models import ChatCursor, GatewayState, Message
+from messaging.selectors import QUARANTINE_ALARM_KEY
 from messaging.wappi import WappiAuthError, WappiClient, WappiPermanentError, WappiTransientError
 from messaging.wire import WappiMessage, parse_sync_message
 from project.lib.locks import LockTimeout, cache_lock
@@ -38,7 +39,7 @@ MAX_PAGES = 25
 CYCLE_BUDGET_SECONDS = 60.0
 POLL_LOCK_TTL = 180
 BACKOFF_MAX_SECONDS = 300.0
-ALARM_KEY = "wappi:quarantine-alarm"
+ALARM_KEY = QUARANTINE_ALARM_KEY  # /health reads it through messaging.selectors.gateway_status
 
 
 @dataclass
@@ -208,9 +209,3 @@ def _back_off(state: GatewayState, exc: WappiTransientError, now: datetime) -> N
         backoff_seconds=seconds, backoff_until=now + timedelta(seconds=seconds), last_poll_error=str(exc)[:500]
     )
     log.warning("poll.backing_off", seconds=seconds, error=str(exc))
-
-
-def quarantined_chats(*, now: datetime | None = None) -> list[str]:
-    return list(
-        ChatCursor.objects.filter(quarantined_until__gt=now or timezone.now()).values_list("chat_id", flat=True)
-    )

@@ -1,11 +1,28 @@
+"""Reads of the channel's rows: conversations, message counts, the outbox, customer messages
+still waiting for the AI step, hand-offs, and the state of Wappi. Reports (/stats, /metrics,
+/health, the dashboard) count through here, not through Message's fields."""
+
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from contacts.models import Contact
-from messaging.models import Message
+from messaging.models import ChatCursor, GatewayState, Message
+
+# A customer message not taken by the AI step after this long lost its task (the normal path
+# is still running before that); after INBOUND_MAX_AGE an answer would be worse than none.
+INBOUND_GRACE = timedelta(minutes=2)
+INBOUND_MAX_AGE = timedelta(hours=24)
+# A voice note gets longer: its transcription runs first.
+VOICE_GRACE = timedelta(minutes=5)
+# Raised by the poller when several chats are quarantined in one cycle (token/profile trouble).
+QUARANTINE_ALARM_KEY = "wappi:quarantine-alarm"
 
 
 def conversation_recent(*, contact: Contact, limit: int) -> list[Message]:
@@ -29,26 +46,76 @@ def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
     return {**totals, "outbound_by_status": by_status}
 
 
+def message_counts_by_day(*, since: datetime, until: datetime) -> dict[date, dict[str, int]]:
+    """Per local day (TIME_ZONE) of [since, until) that has any message: inbound, outbound, the
+    bot's replies that reached WhatsApp, and hand-offs (the chat handed to a manager, however
+    the customer was told). Days without messages are absent. One query."""
+    rows = (
+        Message.objects.filter(timestamp__gte=since, timestamp__lt=until)
+        .annotate(day=TruncDate("timestamp", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(
+            inbound=Count("id", filter=Q(direction=Message.Direction.IN)),
+            outbound=Count("id", filter=Q(direction=Message.Direction.OUT)),
+            replies=Count(
+                "id",
+                filter=Q(
+                    direction=Message.Direction.OUT,
+                    author=Message.Author.BOT,
+                    purpose=Message.Purpose.REPLY,
+                    status__in=Message.SENT_STATUSES,
+                ),
+            ),
+            handoffs=Count("id", filter=Q(direction=Message.Direction.OUT, purpose=Message.Purpose.HANDOFF)),
+        )
+        .order_by("day")
+    )
+    return {row.pop("day"): row for row in rows}
+
+
+def message_totals_by_status() -> dict[tuple[str, str], int]:
+    """Every message so far by (direction, delivery status); an inbound message's status is ""."""
+    rows = Message.objects.values("direction", "status").annotate(n=Count("id")).order_by()
+    return {(row["direction"], row["status"]): row["n"] for row in rows}
+
+
+def handoff_count() -> int:
+    """Chats handed to a manager so far (one hand-off message each)."""
+    return Message.objects.filter(direction=Message.Direction.OUT, purpose=Message.Purpose.HANDOFF).count()
+
+
 def inbound_unhandled(*, now: datetime) -> tuple[list[int], list[int]]:
     """Customer messages stored but not taken by the next step (its task was lost: the broker
     was down at commit, a worker died): text to hand to the AI step, voice to transcribe.
     Older than a grace period (the normal path is still running) and younger than a day (an
     answer days late is worse than none)."""
-    from datetime import timedelta
-
-    window = {"received_at__lt": now - timedelta(minutes=2), "received_at__gte": now - timedelta(hours=24)}
-    unhandled = Message.objects.filter(direction=Message.Direction.IN, processed_at__isnull=True, **window)
+    unhandled = _inbound_unhandled(now=now)
     text = list(
         unhandled.exclude(voice_status__in=[Message.VoiceStatus.PENDING, Message.VoiceStatus.FAILED])
         .order_by("received_at")
         .values_list("pk", flat=True)[:200]
     )
     voice = list(
-        unhandled.filter(voice_status=Message.VoiceStatus.PENDING, received_at__lt=now - timedelta(minutes=5))
+        unhandled.filter(voice_status=Message.VoiceStatus.PENDING, received_at__lt=now - VOICE_GRACE)
         .order_by("received_at")
         .values_list("pk", flat=True)[:50]
     )
     return text, voice
+
+
+def inbound_unhandled_count(*, now: datetime) -> int:
+    """How many customer messages the AI step has not taken within the grace period (and are
+    younger than a day): the same window the inbound sweeper works through."""
+    return _inbound_unhandled(now=now).count()
+
+
+def _inbound_unhandled(*, now: datetime):
+    return Message.objects.filter(
+        direction=Message.Direction.IN,
+        processed_at__isnull=True,
+        received_at__lt=now - INBOUND_GRACE,
+        received_at__gte=now - INBOUND_MAX_AGE,
+    )
 
 
 def outbox_pending_count() -> int:
@@ -56,17 +123,30 @@ def outbox_pending_count() -> int:
     return Message.objects.filter(direction=Message.Direction.OUT, status__in=Message.PENDING_STATUSES).count()
 
 
+def outbox_totals() -> dict[str, int]:
+    """The outbox so far: attempts to hand messages to Wappi, messages that failed for good,
+    and messages waiting (queued) or in flight (sending). One query."""
+    totals = Message.objects.filter(direction=Message.Direction.OUT).aggregate(
+        attempts=Sum("attempts"),
+        failed=Count("id", filter=Q(status=Message.Status.FAILED)),
+        queued=Count("id", filter=Q(status=Message.Status.QUEUED)),
+        sending=Count("id", filter=Q(status=Message.Status.SENDING)),
+    )
+    return {**totals, "attempts": totals["attempts"] or 0}
+
+
+def quarantined_chats(*, now: datetime | None = None) -> list[str]:
+    """Chats the poller skips for now after repeated errors."""
+    return list(
+        ChatCursor.objects.filter(quarantined_until__gt=now or timezone.now()).values_list("chat_id", flat=True)
+    )
+
+
 def gateway_status() -> dict[str, object]:
     """What an operator needs to know about Wappi, for /health."""
-    from django.conf import settings
-    from django.core.cache import cache
-
-    from messaging.models import GatewayState
-    from messaging.poller import ALARM_KEY, quarantined_chats
-
     state = GatewayState.objects.filter(pk=1).first()
     quarantined = quarantined_chats()
-    alarm = cache.get(ALARM_KEY)
+    alarm = cache.get(QUARANTINE_ALARM_KEY)
     authorized = state.authorized if state else None
     if authorized is False:
         status = "error"

@@ -1,22 +1,27 @@
-"""Liveness of the parts the product needs: the database, the broker, beat and workers."""
+"""Liveness of the parts the product needs: the database, the broker, beat and workers.
+
+Reads only: the heartbeat bookkeeping lives in project.lib.heartbeat (the Celery app and the
+heartbeat task write it), the state of Wappi and of the model comes from their apps' selectors.
+"""
 
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
-HEARTBEAT_KEY = "health:worker-heartbeat"
-# Beat processes (host:pid) whose heartbeat a worker ran, with when; forgotten after a day.
-BEATS_KEY = "health:beats"
-BEATS_FORGET_SECONDS = 24 * 3600
+from ai.selectors import model_calls_recent, pending_replies_waiting_count
+from messaging.selectors import gateway_status
+from project.celery import app
+from project.lib.heartbeat import HEARTBEAT_TASK, heartbeat_beats_live, heartbeat_worker_seen
+
 BROKER_TIMEOUT_SECONDS = 3.0
 
 
@@ -40,8 +45,6 @@ def check_database() -> Check:
 
 
 def check_broker() -> Check:
-    from project.celery import app
-
     conn = app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS)
     transport = conn.transport_cls
     try:
@@ -62,46 +65,6 @@ def check_broker() -> Check:
     return Check(True, {"transport": transport})
 
 
-def heartbeat_record(now: datetime | None = None, *, beat: str | None = None) -> None:
-    """A worker ran the heartbeat; `beat` names the beat process that sent it (its host:pid),
-    so /health can tell when two beats schedule at once (a mistake every periodic task then
-    runs twice for)."""
-    moment = (now or timezone.now()).isoformat()
-    cache.set(HEARTBEAT_KEY, moment, timeout=None)
-    if not beat:
-        return
-    from project.lib.locks import LockTimeout, cache_lock
-
-    try:
-        # Two beats started together send their heartbeats together: serialise the update.
-        with cache_lock(BEATS_KEY, ttl=10, wait=5):
-            seen = {k: v for k, v in (cache.get(BEATS_KEY) or {}).items() if _age(v, now) < BEATS_FORGET_SECONDS}
-            seen[beat] = moment
-            cache.set(BEATS_KEY, seen, timeout=None)
-    except LockTimeout:
-        pass  # the next heartbeat records it
-
-
-# This process's identity when it is a beat (set on celery's beat_init), stamped on the
-# heartbeat messages it sends.
-_beat_identity: str | None = None
-
-
-def beat_started(**_: Any) -> None:
-    global _beat_identity
-    _beat_identity = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def stamp_heartbeat(sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
-    """celery's before_task_publish: a beat process names itself on the heartbeat it sends."""
-    if _beat_identity and sender == "project.heartbeat" and headers is not None:
-        headers["beat_id"] = _beat_identity
-
-
-def _age(iso: str, now: datetime | None) -> float:
-    return ((now or timezone.now()) - datetime.fromisoformat(iso)).total_seconds()
-
-
 # A model call is "recent" for this long; this many failures with the latest one failing means
 # the model is in trouble (a blip retried by the SDK does not count).
 LLM_WINDOW_MINUTES = 5
@@ -112,39 +75,24 @@ def llm_status(now: datetime | None = None) -> dict[str, Any]:
     """The model (Gemini) as the customers feel it: calls and failures in the last minutes and
     customers waiting for an answer it could not give. "degraded" while anyone waits or the
     latest calls keep failing (429, 5xx, timeouts); the web itself is fine, so /health stays 200."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.db.models import Count, Q
-
-    from ai.models import ModelCall, PendingReply
-
     now = now or timezone.now()
-    recent = ModelCall.objects.filter(created_at__gte=now - timedelta(minutes=LLM_WINDOW_MINUTES)).exclude(
-        backend="offline"
-    )
-    counts = recent.aggregate(calls=Count("id"), errors=Count("id", filter=Q(ok=False)))
-    latest = recent.order_by("-created_at", "-id").values_list("ok", flat=True).first()
-    waiting = PendingReply.objects.filter(resolved_at__isnull=True).count()
-    failing = latest is False and counts["errors"] >= LLM_FAILURES_DEGRADED
+    recent = model_calls_recent(since=now - timedelta(minutes=LLM_WINDOW_MINUTES))
+    waiting = pending_replies_waiting_count()
+    failing = recent.latest_failed and recent.errors >= LLM_FAILURES_DEGRADED
     return {
         "status": "degraded" if (waiting or failing) else "ok",
         "backend": settings.LLM_BACKEND,
-        f"calls_{LLM_WINDOW_MINUTES}m": counts["calls"],
-        f"errors_{LLM_WINDOW_MINUTES}m": counts["errors"],
+        f"calls_{LLM_WINDOW_MINUTES}m": recent.calls,
+        f"errors_{LLM_WINDOW_MINUTES}m": recent.errors,
         "customers_waiting": waiting,
     }
 
 
 def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
     """Informational: when beat last sent the heartbeat and a worker last ran it."""
-    from django.conf import settings
-    from django_celery_beat.models import PeriodicTask
-
     now = now or timezone.now()
     stale_after = 3 * settings.HEARTBEAT_INTERVAL + 10
-    worker_seen = _parse(cache.get(HEARTBEAT_KEY))
-    beat_sent = PeriodicTask.objects.filter(name="project.heartbeat").values_list("last_run_at", flat=True).first()
+    beat_sent = PeriodicTask.objects.filter(name=HEARTBEAT_TASK).values_list("last_run_at", flat=True).first()
 
     def state(moment: datetime | None) -> dict[str, Any]:
         if moment is None:
@@ -158,17 +106,13 @@ def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
 
     beat = state(beat_sent)
     # Beats whose heartbeat a worker ran within the stale window: more than one is a fault.
-    live = sorted(k for k, v in (cache.get(BEATS_KEY) or {}).items() if _age(v, now) <= stale_after)
+    live = heartbeat_beats_live(now=now, within_seconds=stale_after)
     if live:
         beat["instances"] = len(live)
     if len(live) > 1:
         beat["status"] = "duplicate"
         beat["error"] = f"{len(live)} beat processes are scheduling at once ({', '.join(live)}): stop all but one"
-    return {"beat": beat, "worker": state(worker_seen)}
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return {"beat": beat, "worker": state(heartbeat_worker_seen())}
 
 
 def health_report() -> tuple[bool, dict[str, Any]]:
@@ -186,8 +130,6 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if not healthy:
         report["failed"] = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
     if database.ok:
-        from messaging.selectors import gateway_status
-
         for key, probe in (("processes", heartbeat_status), ("wappi", gateway_status), ("llm", llm_status)):
             try:
                 report[key] = probe()

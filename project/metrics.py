@@ -3,9 +3,10 @@
 Two kinds of series:
 
 * What the product's state says, computed at scrape time from the database, the cache and the
-  broker (`ProductCollector`): messages by direction and status, the outbox, Celery queue
-  depths, model calls, tokens, errors and latency (ModelCall rows), send attempts, follow-ups
-  due, answers waiting for the model, Wappi's health, worker and beat heartbeats. These are the
+  broker (`ProductCollector`), read through the owning apps' selectors: messages by direction
+  and status, the outbox, hand-offs to managers, Celery queue depths, model calls, tokens,
+  errors and latency (ModelCall rows), send attempts, follow-ups due, answers waiting for the
+  model, Wappi's health, worker and beat heartbeats. These are the
   same for every web process, so any process can answer a scrape. Celery task runtimes are not
   recorded by the product; the latency of the work that matters (the model call) and the
   failures (ModelCall errors, failed sends, send attempts) come from the rows instead, and
@@ -26,20 +27,31 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from ai.selectors import model_call_totals, pending_replies_waiting_count
+from followups.selectors import followup_counts
+from messaging.selectors import (
+    gateway_status,
+    handoff_count,
+    inbound_unhandled_count,
+    message_totals_by_status,
+    outbox_totals,
+)
+from project.health import heartbeat_status
+from project.stats import queue_depths
 
 log = structlog.get_logger(__name__)
 
@@ -103,24 +115,17 @@ class ProductCollector(Collector):
         yield from self._processes()
 
     def _messages(self) -> Iterator[Any]:
-        from messaging.models import Message
-
         total = CounterMetricFamily(
             "whatsapp_messages",
             "Messages stored, by direction and (outbound) delivery status",
             labels=["direction", "status"],
         )
-        for row in Message.objects.values("direction", "status").annotate(n=Count("id")).order_by():
-            total.add_metric([row["direction"], row["status"] or "received"], row["n"])
+        for (direction, status), n in message_totals_by_status().items():
+            total.add_metric([direction, status or "received"], n)
         yield total
-        sends = Message.objects.filter(direction=Message.Direction.OUT).aggregate(
-            attempts=Sum("attempts"),
-            failed=Count("id", filter=Q(status=Message.Status.FAILED)),
-            queued=Count("id", filter=Q(status=Message.Status.QUEUED)),
-            sending=Count("id", filter=Q(status=Message.Status.SENDING)),
-        )
+        sends = outbox_totals()
         yield CounterMetricFamily(
-            "whatsapp_send_attempts", "Attempts to hand outbound messages to Wappi", value=sends["attempts"] or 0
+            "whatsapp_send_attempts", "Attempts to hand outbound messages to Wappi", value=sends["attempts"]
         )
         yield CounterMetricFamily(
             "whatsapp_send_failures", "Outbound messages that failed for good", value=sends["failed"]
@@ -129,21 +134,18 @@ class ProductCollector(Collector):
         outbox.add_metric(["queued"], sends["queued"])
         outbox.add_metric(["sending"], sends["sending"])
         yield outbox
-        unhandled = Message.objects.filter(
-            direction=Message.Direction.IN,
-            processed_at__isnull=True,
-            received_at__lt=timezone.now() - timedelta(minutes=2),
-            received_at__gte=timezone.now() - timedelta(hours=24),
-        ).count()
         yield GaugeMetricFamily(
             "whatsapp_inbound_unprocessed",
             "Customer messages older than 2 minutes (and younger than a day) the AI step has not taken",
-            value=unhandled,
+            value=inbound_unhandled_count(now=timezone.now()),
+        )
+        yield CounterMetricFamily(
+            "assistant_handoffs",
+            "Chats the assistant handed to a manager (the customer was told)",
+            value=handoff_count(),
         )
 
     def _queues(self) -> Iterator[Any]:
-        from project.stats import queue_depths
-
         depths = queue_depths()
         reachable = all(depth is not None for depth in depths.values())
         yield GaugeMetricFamily(
@@ -156,68 +158,45 @@ class ProductCollector(Collector):
         yield gauge
 
     def _llm(self) -> Iterator[Any]:
-        from ai.models import ModelCall
-
-        buckets = {
-            f"le_{i}": Count("id", filter=Q(latency_ms__lte=int(b * 1000))) for i, b in enumerate(LLM_LATENCY_BUCKETS)
-        }
-        rows = list(
-            ModelCall.objects.values("backend", "model", "purpose")
-            .annotate(
-                calls=Count("id"),
-                errors=Count("id", filter=Q(ok=False)),
-                prompt=Sum("prompt_tokens"),
-                cached=Sum("cached_tokens"),
-                output=Sum("output_tokens"),
-                thinking=Sum("thinking_tokens"),
-                cost=Sum("cost_usd"),
-                latency_total_ms=Sum("latency_ms"),
-                **buckets,
-            )
-            .order_by()
-        )
         labels = ["backend", "model", "purpose"]
         calls = CounterMetricFamily("llm_calls", "Model calls (Gemini or the offline backend)", labels=labels)
         errors = CounterMetricFamily("llm_errors", "Model calls that failed", labels=labels)
         tokens = CounterMetricFamily("llm_tokens", "Tokens by kind (prompt includes cached)", labels=[*labels, "kind"])
         cost = CounterMetricFamily("llm_cost_usd", "Estimated cost of model calls, USD (LLM_PRICES)", labels=labels)
         latency = HistogramMetricFamily("llm_call_duration_seconds", "Latency of model calls", labels=labels)
-        for row in rows:
-            key = [row["backend"], row["model"], row["purpose"]]
-            calls.add_metric(key, row["calls"])
-            errors.add_metric(key, row["errors"])
-            for kind in ("prompt", "cached", "output", "thinking"):
-                tokens.add_metric([*key, kind], row[kind] or 0)
-            cost.add_metric(key, float(row["cost"] or 0))
+        for row in model_call_totals(latency_buckets=LLM_LATENCY_BUCKETS):
+            key = [row.backend, row.model, row.purpose]
+            calls.add_metric(key, row.calls)
+            errors.add_metric(key, row.errors)
+            for kind, n in (
+                ("prompt", row.prompt_tokens),
+                ("cached", row.cached_tokens),
+                ("output", row.output_tokens),
+                ("thinking", row.thinking_tokens),
+            ):
+                tokens.add_metric([*key, kind], n)
+            cost.add_metric(key, float(row.cost_usd))
             latency.add_metric(
                 key,
                 buckets=[
-                    *((str(b), row[f"le_{i}"]) for i, b in enumerate(LLM_LATENCY_BUCKETS)),
-                    ("+Inf", row["calls"]),
+                    *((str(b), n) for b, n in zip(LLM_LATENCY_BUCKETS, row.latency_at_most, strict=True)),
+                    ("+Inf", row.calls),
                 ],
-                sum_value=(row["latency_total_ms"] or 0) / 1000,
+                sum_value=row.latency_seconds_total,
             )
         yield from (calls, errors, tokens, cost, latency)
 
     def _work(self) -> Iterator[Any]:
-        from ai.models import PendingReply
-        from followups.models import FollowUp
-
-        now = timezone.now()
-        followups = FollowUp.objects.filter(is_completed=False).aggregate(
-            active=Count("id"), due=Count("id", filter=Q(next_touch_at__lte=now))
-        )
+        followups = followup_counts(now=timezone.now())
         yield GaugeMetricFamily("followups_active", "Follow-up sequences still running", value=followups["active"])
         yield GaugeMetricFamily("followups_due", "Follow-up touches due now and not yet sent", value=followups["due"])
         yield GaugeMetricFamily(
             "llm_pending_replies",
             "Customers waiting for a real answer because the model was unavailable",
-            value=PendingReply.objects.filter(resolved_at__isnull=True).count(),
+            value=pending_replies_waiting_count(),
         )
 
     def _wappi(self) -> Iterator[Any]:
-        from messaging.selectors import gateway_status
-
         try:
             status = gateway_status()
         except Exception:
@@ -244,8 +223,6 @@ class ProductCollector(Collector):
             yield GaugeMetricFamily(name, text, value=_epoch(moment))
 
     def _processes(self) -> Iterator[Any]:
-        from project.health import heartbeat_status
-
         try:
             beats = heartbeat_status()
         except Exception:
@@ -272,8 +249,6 @@ def metrics_registry() -> CollectorRegistry:
     processes' in multiprocess mode)."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(HTTP_REQUESTS)

@@ -1,14 +1,18 @@
+"""/stats: today's counts from each app's selectors, and the depth of the Celery queues."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from ai.usage import usage_summary
 from contacts.selectors import contact_counts
 from followups.selectors import followup_stats
 from messaging.selectors import message_counts, outbox_pending_count
+from project.celery import app
 
 
 def stats_today() -> dict[str, Any]:
@@ -31,10 +35,6 @@ def stats_today() -> dict[str, Any]:
 
 def queue_depths() -> dict[str, int | None]:
     """Messages waiting in each Celery queue (None when the broker cannot say)."""
-    from django.conf import settings
-
-    from project.celery import app
-
     depths: dict[str, int | None] = {}
     try:
         with app.connection_for_read(connect_timeout=3) as conn:

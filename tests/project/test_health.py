@@ -7,7 +7,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from project import health
+from ai.models import PendingReply
+from assistant.pipeline import incoming_process
+from project.lib.heartbeat import heartbeat_record
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 from tests.processes import run_python
 
@@ -48,7 +50,7 @@ def test_health_is_503_and_names_the_broker_when_the_broker_url_points_nowhere()
 
 def test_health_reports_a_worker_heartbeat_and_when_it_went_stale(client):
     with time_machine.travel("2026-11-23 10:00 +05:00", tick=False):
-        health.heartbeat_record()
+        heartbeat_record()
         assert client.get("/health").json()["processes"]["worker"]["status"] == "ok"
     with time_machine.travel("2026-11-23 10:30 +05:00", tick=False):
         worker = client.get("/health").json()["processes"]["worker"]
@@ -59,12 +61,12 @@ def test_health_reports_a_worker_heartbeat_and_when_it_went_stale(client):
 def test_health_names_two_beats_scheduling_at_once_and_clears_when_one_is_gone(client, settings):
     settings.HEARTBEAT_INTERVAL = 30  # stale after 100 s
     with time_machine.travel("2026-11-23 10:00 +05:00", tick=False):
-        health.heartbeat_record(beat="host-a:101")
+        heartbeat_record(beat="host-a:101")
         beat = client.get("/health").json()["processes"]["beat"]
         assert beat.get("instances") == 1
         assert beat["status"] != "duplicate"
     with time_machine.travel("2026-11-23 10:00:20 +05:00", tick=False):
-        health.heartbeat_record(beat="host-b:202")  # the mistake: a second beat
+        heartbeat_record(beat="host-b:202")  # the mistake: a second beat
         response = client.get("/health")
     beat = response.json()["processes"]["beat"]
     assert response.status_code == 200  # customers are still served; operators must act
@@ -74,7 +76,7 @@ def test_health_names_two_beats_scheduling_at_once_and_clears_when_one_is_gone(c
     assert "host-b:202" in beat["error"]
     # host-a was stopped: only host-b keeps sending.
     with time_machine.travel("2026-11-23 10:02:30 +05:00", tick=False):
-        health.heartbeat_record(beat="host-b:202")
+        heartbeat_record(beat="host-b:202")
         beat = client.get("/health").json()["processes"]["beat"]
     assert beat["instances"] == 1
     assert beat["status"] != "duplicate"
@@ -120,9 +122,6 @@ def test_stats_count_today_in_the_business_time_zone(client):
 
 @pytest.mark.django_db
 def test_health_shows_the_model_in_trouble_while_it_fails_and_customers_wait(client, fake_gemini):
-    from ai.models import PendingReply
-    from assistant.pipeline import incoming_process
-
     assert client.get("/health").json()["llm"]["status"] == "ok"
     moment = timezone.now() - timedelta(seconds=30)
     for _customer in range(3):

@@ -21,7 +21,7 @@ DRIVER = """
 import json, time, django
 django.setup()
 from django.core.cache import cache
-from project import health
+from project.lib.heartbeat import HEARTBEAT_KEY
 from project.celery import app
 from project.tasks import heartbeat
 
@@ -30,10 +30,10 @@ replies = None
 while not replies and time.monotonic() < deadline:
     replies = app.control.inspect(timeout=2).active_queues()
 heartbeat.delay()
-while cache.get(health.HEARTBEAT_KEY) is None and time.monotonic() < deadline:
+while cache.get(HEARTBEAT_KEY) is None and time.monotonic() < deadline:
     time.sleep(0.2)
 queues = sorted({q["name"] for node in (replies or {}).values() for q in node})
-print(json.dumps({"queues": queues, "heartbeat": cache.get(health.HEARTBEAT_KEY)}))
+print(json.dumps({"queues": queues, "heartbeat": cache.get(HEARTBEAT_KEY)}))
 """
 
 

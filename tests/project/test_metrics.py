@@ -82,6 +82,7 @@ def test_it_exposes_the_named_series_from_the_database(client, metrics_open):
     OutboundMessageFactory(contact=contact, status=Message.Status.SENT, attempts=1, reply_to=inbound)
     OutboundMessageFactory(contact=contact, status=Message.Status.FAILED, attempts=6)
     OutboundMessageFactory(contact=contact, status=Message.Status.QUEUED)
+    OutboundMessageFactory(contact=contact, status=Message.Status.SENT, purpose=Message.Purpose.HANDOFF, attempts=1)
     ModelCall.objects.create(
         backend="gemini",
         purpose="reply",
@@ -103,11 +104,12 @@ def test_it_exposes_the_named_series_from_the_database(client, metrics_open):
 
     messages = series["whatsapp_messages_total"]
     assert messages[key(direction="in", status="received")] == 1
-    assert messages[key(direction="out", status="sent")] == 1
+    assert messages[key(direction="out", status="sent")] == 2
     assert messages[key(direction="out", status="failed")] == 1
-    assert series["whatsapp_send_attempts_total"][()] == 7
+    assert series["whatsapp_send_attempts_total"][()] == 8
     assert series["whatsapp_send_failures_total"][()] == 1
     assert series["whatsapp_outbox_pending"][key(status="queued")] == 1
+    assert series["assistant_handoffs_total"][()] == 1
     labels = {"backend": "gemini", "model": "gemini-3.8-flash", "purpose": "reply"}
     reply = key(**labels)
     assert series["llm_calls_total"][reply] == 2
