@@ -48,12 +48,13 @@ class Correction:
 
 @dataclass(frozen=True)
 class Draft:
-    """A draft with a flag. `as_written`: the text goes out without the number guard. The one
-    user is the assistant's last words after it handed the chat to a manager (who answers for
-    prices from then on); kept so today, listed here so the exception stays visible."""
+    """A draft that may carry its own safe line. `final_safe_text`: this draft cannot be
+    rewritten (the assistant's last words after it handed the chat to a manager: asking again
+    would run its tools again), so it is guarded once and, when it states a figure the knowledge
+    base does not, this text goes out instead of the caller's safe line."""
 
     text: str
-    as_written: bool = False
+    final_safe_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,13 @@ def compose(
             written = Draft(written)
         text = clean_reply(written.text)
         drafts.append(text)
-        if text and written.as_written:
-            return Composed(text=text, result=_ok(attempt), drafts=tuple(drafts))
         figures = _unsupported(text, allowed) if text else ()
         if text and not figures:
             return Composed(text=text, result=_ok(attempt), drafts=tuple(drafts))
+        if written.final_safe_text is not None:
+            return Composed(
+                text=written.final_safe_text, result=Result.SAFE_LINE, figures=figures, drafts=tuple(drafts)
+            )
         correction = Correction(draft=text, figures=figures)
     if safe_text is None:
         return Composed(text="", result=Result.UNUSABLE, figures=figures, drafts=tuple(drafts))

@@ -180,7 +180,8 @@ class _Answer:
 def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answer:
     """The sales agent's answer through the compose step (ai.compose): a draft stating figures
     the knowledge base does not is rewritten once, told which, then replaced by SAFE_FIGURES_TEXT.
-    The words after a hand-off go out as written (a manager answers for prices from then on).
+    The words after a hand-off are guarded once, never rewritten (the tools already ran): a figure
+    the knowledge base does not state turns them into HANDOFF_TEXT.
     Raises the agent's LLMTransientError / LLMPermanentError."""
     replies: list[AgentReply] = []
 
@@ -188,7 +189,7 @@ def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answ
         note = CORRECTION.format(figures=correction.figures_text) if correction and correction.figures else ""
         reply = agent_reply(contact=contact, message=message, now=now, correction=note)
         replies.append(reply)
-        return Draft(reply.text, as_written=reply.handed_off)
+        return Draft(reply.text, final_safe_text=HANDOFF_TEXT if reply.handed_off else None)
 
     composed = compose(draft=draft, safe_text=SAFE_FIGURES_TEXT)
     review_note = ""
@@ -199,7 +200,6 @@ def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answ
             f"Черновики: «{first[:400]}» / «{last[:400]}»"
         )
         log.warning("ai.unsupported_figures", contact_id=contact.pk, figures=list(composed.figures))
-    # A hand-off's words are never replaced: the safe line only ever stands for a plain reply.
     return _Answer(text=composed.text, handed_off=replies[-1].handed_off, review_note=review_note)
 
 

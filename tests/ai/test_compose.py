@@ -97,9 +97,24 @@ def test_a_figure_the_caller_allows_passes_besides_the_knowledge_base(knowledge)
     assert composed.result == Result.CLEAN
 
 
-def test_a_draft_marked_as_written_skips_the_guard(knowledge):
-    composed = compose(draft=drafts(Draft("Передал менеджеру, он уточнит 7 490 ₸", as_written=True)), safe_text=SAFE)
-    assert (composed.text, composed.result) == ("Передал менеджеру, он уточнит 7 490 ₸", Result.CLEAN)
+def test_a_final_draft_stating_an_unknown_figure_gets_its_own_safe_line_without_a_second_draft(knowledge):
+    written = []
+
+    def once(correction):
+        written.append(correction)
+        return Draft("Передал менеджеру, он уточнит 7 490 ₸", final_safe_text="Передал менеджеру 🙏")
+
+    composed = compose(draft=once, safe_text=SAFE)
+
+    assert (composed.text, composed.result) == ("Передал менеджеру 🙏", Result.SAFE_LINE)
+    assert composed.figures == ("7490",)
+    assert written == [None]
+
+
+def test_a_final_draft_without_unknown_figures_goes_out_as_written(knowledge):
+    draft = Draft("Передал менеджеру, он напишет вам сегодня 🙏", final_safe_text="Передал менеджеру 🙏")
+    composed = compose(draft=drafts(draft), safe_text=SAFE)
+    assert (composed.text, composed.result) == ("Передал менеджеру, он напишет вам сегодня 🙏", Result.CLEAN)
 
 
 def test_a_model_error_reaches_the_caller():
