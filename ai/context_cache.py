@@ -36,6 +36,7 @@ import structlog
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.dispatch import receiver
 from django.utils import timezone
 from google.genai import errors as genai_errors
@@ -152,8 +153,6 @@ def context_cache_for(prefix: StablePrefix, *, now: datetime | None = None) -> s
 
 def context_cache_hit(name: str) -> None:
     """Counts one request that used cache `name` (for the admin and /stats)."""
-    from django.db.models import F
-
     ContextCache.objects.filter(name=name).update(hits=F("hits") + 1)
 
 

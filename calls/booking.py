@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+
 from project.lib.kz_calendar import is_public_holiday
 
 IN_THE_PAST = "in the past"
@@ -38,8 +40,6 @@ class BookingRules:
 
     @classmethod
     def from_settings(cls) -> BookingRules:
-        from django.conf import settings
-
         return cls(
             tz=ZoneInfo(settings.TIME_ZONE),
             start_hour=settings.WORKING_HOURS_START,

@@ -18,9 +18,11 @@ from calls.booking import (
     parse_start,
     slot_problem,
 )
+from calls.signals import call_booked
 from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.phones import format_phone
 from messaging.models import Message
+from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
 
 log = structlog.get_logger(__name__)
@@ -99,12 +101,9 @@ def _reminders_create(call: ScheduledCall, now: datetime) -> list[CallReminder]:
 
 def call_book(*, contact: Contact, start_text: str, topic: str, now: datetime) -> dict[str, Any]:
     """The `book_call` tool. Validates the slot, then, atomically: creates the ScheduledCall,
-    queues the client's confirmation, notifies the managers, stops the contact's follow-ups
-    (client said yes) and creates the 1-hour reminders. Answers in the tool contract's shape:
+    queues the client's confirmation, notifies the managers, announces `call_booked` (follow-ups stop:
+    the client said yes) and creates the 1-hour reminders. Answers in the tool contract's shape:
     {"ok": true, "call_id", "scheduled_at"} or {"ok": false, "error", "alternatives"}."""
-    from followups.models import FollowUp
-    from followups.services import followup_stop
-    from messaging.notify import managers_notify
 
     rules = BookingRules.from_settings()
     try:
@@ -151,7 +150,7 @@ def call_book(*, contact: Contact, start_text: str, topic: str, now: datetime) -
                 summary=topic or "тема не указана",
                 key=f"call-booked:{call.pk}",
             )
-            followup_stop(contact=contact, reason=FollowUp.StopReason.CLIENT_SAID_YES, now=now)
+            call_booked.send(sender=ScheduledCall, contact=contact, call=call, now=now)
             _reminders_create(call, now)
             log.info("call.booked", call_id=call.pk, contact_id=contact.pk, scheduled_at=start.isoformat())
             return {"ok": True, "call_id": call.pk, "scheduled_at": _iso(start, rules)}
@@ -201,8 +200,6 @@ def reminders_send_due(*, now: datetime) -> int:
     """Sends the due, unsent reminders of still-scheduled, not yet started calls: the client's
     as a BOOKING message, the managers' through managers_notify. Each is sent once (claimed
     with skip_locked and marked sent in the same transaction). Returns how many were sent."""
-    from messaging.notify import managers_notify
-
     rules = BookingRules.from_settings()
     sent = 0
     with transaction.atomic():

@@ -9,7 +9,8 @@ from typing import Any
 from django.db.models import Q
 from django.dispatch import receiver
 
-from contacts.models import Contact
+from calls.signals import call_booked
+from contacts.models import Contact, ScheduledCall
 from contacts.signals import contact_classified, contact_forgetting, contact_paused
 from followups.models import FollowUp, FollowUpTouch, ReplyIntent
 from followups.services import followup_after_bot_message, followup_stop
@@ -22,6 +23,12 @@ def stop_when_not_a_client(*, contact: Contact, is_client: bool | None, now: dat
     """A contact that is not a client gets no more follow-ups."""
     if is_client is False:
         followup_stop(contact=contact, reason=FollowUp.StopReason.NOT_A_CLIENT, now=now)
+
+
+@receiver(call_booked, dispatch_uid="followups.stop_when_call_booked")
+def stop_when_call_booked(*, contact: Contact, call: ScheduledCall, now: datetime, **_: Any) -> None:
+    """A booked call is the "yes" the cadence was waiting for."""
+    followup_stop(contact=contact, reason=FollowUp.StopReason.CLIENT_SAID_YES, now=now)
 
 
 @receiver(contact_paused, dispatch_uid="followups.stop_when_paused")

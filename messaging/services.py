@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from messaging.models import Message
+from messaging.tasks import send_outgoing
 
 
 @transaction.atomic
@@ -52,6 +53,4 @@ def message_enqueue_outbound(
 
 
 def _enqueue_send(message_id: int) -> None:
-    from messaging.tasks import send_outgoing
-
     send_outgoing.delay(message_id)

@@ -12,8 +12,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
+from messaging import ingest
 from messaging.models import GatewayState, Message
-from messaging.wire import VOICE_TYPES, webhook_events
+from messaging.tasks import ingest_webhook
+from messaging.wire import VOICE_TYPES, parse_webhook, webhook_events
 
 log = structlog.get_logger(__name__)
 
@@ -45,10 +47,6 @@ def wappi_webhook(request: HttpRequest) -> JsonResponse:
         # so the broker never carries megabytes.
         if str(event.get("type", "")).lower() in MEDIA_TYPES and isinstance(event.get("body"), str):
             event["body"] = ""
-    from messaging import ingest
-    from messaging.tasks import ingest_webhook
-    from messaging.wire import parse_webhook
-
     try:
         # argsrepr: Celery logs a task's arguments (received, succeeded, failed); the payload
         # holds customers' numbers and texts, which never go to the logs.

@@ -35,9 +35,11 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import structlog
+from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from contacts.phones import InvalidPhoneError, PhoneError, normalize_phone, parse_jid
+from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
 
@@ -600,8 +602,6 @@ def client_from_settings() -> WappiClient:
     cross-process cache lock per profile; a slot still busy after about one request's timeout
     raises WappiTransientError.
     """
-    from django.conf import settings
-
     if settings.WAPPI_SANDBOX:
         base_url, token, profile_id = settings.WAPPI_SANDBOX_URL, settings.WAPPI_SANDBOX_TOKEN, SANDBOX_PROFILE_ID
     else:
@@ -631,8 +631,6 @@ def _cache_single_flight(
 ) -> Callable[[str], AbstractContextManager]:
     """Per-profile cross-process slots. The ttl outlives one request (a crashed holder frees the
     slot after it); a waiter queues for about one request before giving up."""
-    from project.lib.locks import LockTimeout, cache_lock
-
     read_timeouts = {"media_download": media_timeout}
 
     @contextlib.contextmanager

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import requests
 import structlog
+from django.conf import settings
 
 log = structlog.get_logger(__name__)
 
@@ -279,8 +280,6 @@ class KaspiClient:
 
     @classmethod
     def from_settings(cls) -> KaspiClient:
-        from django.conf import settings
-
         cert: str | tuple[str, str] | None = None
         if settings.KASPI_CERT_PATH:
             cert = (

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 import structlog
+from django.conf import settings
 
 log = structlog.get_logger(__name__)
 
@@ -77,8 +78,6 @@ class KaspiShopClient:
 
     @classmethod
     def from_settings(cls) -> KaspiShopClient:
-        from django.conf import settings
-
         return cls(
             base_url=settings.KASPI_SHOP_BASE_URL,
             token=settings.KASPI_SHOP_TOKEN,

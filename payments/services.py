@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from messaging.models import Message
+from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
 from payments.kaspi import (
     KaspiCall,
@@ -197,8 +198,6 @@ def payment_open(
         awaiting_approval=needs_approval,
     )
     if needs_approval:
-        from messaging.notify import managers_notify
-
         managers_notify(
             contact=contact,
             reason=f"Счёт на {amount_text(amount)} ждёт одобрения в админке",
@@ -336,8 +335,6 @@ def _author(payment: Payment) -> str:
 
 
 def _notify_unknown(payment: Payment) -> None:
-    from messaging.notify import managers_notify
-
     managers_notify(
         contact=payment.contact,
         reason=f"Не знаем, выставлен ли счёт на {amount_text(payment.amount)}: проверьте в Kaspi Pay",
@@ -409,8 +406,6 @@ def payment_check(
 
 
 def _confirm_paid(payment: Payment) -> None:
-    from messaging.notify import managers_notify
-
     if payment.contact is not None:
         message_enqueue_outbound(
             contact=payment.contact,
@@ -580,8 +575,6 @@ def payment_refund(
     if refund.state == Refund.State.FAILED:
         raise RefundRefused(refund.error, refund=refund)
     if refund.state == Refund.State.UNKNOWN:
-        from messaging.notify import managers_notify
-
         managers_notify(
             contact=payment.contact,
             reason=f"Не знаем, прошёл ли возврат {amount_text(refund.amount)}: проверьте в Kaspi Pay",

@@ -8,9 +8,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Count, F, Max, Q
 
 from ai.models import KnowledgeChunk, KnowledgeDocument
 from ai.rules.guard import known_figures
@@ -110,8 +111,6 @@ def _keyword_search(*, query: str, limit: int) -> list[KnowledgeHit]:
 
 
 def _postgres_search(*, query: str, limit: int) -> list[KnowledgeHit]:
-    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
     words = sorted({w.lower() for w in _WORD.findall(_expand(query)) if w.lower() not in _STOP and len(w) > 1})
     if not words:
         return []
@@ -208,8 +207,6 @@ def _remember_vocabulary(key: str, words: frozenset[str]) -> None:
 
 def knowledge_state_key() -> str:
     """Changes whenever a document is indexed, re-indexed or leaves the index."""
-    from django.db.models import Count, Max
-
     state = KnowledgeDocument.objects.filter(status=KnowledgeDocument.Status.INDEXED).aggregate(
         n=Count("id"), at=Max("indexed_at")
     )

@@ -4,6 +4,8 @@ writes is read-only here: it is a record, not something to edit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -12,9 +14,11 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import get_valid_filename
 
-from ai.knowledge import knowledge_document_reload, knowledge_document_set_password
+from ai.knowledge import knowledge_document_reload, knowledge_document_set_password, knowledge_file_load_safe
 from ai.models import (
     ClassificationRecord,
     ContextCache,
@@ -25,6 +29,7 @@ from ai.models import (
     PromptOverride,
 )
 from ai.prompts import prompt_file, prompt_get, prompt_placeholders, prompt_reset_to_file
+from ai.usage import usage_summary
 
 OFFLINE_BANNER = "Офлайн-режим: ответы генерируются правилами, без Gemini"
 
@@ -82,12 +87,6 @@ class ModelCallAdmin(ReadOnlyAdmin):
 
 def cache_summary_line(*, days: int = 30) -> str:
     """One line for operators: how the context cache did over the last `days` days."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ai.usage import usage_summary
-
     until = timezone.now()
     summary = usage_summary(since=until - timedelta(days=days), until=until)
     return (
@@ -310,12 +309,6 @@ class KnowledgeDocumentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: KnowledgeDocument, form: Any, change: bool) -> None:
         if not change:
-            from pathlib import Path
-
-            from django.utils.text import get_valid_filename
-
-            from ai.knowledge import knowledge_file_load_safe
-
             upload = form.cleaned_data["file"]
             folder = Path(settings.KNOWLEDGE_BASE_PATH)
             folder.mkdir(parents=True, exist_ok=True)

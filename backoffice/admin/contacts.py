@@ -11,7 +11,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from assistant.tasks import reclassify
 from backoffice.admin.followups import astana_time
+from calls.booking import BookingRules, slot_problem
+from calls.services import call_cancel, call_reschedule, call_taken_counts
 from contacts import services
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
@@ -314,8 +317,6 @@ class ContactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Переклассифицировать моделью")
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        from assistant.tasks import reclassify
-
         ids = list(queryset.values_list("pk", flat=True))
         for pk in ids:
             reclassify.delay(pk)
@@ -373,9 +374,6 @@ class ScheduledCallForm(forms.ModelForm):
         cleaned = super().clean()
         start = cleaned.get("scheduled_at")
         if self.instance.pk and start and start != self.instance.scheduled_at:
-            from calls.booking import BookingRules, slot_problem
-            from calls.services import call_taken_counts
-
             taken = call_taken_counts(start=start, end=start + timedelta(minutes=1))
             problem = slot_problem(start, rules=BookingRules.from_settings(), now=timezone.now(), taken=taken)
             if problem:
@@ -389,8 +387,6 @@ class ScheduledCallAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ScheduledCall, form: Any, change: bool) -> None:
         if change and "scheduled_at" in form.changed_data and obj.status == ScheduledCall.Status.SCHEDULED:
-            from calls.services import call_reschedule
-
             new_start = obj.scheduled_at
             other = {f: getattr(obj, f) for f in form.changed_data if f != "scheduled_at"}
             if other:
@@ -416,8 +412,6 @@ class ScheduledCallAdmin(admin.ModelAdmin):
 
     @admin.action(description="Отменить созвон (клиенту придёт сообщение)")
     def cancel_calls(self, request: HttpRequest, queryset: QuerySet[ScheduledCall]) -> None:
-        from calls.services import call_cancel
-
         cancelled = 0
         for call in queryset.filter(status=ScheduledCall.Status.SCHEDULED).select_related("contact"):
             call_cancel(call=call, by_operator=True)

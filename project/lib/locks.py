@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.cache import cache
+from django.db import connections
 
 
 class LockTimeout(Exception):
@@ -46,8 +47,6 @@ def cache_lock(
 
 
 def _renew(key: str, token: str, ttl: float, done: threading.Event) -> None:
-    from django.db import connections
-
     try:
         while not done.wait(ttl / 3):
             if cache.get(key) != token or not cache.touch(key, ttl):

@@ -9,6 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from project.celery import app
 
 
 class Command(BaseCommand):
@@ -31,16 +34,12 @@ class Command(BaseCommand):
             raise CommandError(f"web: {url} unreachable: {exc}") from exc
 
     def _worker(self, _url: str) -> None:
-        from project.celery import app
-
         # The default node name is celery@<hostname>.
         node = f"celery@{socket.gethostname()}"
         if not app.control.inspect(destination=[node], timeout=5).ping():
             raise CommandError(f"worker: {node} did not answer a ping")
 
     def _beat(self, _url: str) -> None:
-        from django_celery_beat.models import PeriodicTask
-
         last = PeriodicTask.objects.filter(name="project.heartbeat").values_list("last_run_at", flat=True).first()
         limit = 3 * settings.HEARTBEAT_INTERVAL + 10
         if last is None or (timezone.now() - last).total_seconds() > limit:
