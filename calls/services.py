@@ -285,6 +285,9 @@ def call_reschedule(*, call: ScheduledCall, start: datetime, now: datetime | Non
         if problem is not None:
             raise ValueError(problem)
         previous = call.scheduled_at
+        # One notice per move: the row's last change names this move (a retry of the same
+        # move finds the same value; moving back to an earlier time is a new move).
+        move = f"call-moved:{call.pk}:{call.updated_at.timestamp():.6f}"
         call.scheduled_at = start
         call.save(update_fields=["scheduled_at", "updated_at"])
         CallReminder.objects.filter(call=call, sent_at__isnull=True).delete()
@@ -297,7 +300,7 @@ def call_reschedule(*, call: ScheduledCall, start: datetime, now: datetime | Non
             ),
             author=Message.Author.OPERATOR,
             purpose=Message.Purpose.BOOKING,
-            idempotency_key=f"call-moved:{call.pk}:{int(start.timestamp())}",
+            idempotency_key=move,
         )
     log.info("call.rescheduled", call_id=call.pk, scheduled_at=start.isoformat())
     return call

@@ -304,11 +304,6 @@ def test_a_move_without_an_explicit_time_checks_the_lead_against_the_current_clo
     assert {r.due_at for r in CallReminder.objects.filter(call=call)} == {at(23, 11)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calls.services.call_reschedule keys the client's notice by call and new start time, so a "
-    "call moved back to a time it had before is moved silently: the client is never told the final time",
-)
 def test_a_call_moved_away_and_back_again_tells_the_client_each_time():
     contact = ContactFactory()
     call = booked(contact, "2026-11-23T11:00")
