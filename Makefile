@@ -38,12 +38,12 @@ test: $(VENV)/.installed-dev
 
 ## bench: benchmarks against PostgreSQL/Redis; prints numbers and ratios
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest tests/bench -m bench -s -q -p no:randomly $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/system/bench -m bench -s -q -p no:randomly $(PYTEST_ARGS)
 
 ## chaos: fault injection against real processes on a private PostgreSQL cluster and Redis
 ##        (CHAOS_FAULT_SECONDS=15 shortens the one-minute outages)
 chaos: $(VENV)/.installed-dev
-	CHAOS=1 $(BIN)/python -m pytest tests/chaos -m chaos -s -q -p no:randomly $(PYTEST_ARGS)
+	CHAOS=1 $(BIN)/python -m pytest tests/system/chaos -m chaos -s -q -p no:randomly $(PYTEST_ARGS)
 
 ## lint: ruff, and the architecture contracts (.importlinter: imports point down the layers)
 lint: $(VENV)/.installed-dev

@@ -7,8 +7,9 @@ import pytest
 
 from tests.settings import TEST_DATABASE_URL, TEST_REDIS_URL
 
-# Local fakes of the third parties, over real HTTP: fixtures `fake_gemini`, `fake_wappi`.
-pytest_plugins = ["tests.fakes.gemini", "tests.fakes.wappi"]
+# Local fakes of the third parties, over real HTTP: fixtures `fake_gemini`, `fake_wappi`,
+# `fake_kaspi`, `fake_kaspi_shop`; and the fixtures tests in several folders share.
+pytest_plugins = ["tests.fakes.gemini", "tests.fakes.wappi", "tests.fakes.kaspi", "tests.fixtures"]
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import factory
 from django.utils import timezone
@@ -69,3 +70,36 @@ class ScheduledCallFactory(factory.django.DjangoModelFactory):
 
     contact = factory.SubFactory(ContactFactory)
     scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+
+def customer_says(contact: Contact, text: str, *, seconds_ago: float = 30) -> Message:
+    """A customer message that arrived `seconds_ago`: past the reply debounce (a few seconds),
+    so the assistant step answers it at once."""
+    moment = timezone.now() - timedelta(seconds=seconds_ago)
+    return InboundMessageFactory(contact=contact, text=text, timestamp=moment, received_at=moment)
+
+
+def wappi_incoming(
+    msg_id: str = "3EB0000000000000A001",
+    *,
+    phone: str = "77012345678",
+    text: str = "Здравствуйте! Сколько стоит тариф?",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A customer's text message as Wappi's webhook delivers it (one item of its `messages`);
+    `fields` add keys or replace them."""
+    return {
+        "wh_type": "incoming_message",
+        "id": msg_id,
+        "type": "chat",
+        "body": text,
+        "from": f"{phone}@c.us",
+        "to": "77000000000@c.us",
+        "chatId": f"{phone}@c.us",
+        "senderName": "Айгерим",
+        "time": 1795410000,
+        "timestamp": "2026-11-23T10:00:00+05:00",
+        "is_me": False,
+        "chat_type": "dialog",
+        **fields,
+    }

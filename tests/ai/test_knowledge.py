@@ -415,40 +415,6 @@ def test_the_demo_company_is_used_only_until_the_companys_own_pdfs_arrive(tmp_pa
 
 
 @pytest.mark.django_db
-def test_an_operator_uploads_a_pdf_in_the_admin_and_it_is_indexed(admin_client, tmp_path, settings):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from ai.models import KnowledgeDocument
-
-    settings.KNOWLEDGE_BASE_PATH = tmp_path
-    pricing = (Path(__file__).resolve().parents[2] / "knowledge_base" / "demo" / "pricing.pdf").read_bytes()
-    response = admin_client.post(
-        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("Прайс 2026.pdf", pricing)}
-    )
-    assert response.status_code == 302
-    document = KnowledgeDocument.objects.get()
-    assert document.status == "indexed"
-    assert document.chunks.exists()
-    assert (tmp_path / document.path).exists()
-
-
-@pytest.mark.django_db
-def test_an_upload_that_is_not_a_pdf_is_refused_and_nothing_is_written(admin_client, tmp_path, settings):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from ai.models import KnowledgeDocument
-
-    settings.KNOWLEDGE_BASE_PATH = tmp_path
-    response = admin_client.post(
-        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("price.pdf", b"MZ\\x90 not a pdf")}
-    )
-    assert response.status_code == 200
-    assert "Это не PDF-файл" in response.content.decode()
-    assert not KnowledgeDocument.objects.exists()
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.django_db
 def test_a_product_code_finds_the_chunk_that_contains_it_exactly():
     from ai.knowledge import knowledge_search
     from ai.models import KnowledgeChunk, KnowledgeDocument

@@ -8,7 +8,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from payments.models import Payment
-from tests.fakes.kaspi import fake_kaspi  # noqa: F401  (fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -85,6 +85,17 @@ def test_an_operators_verdict_is_never_overridden_by_the_model(fake_gemini):
     assert follow_up.is_completed is False  # the model's "not a client" stopped nothing
 
 
+def test_an_operators_not_a_client_is_never_overwritten_by_the_models_client(fake_gemini):
+    contact = ContactFactory()
+    contact_set_client_status(contact=contact, is_client=False, reasoning="знакомый владельца", by="operator")
+    fake_gemini.reply_text(verdict(True))
+
+    contact_moderate(contact=contact)
+
+    contact.refresh_from_db()
+    assert (contact.is_client, contact.classified_by) == (False, "operator")
+
+
 def test_an_operators_unknown_hands_the_contact_back_to_the_model(fake_gemini):
     contact = ContactFactory()
     contact_set_client_status(contact=contact, is_client=False, by="operator")

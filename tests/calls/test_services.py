@@ -4,16 +4,28 @@ times in Asia/Almaty (UTC+5); time frozen with time-machine where the service re
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 
-from calls.services import call_availability, call_book, call_cancel, call_reschedule, reminders_send_due
+from calls.booking import BookingRules, slot_problem
+from calls.services import (
+    call_availability,
+    call_book,
+    call_cancel,
+    call_reschedule,
+    call_taken_counts,
+    reminders_send_due,
+)
 from contacts.models import CallReminder, ScheduledCall
+from followups.models import FollowUp
 from messaging.models import Message
-from tests.factories import ContactFactory, ScheduledCallFactory
+from tests.factories import ContactFactory, FollowUpFactory, ScheduledCallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +153,104 @@ def test_a_customer_with_a_booked_call_is_told_the_time_they_hold_even_for_an_in
     assert len(told(contact)) == 1  # the first confirmation only
 
 
+def test_a_booking_creates_the_call_confirmation_notice_reminders_and_stops_followups():
+    contact = ContactFactory(phone="77011234567", name="Асель")
+    FollowUpFactory(contact=contact)
+
+    result = call_book(contact=contact, start_text="2026-11-24T11:00", topic="Подключение тарифа", now=NOW)
+
+    call = ScheduledCall.objects.get(contact=contact)
+    assert result == {"ok": True, "call_id": call.pk, "scheduled_at": "2026-11-24T11:00:00+05:00"}
+    assert (call.created_by, call.notes, call.status, call.timezone) == (
+        "ai",
+        "Подключение тарифа",
+        "scheduled",
+        "Asia/Almaty",
+    )
+    [confirmation] = Message.objects.filter(contact=contact, direction="out")
+    assert confirmation.purpose == "booking"
+    assert "вторник, 24.11 в 11:00 (время Астаны)" in confirmation.text
+    assert "+7 701 123 45 67" in confirmation.text
+    [notice] = manager_notices()
+    assert "24.11 в 11:00" in notice.text
+    assert "Подключение тарифа" in notice.text
+    followup = FollowUp.objects.get(contact=contact)
+    assert (followup.is_completed, followup.stop_reason) == (True, "client_said_yes")
+    reminders = CallReminder.objects.filter(call=call)
+    assert sorted(r.audience for r in reminders) == ["client", "manager"]
+    assert {r.due_at for r in reminders} == {call.scheduled_at - timedelta(hours=1)}
+
+
+def test_an_invalid_request_returns_the_problem_and_valid_alternatives():
+    contact = ContactFactory()
+    result = call_book(contact=contact, start_text="2026-11-28T11:00:00+05:00", topic="цены", now=NOW)
+    assert result["ok"] is False
+    assert result["error"] == "weekend"
+    assert 1 <= len(result["alternatives"]) <= 3
+    rules = BookingRules.from_settings()
+    for alternative in result["alternatives"]:
+        assert slot_problem(datetime.fromisoformat(alternative), rules=rules, now=NOW, taken={}) is None
+    assert not ScheduledCall.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_unparseable_start_is_refused_with_alternatives():
+    result = call_book(contact=ContactFactory(), start_text="завтра после обеда", topic="", now=NOW)
+    assert result["ok"] is False
+    assert "ISO 8601" in result["error"]
+    assert len(result["alternatives"]) == 3
+
+
+def test_a_full_slot_is_refused_and_alternatives_avoid_it():
+    ScheduledCallFactory(scheduled_at=at(23, 11))
+    result = call_book(contact=ContactFactory(), start_text="2026-11-23T11:00", topic="", now=NOW)
+    assert result["error"] == "slot full"
+    assert "2026-11-23T11:00:00+05:00" not in result["alternatives"]
+    assert "2026-11-23T11:30:00+05:00" in result["alternatives"]
+
+
+def test_a_cancelled_call_frees_its_slot():
+    ScheduledCallFactory(scheduled_at=at(23, 11), status=ScheduledCall.Status.CANCELLED)
+    assert call_taken_counts(start=at(23, 0), end=at(24, 0)) == {}
+    assert call_book(contact=ContactFactory(), start_text="2026-11-23T11:00", topic="", now=NOW)["ok"] is True
+
+
+def test_the_same_customer_cannot_hold_two_future_calls():
+    contact = ContactFactory()
+    assert call_book(contact=contact, start_text="2026-11-23T11:00", topic="", now=NOW)["ok"] is True
+    second = call_book(contact=contact, start_text="2026-11-24T11:00", topic="", now=NOW)
+    assert second["ok"] is False
+    assert second["error"] == "already booked"
+    assert second["scheduled_at"] == "2026-11-23T11:00:00+05:00"
+    assert ScheduledCall.objects.filter(contact=contact).count() == 1
+
+
+def test_a_past_call_does_not_block_a_new_booking():
+    contact = ContactFactory()
+    ScheduledCallFactory(contact=contact, scheduled_at=NOW - timedelta(days=1))
+    assert call_book(contact=contact, start_text="2026-11-23T11:00", topic="", now=NOW)["ok"] is True
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_customers_racing_for_the_last_place_in_a_slot_get_one_booking():
+    first, second = ContactFactory(), ContactFactory()
+    barrier = threading.Barrier(2)
+
+    def book(contact):
+        try:
+            barrier.wait()
+            return call_book(contact=contact, start_text="2026-11-23T11:00", topic="", now=NOW)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(book, [first, second]))
+
+    assert sorted(result["ok"] for result in results) == [False, True]
+    assert [result["error"] for result in results if not result["ok"]] == ["slot full"]
+    assert ScheduledCall.objects.filter(scheduled_at=at(23, 11)).count() == 1
+
+
 # --- availability -----------------------------------------------------------------------------------
 
 
@@ -205,6 +315,34 @@ def test_a_time_in_a_format_the_tool_does_not_read_is_refused_with_the_expected_
     assert len(result["alternatives"]) == 3
 
 
+def test_availability_lists_free_slots_of_a_day():
+    ScheduledCallFactory(scheduled_at=at(23, 10))
+    result = call_availability(date_text="2026-11-23", time_text=None, now=NOW)
+    assert result == {
+        "ok": True,
+        "free": ["2026-11-23T10:30:00+05:00", "2026-11-23T11:00:00+05:00", "2026-11-23T11:30:00+05:00"],
+    }
+
+
+def test_availability_of_a_weekend_day_offers_the_next_working_day():
+    result = call_availability(date_text="2026-11-28", time_text=None, now=NOW)
+    assert result["ok"] is False
+    assert result["error"] == "weekend"
+    assert result["alternatives"][0] == "2026-11-30T10:00:00+05:00"
+
+
+def test_availability_of_a_time_says_whether_it_is_free():
+    free = call_availability(date_text="2026-11-23", time_text="11:00", now=NOW)
+    assert free["ok"] is True
+    assert free["free"][0] == "2026-11-23T11:00:00+05:00"
+    late = call_availability(date_text="2026-11-23", time_text="18:00", now=NOW)
+    assert (late["ok"], late["error"]) == (False, "outside working hours")
+    assert "2026-11-23T17:30:00+05:00" in late["alternatives"]
+    garbage = call_availability(date_text="23 ноября", time_text=None, now=NOW)
+    assert garbage["ok"] is False
+    assert "YYYY-MM-DD" in garbage["error"]
+
+
 # --- reminders --------------------------------------------------------------------------------------
 
 
@@ -233,6 +371,33 @@ def test_no_late_reminder_is_sent_once_the_call_has_started():
 
     assert told(contact) == []
     assert manager_notices() == []
+
+
+def test_no_reminder_is_created_when_its_time_has_passed():
+    now = at(23, 10).astimezone(UTC)
+    result = call_book(contact=ContactFactory(), start_text="2026-11-23T11:00", topic="", now=now)
+    assert result["ok"] is True
+    assert not CallReminder.objects.exists()
+
+
+def test_due_reminders_are_sent_once_and_cancelled_calls_are_skipped():
+    kept, dropped = ContactFactory(), ContactFactory()
+    call_book(contact=kept, start_text="2026-11-23T11:00", topic="тариф", now=NOW)
+    call_book(contact=dropped, start_text="2026-11-23T11:30", topic="", now=NOW)
+    ScheduledCall.objects.filter(contact=dropped).update(status=ScheduledCall.Status.CANCELLED)
+    Message.objects.all().delete()
+
+    assert reminders_send_due(now=at(23, 9, 59).astimezone(UTC)) == 0
+    assert reminders_send_due(now=at(23, 10, 30).astimezone(UTC)) == 2
+    assert reminders_send_due(now=at(23, 10, 31).astimezone(UTC)) == 0
+
+    [client_reminder] = Message.objects.filter(contact=kept)
+    assert client_reminder.purpose == "booking"
+    assert "понедельник, 23.11 в 11:00" in client_reminder.text
+    [manager_reminder] = manager_notices()
+    assert "Созвон через час" in manager_reminder.text
+    assert not Message.objects.filter(contact=dropped).exists()
+    assert not CallReminder.objects.filter(call__contact=kept, sent_at__isnull=True).exists()
 
 
 # --- cancel and reschedule --------------------------------------------------------------------------
@@ -315,3 +480,36 @@ def test_a_call_moved_away_and_back_again_tells_the_client_each_time():
     moves = [m.text for m in told(contact) if m.text.startswith("Перенесли")]
     assert len(moves) == 3
     assert "теперь вторник, 24.11 в 15:00" in moves[-1]
+
+
+def test_an_operator_cancel_tells_the_client_and_drops_reminders():
+    contact = ContactFactory()
+    call_book(contact=contact, start_text="2026-11-23T11:00", topic="", now=NOW)
+    call = ScheduledCall.objects.get(contact=contact)
+
+    call_cancel(call=call)
+    call_cancel(call=call)
+
+    assert call.status == "cancelled"
+    assert not CallReminder.objects.filter(call=call).exists()
+    [notice] = Message.objects.filter(contact=contact, idempotency_key__startswith="call-cancelled")
+    assert (notice.author, notice.purpose) == ("operator", "booking")
+    assert "23.11 в 11:00" in notice.text
+    assert "отменён" in notice.text
+
+
+def test_a_reschedule_moves_the_call_and_its_reminders_and_tells_the_client():
+    contact = ContactFactory()
+    call_book(contact=contact, start_text="2026-11-23T11:00", topic="", now=NOW)
+    call = ScheduledCall.objects.get(contact=contact)
+
+    call_reschedule(call=call, start=at(24, 15), now=NOW)
+
+    call.refresh_from_db()
+    assert call.scheduled_at == at(24, 15)
+    assert {r.due_at for r in CallReminder.objects.filter(call=call)} == {at(24, 14)}
+    [notice] = Message.objects.filter(contact=contact, idempotency_key__startswith="call-moved")
+    assert "вторник, 24.11 в 15:00" in notice.text
+    assert "понедельник, 23.11 в 11:00" in notice.text
+    with pytest.raises(ValueError, match="weekend"):
+        call_reschedule(call=call, start=at(28, 11), now=NOW)

@@ -375,7 +375,7 @@ class FakeKaspiShop:
         return Response(json.dumps(body, ensure_ascii=False), status=200, content_type="application/vnd.api+json")
 
 
-# --- Fixtures (imported by tests/payments/conftest.py) ------------------------------------------
+# --- Fixtures (a plugin of tests/conftest.py) -----------------------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""What reports read of follow-ups: running chains, touches due, and touches per day answered."""
+"""What reports read of follow-ups: running chains, touches due, touches per day answered, and the
+follow-up numbers on /stats."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 from django.utils import timezone
 
 from followups.models import FollowUp, FollowUpTouch
-from followups.selectors import followup_counts, followup_touches_by_day
+from followups.selectors import followup_counts, followup_stats, followup_touches_by_day
 from messaging.models import Message
 from tests.factories import ContactFactory, FollowUpFactory, InboundMessageFactory, OutboundMessageFactory
+from tests.followups.conftest import local, silent_client
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +57,36 @@ def test_touches_are_counted_per_local_day_of_sending_with_the_answers_within_48
     )
 
     assert by_day == {date(2026, 11, 23): {1: {"sent": 2, "answered": 1}, 2: {"sent": 1, "answered": 0}}}
+
+
+def sent_touch(followup, number, sent_at, *, reply_after=None):
+    message = OutboundMessageFactory(
+        contact=followup.contact, purpose="follow_up", status="delivered", timestamp=sent_at, sent_at=sent_at
+    )
+    FollowUpTouch.objects.create(followup=followup, touch_number=number, message=message)
+    if reply_after is not None:
+        InboundMessageFactory(contact=followup.contact, text="Ок", timestamp=sent_at + reply_after)
+
+
+def test_stats_count_active_chains_and_per_touch_sent_and_replied_within_48_hours(client):
+    t0 = local(2026, 12, 1, 11, 0)
+    one, two, three = (silent_client(due=t0 + timedelta(days=30)) for _ in range(3))
+    sent_touch(one, 1, t0, reply_after=timedelta(hours=3))
+    sent_touch(two, 1, t0, reply_after=timedelta(hours=49))  # too late to count
+    sent_touch(three, 1, t0)
+    sent_touch(three, 2, t0 + timedelta(days=3), reply_after=timedelta(hours=47))
+    queued = OutboundMessageFactory(contact=one.contact, purpose="follow_up", status="queued")
+    FollowUpTouch.objects.create(followup=one, touch_number=2, message=queued)  # not sent: not counted
+    FollowUp.objects.filter(pk=two.pk).update(
+        is_completed=True, stop_reason="client_responded", completed_at=t0, next_touch_at=None
+    )
+
+    stats = followup_stats()
+
+    assert stats["active"] == 2
+    assert stats["touches"]["1"] == {"sent": 3, "replied_48h": 1}
+    assert stats["touches"]["2"] == {"sent": 1, "replied_48h": 1}
+    assert stats["touches"]["5"] == {"sent": 0, "replied_48h": 0}
+    body = client.get("/stats").json()
+    assert body["followups"] == stats
+    assert {"date", "contacts", "messages_today", "outbox_pending", "llm_today"} <= set(body)

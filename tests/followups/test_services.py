@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from followups.models import FollowUp, FollowUpTouch, ReplyIntent
 from followups.runner import followups_run_due
@@ -16,7 +17,7 @@ from followups.services import (
     followup_send_now,
 )
 from messaging.models import Message
-from tests.factories import InboundMessageFactory, OutboundMessageFactory, ScheduledCallFactory
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, ScheduledCallFactory
 from tests.followups.conftest import client_contact, follow_up_messages, local, silent_client
 
 pytestmark = pytest.mark.django_db
@@ -213,3 +214,15 @@ def test_restart_starts_again_from_touch_1_and_send_now_makes_the_touch_due():
     restarted.refresh_from_db()
     assert restarted.next_touch_at == MONDAY_11 + timedelta(minutes=2)
     assert followup_send_now(followup=followup) is False  # a finished chain stays finished
+
+
+def test_a_hand_off_message_starts_no_follow_up_chain():
+    # Even once an operator gave the chat back to the bot: a hand-off is not a question of ours.
+    contact = ContactFactory(is_client=True, classified_by="model")
+    now = timezone.now()
+    told = OutboundMessageFactory(
+        contact=contact, purpose=Message.Purpose.HANDOFF, status=Message.Status.SENT, timestamp=now, sent_at=now
+    )
+
+    assert followup_after_bot_message(message=told, now=now) is None
+    assert not FollowUp.objects.filter(contact=contact).exists()

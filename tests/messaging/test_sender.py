@@ -14,6 +14,8 @@ from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessa
 
 pytestmark = pytest.mark.django_db
 
+HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
+
 
 @pytest.fixture(autouse=True)
 def _no_pacing(settings):
@@ -249,3 +251,21 @@ def test_a_delivery_receipt_is_not_undone_by_a_late_send_result(fake_wappi, repl
     _mark_sent(reply, provider_id="3EB0READ", task_id="", at=timezone.now())
     reply.refresh_from_db()
     assert reply.status == "read"
+
+
+def test_the_customer_is_told_of_the_hand_off_although_a_manager_now_has_the_chat(fake_wappi):
+    contact = ContactFactory(is_client=True, bot_mode=Contact.BotMode.HUMAN, paused_until=None)
+    told = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.HANDOFF, text=HANDOFF_TEXT)
+    bot_reply = OutboundMessageFactory(contact=contact, text="Ещё один ответ бота")
+
+    client = fake_wappi.client()
+    assert outbox_send(message_id=told.pk, client=client).status == "sent"
+    assert outbox_send(message_id=bot_reply.pk, client=client).status == "skipped"
+    assert [s["body"] for s in fake_wappi.sent] == [HANDOFF_TEXT]
+
+
+def test_a_customer_who_opted_out_is_still_told_their_question_went_to_a_manager(fake_wappi):
+    contact = ContactFactory(is_client=True, opted_out_at=timezone.now())
+    told = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.HANDOFF, text=HANDOFF_TEXT)
+
+    assert outbox_send(message_id=told.pk, client=fake_wappi.client()).status == "sent"

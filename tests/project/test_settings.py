@@ -1,13 +1,20 @@
-"""How the product starts from its environment: what is required, what is optional."""
+"""How the product starts from its environment: what is required, what is optional; the business
+time zone and the pinned time zone data; the payment defaults."""
 
 from __future__ import annotations
 
 import secrets
 import subprocess
 import sys
+import zoneinfo
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
+from project import settings as product
 from tests.processes import ROOT, clean_env
 from tests.settings import TEST_DATABASE_URL, TEST_REDIS_URL
 
@@ -82,3 +89,29 @@ def test_with_debug_off_the_server_still_answers_plain_http(client, settings):
 def test_the_models_and_the_migrations_agree():
     result = manage("makemigrations", "--check", "--dry-run", **production_env())
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_business_time_zone_is_almaty_and_timestamps_are_aware():
+    assert settings.TIME_ZONE == "Asia/Almaty"
+    assert settings.USE_TZ is True
+    assert timezone.now().tzinfo is not None
+
+
+def test_ten_in_the_morning_in_almaty_is_five_utc_since_the_2024_change():
+    # Kazakhstan moved to a single UTC+5 zone on 2024-03-01; older tz data says UTC+6.
+    local = datetime(2026, 11, 23, 10, 0, tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    assert local.astimezone(UTC) == datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    assert timezone.localtime(datetime(2026, 11, 23, 5, 0, tzinfo=UTC)).hour == 10
+
+
+def test_zones_come_from_the_pinned_tzdata_package_not_the_host():
+    assert zoneinfo.TZPATH == ()
+
+
+def test_payment_defaults():
+    assert isinstance(product.PAYMENT_APPROVAL_THRESHOLD, Decimal)
+    assert product.PAYMENT_CHECK_DEBOUNCE_SECONDS == 30.0
+    assert product.POST_PURCHASE_MAX_PER_CUSTOMER == 3
+    assert product.POST_PURCHASE_COOLDOWN_HOURS == 24.0
+    assert product.POST_PURCHASE_DAILY_LIMIT == 100
+    assert product.POST_PURCHASE_ENABLED is False

@@ -1,7 +1,7 @@
 """The offline backend: deterministic Russian rules that never invent prices, discounts or facts.
 
 The rules are tested as pure functions; the backend's calls once each against PostgreSQL for
-the ModelCall rows they write."""
+the ModelCall rows they write; and once through the assistant step with the demo knowledge base."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import sys
 import unicodedata
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from ai.backends.offline import (
     reply_compose,
     touch_number_of,
 )
+from ai.knowledge import knowledge_load
 from ai.llm import (
     REQUEST_TYPES,
     CallContext,
@@ -32,7 +34,11 @@ from ai.llm import (
     Turn,
 )
 from ai.models import ModelCall
-from tests.factories import ContactFactory
+from assistant.pipeline import incoming_process
+from messaging.models import Message
+from tests.factories import ContactFactory, customer_says
+
+DEMO = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo"
 
 HANDOFF = ToolSpec(
     name="handoff_to_manager",
@@ -510,6 +516,19 @@ def test_a_failing_knowledge_search_does_not_cost_the_customer_an_answer(monkeyp
 
     assert "менеджер" in generation.text
     assert only_call().ok is True
+
+
+@pytest.mark.django_db
+def test_the_offline_assistant_quotes_the_price_row_from_the_knowledge_base(settings):
+    # With the demo knowledge base loaded, the price asked about, exactly as the price list writes it.
+    settings.LLM_BACKEND = "offline"
+    knowledge_load(path=DEMO)
+    contact = ContactFactory(is_client=True)
+    message = customer_says(contact, "Сколько стоит аренда кулера?")
+    assert incoming_process(message_id=message.pk).status == "answered"
+    reply = Message.objects.get(contact=contact, direction="out").text
+    assert "2 500 ₸" in reply
+    assert len(reply) < 700  # two short quotes at most, not the whole price list
 
 
 @pytest.mark.django_db

@@ -16,8 +16,8 @@ from calls.services import call_taken_counts
 from contacts.models import CallReminder, ScheduledCall
 from followups.models import FollowUp
 from messaging.models import Message
-from tests.ai.test_pipeline import customer_says, function_call
-from tests.factories import ContactFactory, FollowUpFactory
+from tests.factories import ContactFactory, FollowUpFactory, customer_says
+from tests.fakes.gemini import function_call_response
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_a_client_who_agrees_gets_a_call_booked_through_the_tool_loop(fake_gemin
     FollowUpFactory(contact=contact)
     slot = a_free_slot_in_a_few_days()
     message = customer_says(contact, f"Да, давайте созвонимся {slot:%d.%m} в {slot:%H:%M}")
-    fake_gemini.enqueue(function_call("book_call", {"start": slot.isoformat(), "topic": "Подключение тарифа"}))
+    fake_gemini.enqueue(function_call_response("book_call", {"start": slot.isoformat(), "topic": "Подключение тарифа"}))
     fake_gemini.reply_text("Готово, записал вас! Менеджер позвонит в назначенное время 😊")
 
     outcome = incoming_process(message_id=message.pk)
@@ -69,7 +69,7 @@ def test_a_client_who_agrees_gets_a_call_booked_through_the_tool_loop(fake_gemin
 def test_a_refused_booking_hands_the_model_the_error_and_alternatives(fake_gemini):
     contact = ContactFactory(is_client=True, classified_by="model")
     message = customer_says(contact, "Давайте в субботу в 11")
-    fake_gemini.enqueue(function_call("book_call", {"start": "2026-11-28T11:00:00+05:00", "topic": "цены"}))
+    fake_gemini.enqueue(function_call_response("book_call", {"start": "2026-11-28T11:00:00+05:00", "topic": "цены"}))
     fake_gemini.reply_text("В субботу не получится, предлагаю понедельник 😊")
 
     assert incoming_process(message_id=message.pk).status == "answered"
@@ -84,7 +84,7 @@ def test_check_availability_answers_the_model_with_free_slots(fake_gemini):
     contact = ContactFactory(is_client=True, classified_by="model")
     slot = a_free_slot_in_a_few_days()
     message = customer_says(contact, "Когда можно созвониться?")
-    fake_gemini.enqueue(function_call("check_availability", {"date": f"{slot:%Y-%m-%d}"}))
+    fake_gemini.enqueue(function_call_response("check_availability", {"date": f"{slot:%Y-%m-%d}"}))
     fake_gemini.reply_text("Есть свободное время 😊")
 
     assert incoming_process(message_id=message.pk).status == "answered"

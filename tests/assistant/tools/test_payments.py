@@ -13,10 +13,10 @@ from assistant.pipeline import incoming_process
 from assistant.tools import tool_specs
 from messaging.models import Message
 from payments.models import Payment
-from tests.ai.test_pipeline import customer_says, function_call
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, customer_says
+from tests.fakes.gemini import function_call_response
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("payment_settings")]
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,9 @@ def test_the_tool_is_registered_for_the_assistant():
 def test_a_client_who_agrees_gets_an_invoice_and_a_message_through_the_tool_loop(fake_gemini, fake_kaspi):
     contact = ContactFactory(is_client=True, classified_by="model", phone="77011234567")
     message = customer_says(contact, "Да, беру кулер Aqua Pro, выставьте счёт")
-    fake_gemini.enqueue(function_call("create_payment_link", {"amount": 25000, "description": "Кулер Aqua Pro"}))
+    fake_gemini.enqueue(
+        function_call_response("create_payment_link", {"amount": 25000, "description": "Кулер Aqua Pro"})
+    )
     fake_gemini.reply_text("Готово! Счёт на 25 000 ₸ отправлен в приложение Kaspi 😊")
 
     outcome = incoming_process(message_id=message.pk)
@@ -71,7 +73,9 @@ def test_a_client_who_agrees_gets_an_invoice_and_a_message_through_the_tool_loop
 def test_an_amount_the_knowledge_base_does_not_state_is_refused(fake_gemini, fake_kaspi):
     contact = ContactFactory(is_client=True, classified_by="model")
     message = customer_says(contact, "Давайте за 20 тысяч?")
-    fake_gemini.enqueue(function_call("create_payment_link", {"amount": 20000, "description": "Кулер Aqua Pro"}))
+    fake_gemini.enqueue(
+        function_call_response("create_payment_link", {"amount": 20000, "description": "Кулер Aqua Pro"})
+    )
     fake_gemini.reply_text("Цену подтвердит менеджер 😊")
 
     assert incoming_process(message_id=message.pk).status == "answered"
@@ -101,7 +105,9 @@ def test_the_tool_refuses_a_contact_who_is_not_known_to_be_a_client(fake_kaspi):
 def test_an_amount_above_the_threshold_waits_for_approval_and_the_model_is_told(fake_gemini, fake_kaspi):
     contact = ContactFactory(is_client=True, classified_by="model")
     message = customer_says(contact, "Беру Aqua Max")
-    fake_gemini.enqueue(function_call("create_payment_link", {"amount": 180000, "description": "Кулер Aqua Max"}))
+    fake_gemini.enqueue(
+        function_call_response("create_payment_link", {"amount": 180000, "description": "Кулер Aqua Max"})
+    )
     fake_gemini.reply_text("Менеджер подтвердит счёт на 180 000 ₸ в ближайшее время 😊")
 
     assert incoming_process(message_id=message.pk).status == "answered"

@@ -1,16 +1,19 @@
-"""The AI admin: model calls and the audit trail are read-only records, prompts get new
-versions (never edited ones), and the offline mode says so."""
+"""The AI admin (backoffice.admin.ai): model calls and the audit trail are read-only records, prompts
+get new versions (never edited ones), the offline mode says so, and a PDF uploaded to the knowledge
+base is indexed."""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pytest
 from django.contrib.admin import helpers
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from ai.models import ClassificationRecord, ModelCall, PendingReply, PromptOverride
+from ai.models import ClassificationRecord, KnowledgeDocument, ModelCall, PendingReply, PromptOverride
 from ai.prompts import prompt_file, prompt_get
 from backoffice.admin.ai import OFFLINE_BANNER
 from tests.factories import ContactFactory, InboundMessageFactory
@@ -212,3 +215,27 @@ def test_the_revert_action_puts_the_file_back_for_the_selected_prompts(admin_cli
     assert set(PromptOverride.objects.filter(is_active=True)) == {sales}
     assert {old.pk, new.pk} <= set(PromptOverride.objects.filter(is_active=False).values_list("pk", flat=True))
     assert prompt_get("moderator_prompt").version.startswith("file:")
+
+
+def test_an_operator_uploads_a_pdf_in_the_admin_and_it_is_indexed(admin_client, tmp_path, settings):
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    pricing = (Path(__file__).resolve().parents[3] / "knowledge_base" / "demo" / "pricing.pdf").read_bytes()
+    response = admin_client.post(
+        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("Прайс 2026.pdf", pricing)}
+    )
+    assert response.status_code == 302
+    document = KnowledgeDocument.objects.get()
+    assert document.status == "indexed"
+    assert document.chunks.exists()
+    assert (tmp_path / document.path).exists()
+
+
+def test_an_upload_that_is_not_a_pdf_is_refused_and_nothing_is_written(admin_client, tmp_path, settings):
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    response = admin_client.post(
+        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("price.pdf", b"MZ\\x90 not a pdf")}
+    )
+    assert response.status_code == 200
+    assert "Это не PDF-файл" in response.content.decode()
+    assert not KnowledgeDocument.objects.exists()
+    assert list(tmp_path.iterdir()) == []

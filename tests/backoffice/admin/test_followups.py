@@ -1,17 +1,13 @@
-"""The follow-up admin (list in Astana time, stop / restart / send now, the contact's cadence)
-and the follow-up numbers on /stats."""
+"""The follow-up admin (backoffice.admin.followups): the list in Astana time, stop / restart / send
+now, the touches sent, and one running chain per contact."""
 
 from __future__ import annotations
-
-import re
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
-from followups.models import FollowUp, FollowUpTouch
-from followups.selectors import followup_stats
-from tests.factories import InboundMessageFactory, OutboundMessageFactory
+from followups.models import FollowUp
+from tests.factories import FollowUpFactory
 from tests.followups.conftest import local, silent_client
 
 pytestmark = pytest.mark.django_db
@@ -59,47 +55,25 @@ def test_stop_restart_and_send_now_actions(admin_client):
     assert fresh.touch_number == 1
 
 
-def test_the_contact_page_shows_the_cadence(admin_client):
-    followup = silent_client(due=local(2026, 12, 10, 15, 30), touch_number=2)
-    touch = OutboundMessageFactory(contact=followup.contact, purpose="follow_up", status="sent")
-    FollowUpTouch.objects.create(followup=followup, touch_number=1, message=touch)
-    page = admin_client.get(reverse("admin:contacts_contact_change", args=[followup.contact.pk])).content.decode()
-    assert re.search(r'class="field-touch_number">\s*<p>2</p>', page)
-    assert re.search(r'class="field-next_touch_local">\s*<p>10.12.2026 15:30</p>', page)
-    assert re.search(r'class="field-touches_sent">\s*<p>1</p>', page)
-    assert "Не ответил" in page
-    page = admin_client.get(reverse("admin:followups_followup_change", args=[followup.pk])).content.decode()
-    assert touch.text in page  # the touches sent so far
+def test_stop_action_on_the_follow_up_list(admin_client):
+    followup = FollowUpFactory()
+    run_action(admin_client, "stop", [followup])
+    followup.refresh_from_db()
+    assert followup.is_completed
 
 
-def sent_touch(followup, number, sent_at, *, reply_after=None):
-    message = OutboundMessageFactory(
-        contact=followup.contact, purpose="follow_up", status="delivered", timestamp=sent_at, sent_at=sent_at
+def test_adding_a_second_active_follow_up_in_the_admin_is_refused_with_a_message(admin_client):
+    active = FollowUpFactory()
+    response = admin_client.post(
+        reverse("admin:followups_followup_add"),
+        {
+            "contact": active.contact.pk,
+            "touch_number": 1,
+            "reason": "no_reply",
+            "next_touch_at_0": "01.12.2026",
+            "next_touch_at_1": "10:00:00",
+        },
     )
-    FollowUpTouch.objects.create(followup=followup, touch_number=number, message=message)
-    if reply_after is not None:
-        InboundMessageFactory(contact=followup.contact, text="Ок", timestamp=sent_at + reply_after)
-
-
-def test_stats_count_active_chains_and_per_touch_sent_and_replied_within_48_hours(client):
-    t0 = local(2026, 12, 1, 11, 0)
-    one, two, three = (silent_client(due=t0 + timedelta(days=30)) for _ in range(3))
-    sent_touch(one, 1, t0, reply_after=timedelta(hours=3))
-    sent_touch(two, 1, t0, reply_after=timedelta(hours=49))  # too late to count
-    sent_touch(three, 1, t0)
-    sent_touch(three, 2, t0 + timedelta(days=3), reply_after=timedelta(hours=47))
-    queued = OutboundMessageFactory(contact=one.contact, purpose="follow_up", status="queued")
-    FollowUpTouch.objects.create(followup=one, touch_number=2, message=queued)  # not sent: not counted
-    FollowUp.objects.filter(pk=two.pk).update(
-        is_completed=True, stop_reason="client_responded", completed_at=t0, next_touch_at=None
-    )
-
-    stats = followup_stats()
-
-    assert stats["active"] == 2
-    assert stats["touches"]["1"] == {"sent": 3, "replied_48h": 1}
-    assert stats["touches"]["2"] == {"sent": 1, "replied_48h": 1}
-    assert stats["touches"]["5"] == {"sent": 0, "replied_48h": 0}
-    body = client.get("/stats").json()
-    assert body["followups"] == stats
-    assert {"date", "contacts", "messages_today", "outbox_pending", "llm_today"} <= set(body)
+    assert response.status_code == 200
+    assert FollowUp.objects.filter(contact=active.contact).count() == 1
+    assert "уже есть активный follow-up" in response.content.decode()

@@ -14,7 +14,7 @@ from messaging.models import Message
 from payments.models import Payment, Refund
 from payments.services import payment_check, payment_request
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("payment_settings")]
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from tests.bench.util import RESULTS, write_run
+from tests.system.bench.util import RESULTS, write_run
 
-BENCH_DIR = Path(__file__).resolve().parents[2] / "var" / "bench"
+BENCH_DIR = Path(__file__).resolve().parents[3] / "var" / "bench"
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

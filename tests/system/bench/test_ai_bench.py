@@ -14,9 +14,9 @@ from assistant.pipeline import incoming_process
 from assistant.tasks import process_incoming
 from messaging.models import Message
 from project.celery import app
-from tests.bench.util import QueryCounter, record, report
 from tests.factories import ContactFactory, InboundMessageFactory
 from tests.processes import celery_worker
+from tests.system.bench.util import QueryCounter, record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -21,14 +21,14 @@ from ai.knowledge import knowledge_load
 from ai.models import ContextCache, ModelCall
 from ai.usage import storage_cost_usd
 from assistant.agent import agent_reply
-from tests.bench.test_knowledge_bench import FONT, catalogue
-from tests.bench.util import record, report
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 from tests.fakes.gemini import function_call_response
+from tests.system.bench.test_knowledge_bench import FONT, catalogue
+from tests.system.bench.util import record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 
-DEMO = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
+DEMO = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo"
 CLIENTS, EXCHANGES = 20, 3
 QUESTIONS = (
     "Здравствуйте! Сколько стоит модель Тау-4-07?",

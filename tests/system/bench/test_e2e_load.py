@@ -17,10 +17,10 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from tests.bench.util import record, report
-from tests.loadlab.collect import ProcSampler, db_counters, db_stats_reset, outcome, percentile, reply_stages
-from tests.loadlab.lab import Infra, lab
-from tests.loadlab.traffic import GROUPS, WHITELISTED, plan_traffic, run_traffic
+from tests.system.bench.util import record, report
+from tests.system.loadlab.collect import ProcSampler, db_counters, db_stats_reset, outcome, percentile, reply_stages
+from tests.system.loadlab.lab import Infra, lab
+from tests.system.loadlab.traffic import GROUPS, WHITELISTED, plan_traffic, run_traffic
 
 pytestmark = [pytest.mark.bench]
 

@@ -16,7 +16,7 @@ from contacts.models import Contact
 from followups.models import FollowUp
 from followups.runner import followups_run_due
 from messaging.models import Message
-from tests.bench.util import QueryCounter, record, report
+from tests.system.bench.util import QueryCounter, record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 

@@ -15,7 +15,7 @@ from messaging.models import GatewayState, Message
 from messaging.poller import poll_once
 from messaging.wire import parse_webhook
 from project.celery import app
-from tests.bench.util import QueryCounter, record, report
+from tests.system.bench.util import QueryCounter, record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -10,7 +10,7 @@ import pytest
 
 from ai.knowledge import knowledge_load, knowledge_search
 from ai.models import KnowledgeChunk
-from tests.bench.util import record, report
+from tests.system.bench.util import record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 

@@ -85,7 +85,7 @@ def record(
     better: str = "lower",
     note: str = "",
 ) -> None:
-    """Adds a row to the summary table (see tests/bench/conftest.py)."""
+    """Adds a row to the summary table (see tests/system/bench/conftest.py)."""
     if better not in ("lower", "higher"):
         raise ValueError("better must be 'lower' or 'higher'")
     RESULTS.append(Metric(metric, float(value), unit, target, better, note))

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Screenshots and the like, kept after the run for a person to look at (var/ is gitignored).
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts"
 PASSWORD = "browser-test-password-1"
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from contacts.models import Contact
-from tests.browser.conftest import ARTIFACTS
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
+from tests.system.browser.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

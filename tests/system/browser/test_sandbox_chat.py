@@ -3,7 +3,7 @@ and sees the bot's answer appear without reloading. The whole product runs behin
 sandbox posts Wappi's webhook to the live server, and the AI step (offline backend) and the
 sender run as Celery tasks, eagerly in the server's threads. Eager rather than a worker
 process: test runs on one machine share the Redis broker, and another run's worker would
-take these tasks (tests/messaging/test_gateway_e2e.py covers the real worker)."""
+take these tasks (tests/system/e2e/test_gateway_e2e.py covers the real worker)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Chaos cases (`make chaos`, or CHAOS=1): faults injected into a private deployment of the
-product (tests.loadlab); each case prints survived / lost / duplicated."""
+product (tests.system.loadlab); each case prints survived / lost / duplicated."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.bench.util import write_run
-from tests.loadlab.collect import outcome
-from tests.loadlab.fakes import REPLY_TEXT
-from tests.loadlab.lab import Infra, Lab, lab
+from tests.system.bench.util import write_run
+from tests.system.loadlab.collect import outcome
+from tests.system.loadlab.fakes import REPLY_TEXT
+from tests.system.loadlab.lab import Infra, Lab, lab
 
 # How long a "minute" of outage lasts; CHAOS_FAULT_SECONDS=15 for quick runs.
 FAULT_SECONDS = float(os.environ.get("CHAOS_FAULT_SECONDS", "60"))
@@ -150,7 +150,7 @@ class Verdict:
 
 
 VERDICTS: list[Verdict] = []
-CHAOS_DIR = Path(__file__).resolve().parents[2] / "var" / "chaos"
+CHAOS_DIR = Path(__file__).resolve().parents[3] / "var" / "chaos"
 
 
 def record(case: str, tally: Tally, *, health_shown: bool, health_detail: str) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.chaos.conftest import FAULT_SECONDS, Customers, HealthWatch, record, settle
+from tests.system.chaos.conftest import FAULT_SECONDS, Customers, HealthWatch, record, settle
 
 pytestmark = [pytest.mark.chaos]
 

@@ -21,7 +21,7 @@ from messaging.wire import (
     webhook_events,
 )
 from messaging.wire import clean_text as storable
-from tests.fuzz.strategies import (
+from tests.system.fuzz.strategies import (
     AWKWARD,
     FUZZ,
     HAZARDS,

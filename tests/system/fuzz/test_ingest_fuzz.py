@@ -16,7 +16,7 @@ from contacts.models import Contact, WhitelistEntry
 from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.wire import Ignored, Origin, WappiMessage, parse_sync_message, parse_webhook
-from tests.fuzz.strategies import FUZZ_DB, customer_message, structured_logs, wappi_events
+from tests.system.fuzz.strategies import FUZZ_DB, customer_message, structured_logs, wappi_events
 
 pytestmark = pytest.mark.django_db
 

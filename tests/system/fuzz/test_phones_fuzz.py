@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contacts.phones import PhoneError, normalize_phone, parse_jid
-from tests.fuzz.strategies import AWKWARD, FUZZ, HAZARDS
+from tests.system.fuzz.strategies import AWKWARD, FUZZ, HAZARDS
 
 SEPARATORS = [" ", "\u00a0", "-", "\u2013", "\u2014", ".", "/", "  "]
 phone_like = st.text(alphabet="+0123456789 ()-.@:cusgwhatpnetlid\u00a0\u2013٣²", max_size=30)

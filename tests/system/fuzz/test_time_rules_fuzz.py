@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from calls.booking import BookingRules, free_slots, nearest_free_slots, slot_problem
 from messaging.window import SendWindow, in_send_window, next_window_opening, send_time
-from tests.fuzz.strategies import FUZZ
+from tests.system.fuzz.strategies import FUZZ
 
 ALMATY = ZoneInfo("Asia/Almaty")
 KZ_HOLIDAYS = holidays.country_holidays("KZ", years=range(2024, 2033))  # an oracle apart from the code's cache

@@ -18,7 +18,14 @@ import messaging.tasks
 from messaging.models import GatewayState, Message
 from messaging.tasks import ingest_webhook
 from messaging.wire import WappiMessage, parse_webhook
-from tests.fuzz.strategies import FUZZ_HTTP, customer_message, envelopes, json_values, structured_logs, wappi_events
+from tests.system.fuzz.strategies import (
+    FUZZ_HTTP,
+    customer_message,
+    envelopes,
+    json_values,
+    structured_logs,
+    wappi_events,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """One deployment of the product for a test: a private PostgreSQL cluster and Redis, a migrated
-database, the fakes, and the processes (tests.loadlab.stack) wired to all of them."""
+database, the fakes, and the processes (tests.system.loadlab.stack) wired to all of them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import redis
 
-from tests.loadlab.fakes import LoadGemini, LoadWappi
-from tests.loadlab.infra import ROOT, PgCluster, RedisServer, database_drop, database_migrated
-from tests.loadlab.stack import Stack
+from tests.system.loadlab.fakes import LoadGemini, LoadWappi
+from tests.system.loadlab.infra import ROOT, PgCluster, RedisServer, database_drop, database_migrated
+from tests.system.loadlab.stack import Stack
 
 TEMPLATE = "loadlab_template"
 

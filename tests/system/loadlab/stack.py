@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.loadlab.infra import ROOT, free_port, product_env, wait_port
+from tests.system.loadlab.infra import ROOT, free_port, product_env, wait_port
 
 WEBHOOK_SECRET = "loadlab-webhook-secret"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import requests
 
-from tests.loadlab.fakes import LoadGemini, LoadWappi
+from tests.system.loadlab.fakes import LoadGemini, LoadWappi
 
 WHITELISTED = ("77752837306", "77018855588", "77088098009")  # contacts/migrations/0002_seed_whitelist
 GROUPS = ("120363041234567801@g.us", "120363041234567802@g.us")

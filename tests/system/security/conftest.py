@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 
 import messaging.tasks
-from tests.fakes.kaspi import fake_kaspi_shop  # noqa: F401  (fixture)
 
 SECRET = "security-webhook-secret"
 

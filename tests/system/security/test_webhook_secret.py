@@ -8,8 +8,8 @@ import json
 import pytest
 
 from messaging.models import GatewayState, Message
-from tests.fuzz.strategies import customer_message, structured_logs
-from tests.security.conftest import SECRET
+from tests.system.fuzz.strategies import customer_message, structured_logs
+from tests.system.security.conftest import SECRET
 
 pytestmark = pytest.mark.django_db
 

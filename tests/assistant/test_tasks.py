@@ -1,0 +1,35 @@
+"""The assistant's tasks: the inbound sweeper hands on the customer messages whose task was lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from celery.signals import before_task_publish
+from django.utils import timezone
+
+from assistant.tasks import sweep_inbound
+from tests.factories import InboundMessageFactory
+
+
+@pytest.mark.django_db
+def test_a_message_whose_hand_off_was_lost_is_handed_over_by_the_sweeper():
+    lost = InboundMessageFactory(received_at=timezone.now() - timedelta(minutes=5))
+    InboundMessageFactory(received_at=timezone.now())  # its task is still on the way
+    InboundMessageFactory(received_at=timezone.now() - timedelta(minutes=5), processed_at=timezone.now())
+    InboundMessageFactory(received_at=timezone.now() - timedelta(days=3))  # too old to answer now
+    voice = InboundMessageFactory(
+        received_at=timezone.now() - timedelta(minutes=10), is_voice=True, voice_status="pending"
+    )
+
+    sent: list[tuple[str, int]] = []
+
+    def record(sender=None, body=None, **_kwargs):
+        sent.append((sender, body[0][0]))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        assert sweep_inbound() == "ai=1 voice=1"
+    finally:
+        before_task_publish.disconnect(record)
+    assert sorted(sent) == [("ai.process_incoming", lost.pk), ("messaging.voice_transcribe", voice.pk)]

@@ -1,0 +1,84 @@
+"""The admin as a whole (backoffice.admin registers every app's): every page renders for a superuser
+and for a staff operator with our apps' permissions, and beat's schedule is editable."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django_celery_beat.models import PeriodicTask
+
+from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from followups.models import FollowUp
+from messaging.models import Message
+from tests.factories import (
+    ContactFactory,
+    FollowUpFactory,
+    InboundMessageFactory,
+    OutboundMessageFactory,
+    ScheduledCallFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """A staff member (not a superuser) with every permission of our apps and the beat app."""
+    user = django_user_model.objects.create_user(username="operator", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=["contacts", "messaging", "followups", "django_celery_beat"]
+        )
+    )
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def one_of_each():
+    contact = ContactFactory(business_name="ТОО Стройком", is_client=True)
+    InboundMessageFactory(contact=contact)
+    OutboundMessageFactory(contact=contact)
+    FollowUpFactory(contact=contact)
+    ScheduledCallFactory(contact=contact)
+    return contact
+
+
+def test_every_admin_changelist_add_and_change_page_renders(admin_client, admin_user, rf, one_of_each):
+    request = rf.get("/admin/")
+    request.user = admin_user
+    opened = 0
+    for model, model_admin in admin.site._registry.items():
+        meta = model._meta
+        urls = [reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")]
+        if model_admin.has_add_permission(request):
+            urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_add"))
+        obj = model._default_manager.order_by("pk").first()
+        if obj is not None:
+            urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]))
+        for url in urls:
+            assert admin_client.get(url).status_code == 200, url
+            opened += 1
+    # Our five models with all three pages, plus auth and the beat schedules.
+    assert opened >= 3 * 5 + 4
+
+
+def test_a_staff_operator_can_open_every_page_of_our_apps(staff_client, one_of_each):
+    for model in (Contact, WhitelistEntry, ScheduledCall, Message, FollowUp):
+        meta = model._meta
+        obj = model.objects.order_by("pk").first()
+        for url in (
+            reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"),
+            reverse(f"admin:{meta.app_label}_{meta.model_name}_add"),
+            reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk]),
+        ):
+            assert staff_client.get(url).status_code == 200, url
+
+
+def test_periodic_tasks_are_editable_in_the_admin(admin_client):
+    task = PeriodicTask.objects.get(name="project.heartbeat")
+    page = admin_client.get(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]))
+    assert page.status_code == 200
+    assert "project.heartbeat" in page.content.decode()

@@ -1,0 +1,51 @@
+"""Wappi's webhook (messaging.views.wappi_webhook): only a POST with the right secret gets in, a
+malformed body is acknowledged and stores nothing, and the events go to a task without their
+media bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.models import Message
+from tests.factories import wappi_incoming
+from tests.fixtures import WEBHOOK_SECRET
+
+
+@pytest.mark.django_db
+def test_the_webhook_refuses_a_missing_or_wrong_secret(webhook):
+    assert webhook({"messages": [wappi_incoming()]}, secret="wrong").status_code == 403
+    assert webhook({"messages": [wappi_incoming()]}, secret="").status_code == 403
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("raw", ["{not json", "", "[1, 2", "\x00\x01"])
+def test_malformed_webhook_bodies_are_acknowledged_and_store_nothing(webhook, raw, published):
+    response = webhook(None, raw=raw)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored"
+    assert not Message.objects.exists()
+    assert published == []
+
+
+@pytest.mark.django_db
+def test_the_webhook_hands_events_to_a_task_without_media_bytes(webhook, published):
+    voice = wappi_incoming("V1", type="ptt", body="T2dnUw" * 1000, file_link="https://fs.wappi.pro/v.ogg")
+    response = webhook({"messages": [voice]})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "events": 1}
+    assert published == ["messaging.ingest_webhook"]
+
+
+@pytest.mark.django_db
+def test_the_webhook_only_accepts_post(client, settings):
+    settings.WAPPI_WEBHOOK_WEBHOOK_SECRET = WEBHOOK_SECRET
+    assert client.get(f"/webhooks/wappi/?secret={WEBHOOK_SECRET}").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_webhook_carrying_a_voice_note_as_megabytes_of_base64_is_accepted(webhook, published):
+    voice = wappi_incoming("BIG1", type="ptt", body="T2dnUw" * 700_000, file_link="https://fs.wappi.pro/v.ogg")
+    response = webhook({"messages": [voice]})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "events": 1}
