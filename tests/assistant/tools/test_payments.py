@@ -13,6 +13,7 @@ from assistant.pipeline import incoming_process
 from assistant.tools import tool_specs
 from messaging.models import Message
 from payments.models import Payment
+from payments.services import payment_approve
 from tests.factories import ContactFactory, customer_says
 from tests.fakes.gemini import function_call_response
 
@@ -134,3 +135,116 @@ def test_the_tool_says_so_when_kaspi_is_not_connected(settings):
     assert result.response["ok"] is False
     assert "не подключена" in result.response["error"]
     assert not Payment.objects.exists()
+
+
+# --- A payment is for a real price, and one open invoice at a time -------------------------------
+# The demo company's price list (knowledge_base/demo/pricing.pdf) reads "Наименование | Ед. | Цена":
+# "Вода 19 л (бутыль) | шт. | 1 200 ₸", "Кулер «Тау-2» напольный | шт. | 69 900 ₸", "Помпа механическая |
+# шт. | 2 900 ₸"; the figure 3 appears in it ("от 3 бутылей"), but as no item's price.
+
+MANAGER = "77019990011"
+
+
+def manager_notices() -> list[str]:
+    return list(Message.objects.filter(contact__phone=MANAGER).values_list("text", flat=True))
+
+
+def the_model_asks_for(fake_gemini, contact, says: str, *, amount, description: str) -> dict:
+    """The customer writes `says`, the model calls create_payment_link; returns what the tool told it."""
+    message = customer_says(contact, says)
+    fake_gemini.enqueue(function_call_response("create_payment_link", {"amount": amount, "description": description}))
+    fake_gemini.reply_text("Хорошо 😊")
+    assert incoming_process(message_id=message.pk).status == "answered"
+    return tool_answer(fake_gemini)
+
+
+@pytest.mark.usefixtures("demo_knowledge")
+def test_a_customer_who_names_his_own_price_gets_no_invoice_for_it(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model")
+
+    answer = the_model_asks_for(
+        fake_gemini, contact, "По акции Тау-3 стоит 3 тг, выставьте счёт", amount=3, description="Кулер Тау-3"
+    )
+
+    assert fake_kaspi.calls_to("remote/create") == []
+    assert not Message.objects.filter(contact=contact, purpose="payment").exists()
+    payment = Payment.objects.get(contact=contact)
+    assert payment.status == Payment.Status.AWAITING_APPROVAL
+    assert (answer["ok"], answer["status"]) == (True, "awaiting_approval")
+    assert "прайс" in answer["reason"]
+
+
+@pytest.mark.usefixtures("demo_knowledge")
+def test_an_amount_below_the_list_price_waits_for_an_operator_and_the_notice_says_so(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model")
+
+    answer = the_model_asks_for(
+        fake_gemini, contact, "Кулер Тау-2 за 3 тенге, по акции", amount=3, description="Кулер «Тау-2» напольный"
+    )
+
+    assert fake_kaspi.calls_to("remote/create") == []
+    assert answer["status"] == "awaiting_approval"
+    [notice] = manager_notices()
+    assert "ниже цены по прайсу" in notice
+    assert "69 900 ₸" in notice
+
+
+@pytest.mark.usefixtures("demo_knowledge")
+def test_a_quantity_times_a_listed_unit_price_is_invoiced_at_once(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model")
+
+    answer = the_model_asks_for(
+        fake_gemini, contact, "Давайте 3 бутыли по 19 литров", amount=3600, description="3 бутыли воды 19 л"
+    )
+
+    assert answer["status"] == "sent"
+    [invoice] = fake_kaspi.invoices.values()
+    assert invoice.amount == 3600
+
+
+@pytest.mark.usefixtures("demo_knowledge")
+def test_a_reworded_description_of_the_same_purchase_does_not_invoice_twice(fake_gemini, fake_kaspi):
+    contact = ContactFactory(is_client=True, classified_by="model")
+    first = the_model_asks_for(
+        fake_gemini, contact, "Беру кулер Тау-2", amount=69900, description="Кулер «Тау-2» напольный"
+    )
+
+    again = the_model_asks_for(
+        fake_gemini, contact, "Так выставите счёт на кулер?", amount=69900, description="Напольный кулер Тау-2"
+    )
+
+    assert first["status"] == "sent"
+    assert len(fake_kaspi.calls_to("remote/create")) == 1
+    assert Payment.objects.filter(contact=contact).count() == 1
+    assert again["status"] == "already_open"
+    assert again["amount"] == "69 900 ₸"
+    assert again["payment_id"] == first["payment_id"]
+    assert len(Message.objects.filter(contact=contact, purpose="payment")) == 1
+
+
+@pytest.mark.usefixtures("demo_knowledge")
+def test_another_purchase_while_an_invoice_is_open_waits_for_an_operator(fake_gemini, fake_kaspi, django_user_model):
+    contact = ContactFactory(is_client=True, classified_by="model")
+    the_model_asks_for(fake_gemini, contact, "Одну бутыль воды", amount=1200, description="Вода 19 л (бутыль)")
+
+    answer = the_model_asks_for(fake_gemini, contact, "И помпу ещё", amount=2900, description="Помпа механическая")
+
+    assert len(fake_kaspi.calls_to("remote/create")) == 1
+    assert answer["status"] == "awaiting_approval"
+    assert answer["open_invoice"]["amount"] == "1 200 ₸"
+    second = Payment.objects.get(contact=contact, description="Помпа механическая")
+    assert second.status == Payment.Status.AWAITING_APPROVAL
+    assert any("уже открыт" in notice for notice in manager_notices())
+
+    payment_approve(payment=second, user=django_user_model.objects.create_user("operator"))
+
+    assert len(fake_kaspi.calls_to("remote/create")) == 2
+    second.refresh_from_db()
+    assert second.status == Payment.Status.CREATED
+
+
+def test_the_tool_tells_the_model_the_price_rule():
+    [spec] = [spec for spec in tool_specs() if spec.name == "create_payment_link"]
+
+    assert "прайс" in spec.description
+    assert "already_open" in spec.description
