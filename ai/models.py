@@ -99,6 +99,20 @@ class ClassificationRecord(models.Model):
         ModelCall, on_delete=models.SET_NULL, null=True, blank=True, verbose_name="вызов модели"
     )
     error = models.TextField("ошибка", blank=True)
+    # Set when an operator asked the model to decide again (the API's classify, the admin's
+    # re-classify action): such a verdict replaces an operator's, so the trail says who asked.
+    forced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="пересмотр запросил",
+        help_text="Оператор, попросивший модель решить заново (пусто — обычное решение или неизвестно кто)",
+    )
+    forced_at = models.DateTimeField(
+        "пересмотр запрошен", null=True, blank=True, help_text="Когда оператор попросил модель решить заново"
+    )
     created_at = models.DateTimeField("время", auto_now_add=True)
 
     class Meta:

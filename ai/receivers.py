@@ -3,8 +3,10 @@ Connected in AiConfig.ready()."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.dispatch import receiver
 
 from ai.models import ClassificationRecord, ModelCall, PendingReply
@@ -31,10 +33,12 @@ def record_classification(
     reasoning: str,
     request_type: str,
     model_call_id: int | None,
+    forced_at: datetime | None = None,
+    forced_by: AbstractBaseUser | None = None,
     **_: Any,
 ) -> None:
     """Every verdict, the operator's and the model's, joins the contact's audit trail (in the
-    verdict's own transaction)."""
+    verdict's own transaction). A verdict an operator forced names who asked and when."""
     ClassificationRecord.objects.create(
         contact=contact,
         source=by,
@@ -43,6 +47,8 @@ def record_classification(
         reasoning=reasoning,
         request_type=request_type,
         model_call_id=model_call_id,
+        forced_at=forced_at,
+        forced_by=forced_by,
     )
 
 

@@ -127,6 +127,8 @@ CLASSIFY = OpenApiExample(
             "request_type": "sales",
         },
         "applied": True,
+        "forced_by": "operator",
+        "forced_at": "2026-03-02T10:15:02+05:00",
         "contact": _CONTACT,
     },
     response_only=True,

@@ -211,8 +211,11 @@ class VerdictSerializer(serializers.Serializer):
 class ClassifyResultSerializer(serializers.Serializer):
     verdict = VerdictSerializer(help_text="What the moderator decided just now")
     applied = serializers.BooleanField(
-        help_text="False when an operator's verdict stands: the model never overrides an operator"
+        help_text="Always true: a forced re-classification stores the model's verdict, even over an "
+        "operator's (kept for clients that read it)"
     )
+    forced_by = serializers.CharField(help_text="Who forced it: the token's user, as the audit trail records")
+    forced_at = serializers.DateTimeField(help_text="When it was forced, as the audit trail records")
     contact = ContactSerializer()
 
 

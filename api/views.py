@@ -40,7 +40,7 @@ from api.serializers import (
     SendMessageSerializer,
     StatsSerializer,
 )
-from assistant.moderator import contact_moderate
+from assistant.moderator import contact_reclassify
 from contacts.forget import contact_forget
 from contacts.models import Contact, ScheduledCall
 from contacts.phones import PhoneError, format_phone, normalize_phone
@@ -185,10 +185,15 @@ class ContactMessagesView(generics.ListAPIView):
 
 @extend_schema(
     tags=["contacts"],
-    summary="Re-classify a contact now",
-    description="Runs the moderator on the contact's names and last 20 messages and stores the verdict. "
-    "An operator's verdict is never overridden by the model: then `applied` is false and the contact "
-    "keeps the operator's decision.",
+    summary="Re-classify a contact now (the model decides again)",
+    description="Forces a re-classification, the same action as «Переклассифицировать моделью» in the "
+    "admin: the moderator reads the contact's names and last 20 messages and its verdict is stored "
+    "**even over an operator's verdict** (the model decides again; to keep an operator's verdict, do "
+    "not call this). The contact's audit trail (classification log) records the verdict with who "
+    "forced it (the token's user, `forced_by`) and when (`forced_at`). When the model gives no usable "
+    "verdict the contact is left unchanged (an operator's verdict stands), the failure is logged with "
+    "who forced it, and the answer is 503 `classification_failed`; 503 `model_unavailable` when the "
+    "model cannot be reached.",
     parameters=[PHONE_PARAMETER],
     request=None,
     responses={200: ClassifyResultSerializer, **_errors(400, 404, 503)},
@@ -197,25 +202,27 @@ class ContactMessagesView(generics.ListAPIView):
 class ContactClassifyView(APIView):
     def post(self, request: Request, phone: str) -> Response:
         contact = contact_by_phone(phone)
-        verdict = contact_moderate(contact=contact)
+        forced_at = timezone.now()
+        verdict = contact_reclassify(contact=contact, forced_by=request.user, forced_at=forced_at)
         if verdict is None:
             raise Unavailable(
                 "The model gave no usable verdict; the contact is unchanged (see the classification log).",
                 code="classification_failed",
             )
         contact.refresh_from_db()
-        return Response(
-            {
-                "verdict": {
-                    "is_client": verdict.is_client,
-                    "confidence": verdict.confidence,
-                    "reasoning": verdict.reasoning,
-                    "request_type": verdict.request_type,
-                },
-                "applied": contact.classified_by != "operator",
-                "contact": ContactSerializer(contact).data,
-            }
-        )
+        result = {
+            "verdict": {
+                "is_client": verdict.is_client,
+                "confidence": verdict.confidence,
+                "reasoning": verdict.reasoning,
+                "request_type": verdict.request_type,
+            },
+            "applied": True,
+            "forced_by": request.user.get_username(),
+            "forced_at": forced_at,
+            "contact": contact,
+        }
+        return Response(ClassifyResultSerializer(result).data)
 
 
 @extend_schema(

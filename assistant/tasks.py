@@ -4,15 +4,17 @@ were born with (`ai.`, `messaging.`): running beats, queued tasks and routes use
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import structlog
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from ai.tasks import voice_transcribe
 from assistant import pipeline
-from assistant.moderator import contact_moderate
+from assistant.moderator import contact_reclassify
 from contacts.models import Contact
 from messaging.selectors import inbound_unhandled
 from project.lib.retry import DATABASE_DOWN
@@ -50,14 +52,20 @@ def answer_pending(pending_id: int) -> str:
 
 
 @shared_task(name="ai.reclassify", ignore_result=True)
-def reclassify(contact_id: int) -> str:
-    """Force re-classification (admin, API): the model decides again, even over an operator."""
+def reclassify(contact_id: int, forced_by_id: int | None = None, forced_at: str | None = None) -> str:
+    """An operator's "decide again" (assistant.moderator.contact_reclassify): the model
+    decides, even over an operator's verdict, and the audit trail names the user `forced_by_id`
+    and the moment `forced_at` (ISO 8601) they asked. A task queued by an older release carries
+    the contact id alone: it still forces, with nobody named and the time it runs."""
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
         return "no such contact"
-    Contact.objects.filter(pk=contact_id).update(classified_by="")
-    contact.classified_by = ""
-    verdict = contact_moderate(contact=contact)
+    forced_by = get_user_model().objects.filter(pk=forced_by_id).first() if forced_by_id is not None else None
+    verdict = contact_reclassify(
+        contact=contact,
+        forced_by=forced_by,
+        forced_at=datetime.fromisoformat(forced_at) if forced_at else None,
+    )
     return "unknown" if verdict is None else str(verdict.is_client)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,14 +25,18 @@ def contact_set_client_status(
     by: str = "operator",
     model_call_id: int | None = None,
     now: datetime | None = None,
+    forced_at: datetime | None = None,
+    forced_by: AbstractBaseUser | None = None,
 ) -> Contact:
     """Records a classification by an operator (`by="operator"`) or the moderator
     (`by="model"`) and sends `contact_classified` in the same transaction (the audit trail
     is written there, and a contact that is not a client gets no more follow-ups). The model
     never overrides an operator's verdict (it returns the contact unchanged and nothing is
-    sent); an operator's "unknown" hands the contact back to the model."""
+    sent) unless an operator forced it to decide again: `forced_at` (when that was asked)
+    and `forced_by` (who, None when not known) go with the signal into the audit trail. An
+    operator's "unknown" hands the contact back to the model."""
     now = now or timezone.now()
-    if by == "model":
+    if by == "model" and forced_at is None:
         current = Contact.objects.select_for_update().only("classified_by").get(pk=contact.pk)
         if current.classified_by == "operator":
             log.info("contact.model_verdict_ignored", contact_id=contact.pk, reason="operator decided")
@@ -63,6 +68,8 @@ def contact_set_client_status(
         request_type=request_type or "",
         model_call_id=model_call_id,
         now=now,
+        forced_at=forced_at,
+        forced_by=forced_by,
     )
     log.info("contact.classified", contact_id=contact.pk, is_client=is_client, confidence=confidence)
     return contact

@@ -12,7 +12,10 @@ from django.dispatch import Signal
 # A verdict on a contact was recorded (not sent when the model's verdict is ignored because an
 # operator decided). Sender: Contact. Arguments: contact, is_client (True / False / None for
 # "not enough data yet"), by ("operator" or "model"), confidence (float or None), reasoning,
-# request_type ("" when the verdict named none), model_call_id (int or None), now.
+# request_type ("" when the verdict named none), model_call_id (int or None), now,
+# forced_at (datetime or None) and forced_by (a user or None): for a model's verdict an
+# operator forced (re-classify: the model decides again, even over an operator's verdict),
+# when it was asked for and by whom (None when not known); both None for any other verdict.
 contact_classified = Signal()
 
 # A human took the conversation over: the bot stays silent. Sender: Contact. Arguments:

@@ -218,10 +218,10 @@ class PromptOverrideAdmin(admin.ModelAdmin):
 
 @admin.register(ClassificationRecord)
 class ClassificationRecordAdmin(ReadOnlyAdmin):
-    list_display = ("contact", "source", "is_client", "confidence", "request_type", "created_at")
+    list_display = ("contact", "source", "is_client", "confidence", "request_type", "forced_by", "created_at")
     list_filter = ("source", "is_client", "request_type")
     search_fields = ("contact__phone", "contact__name", "contact__business_name")
-    list_select_related = ("contact",)
+    list_select_related = ("contact", "forced_by")
     date_hierarchy = "created_at"
 
 

@@ -182,13 +182,16 @@ class ContactAdmin(admin.ModelAdmin):
         (
             "Классификация",
             {
+                "description": "Решение оператора модель сама не меняет. Действие «Переклассифицировать "
+                "моделью» просит её решить заново, даже поверх решения оператора; в журнале решений "
+                "остаётся, кто и когда это запросил.",
                 "fields": (
                     "is_client",
                     "classification_confidence",
                     "classification_reasoning",
                     "classified_at",
                     "request_type",
-                )
+                ),
             },
         ),
         ("Режим бота", {"fields": ("bot_mode", "paused_until", "opted_out_at")}),
@@ -315,12 +318,20 @@ class ContactAdmin(admin.ModelAdmin):
             "Классификация сброшена",
         )
 
-    @admin.action(description="Переклассифицировать моделью")
+    @admin.action(description="Переклассифицировать моделью (решит заново, даже поверх решения оператора)")
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        # The same action as the API's classify: assistant.moderator.contact_reclassify, run by
+        # the task after the request commits (a model call per contact is too slow to wait for).
         ids = list(queryset.values_list("pk", flat=True))
+        forced_at = timezone.now().isoformat()
         for pk in ids:
-            reclassify.delay(pk)
-        self.message_user(request, f"Отправлено на классификацию: {len(ids)}", messages.SUCCESS)
+            reclassify.delay_on_commit(pk, forced_by_id=request.user.pk, forced_at=forced_at)
+        self.message_user(
+            request,
+            f"Отправлено на классификацию: {len(ids)}. Модель решит заново, даже если решение принял "
+            f"оператор; в журнале решений будет записано, что пересмотр запросил {request.user.get_username()}.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Поставить бота на паузу (ведёт оператор)")
     def pause_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:

@@ -141,17 +141,22 @@ def test_classify_runs_the_moderator_now_and_returns_its_verdict(api):
     assert ClassificationRecord.objects.filter(contact=contact, source="model").count() == 1
 
 
-def test_classify_never_overrides_an_operators_verdict(api):
+def test_classify_lets_the_model_decide_again_over_an_operators_verdict_and_says_who_forced_it(api, staff_user):
     contact = ContactFactory(phone="77012345678")
     contact_set_client_status(contact=contact, is_client=False, reasoning="знакомый владельца", by="operator")
     InboundMessageFactory(contact=contact, text="Сколько стоит кулер? Хочу купить два")
+    before = timezone.now()
 
     body = api.post("/api/contacts/77012345678/classify").json()
 
     assert body["verdict"]["is_client"] is True
-    assert body["applied"] is False
-    assert body["contact"]["is_client"] is False
-    assert body["contact"]["classified_by"] == "operator"
+    assert body["applied"] is True
+    assert (body["contact"]["is_client"], body["contact"]["classified_by"]) == (True, "model")
+    assert body["forced_by"] == "operator"
+    record = ClassificationRecord.objects.filter(contact=contact).latest("created_at", "pk")
+    assert (record.source, record.forced_by) == ("model", staff_user)
+    assert record.forced_at >= before
+    assert body["forced_at"] == timezone.localtime(record.forced_at).isoformat()
 
 
 def test_pause_hands_the_chat_to_a_human_and_stops_follow_ups_and_resume_gives_it_back(api):

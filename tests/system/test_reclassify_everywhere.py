@@ -8,6 +8,7 @@ action queues is run the way a worker runs it (its arguments after the broker's 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import pytest
@@ -96,6 +97,10 @@ def test_reclassifying_lets_the_model_decide_again_over_an_operators_verdict_and
     assert asked_at <= latest.forced_at <= timezone.now()
     operators_own = ClassificationRecord.objects.get(contact=contact, source="operator")
     assert (operators_own.is_client, operators_own.forced_by, operators_own.forced_at) == (False, None, None)
+    browser = Client()
+    browser.force_login(operator)
+    trail = browser.get(reverse("admin:ai_classificationrecord_changelist")).content.decode()
+    assert re.search(r'class="field-forced_by[^"]*">aigul<', trail)  # the audit trail in the admin
 
 
 @pytest.mark.parametrize("reclassify_via", INTERFACES)
