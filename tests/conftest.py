@@ -35,6 +35,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def _django_db_options(
+    transaction=False, reset_sequences=False, databases=None, serialized_rollback=False, available_apps=None
+) -> dict:
+    return {
+        "transaction": transaction,
+        "reset_sequences": reset_sequences,
+        "databases": databases,
+        "serialized_rollback": serialized_rollback,
+        "available_apps": available_apps,
+    }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test runs with serialized rollback, so each starts from the database
+    `migrate` made (content types, permissions, the seeded whitelist, the periodic tasks) whatever
+    ran before it. A TransactionTestCase empties every table when it ends; without serialized
+    rollback it then recreates content types and permissions under new ids, and a serialized
+    test after it failed to reload the snapshot (duplicate key on django_content_type), while
+    a plain one after a serialized test found empty tables. Which neighbour comes first depends
+    on the shuffled order and on what is installed (the browser tests skip without Chromium)."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        options = _django_db_options(*marker.args, **marker.kwargs) if marker else _django_db_options()
+        transactional = (
+            options["transaction"]
+            or options["reset_sequences"]
+            or "transactional_db" in item.fixturenames
+            or "live_server" in item.fixturenames
+        )
+        if transactional and not options["serialized_rollback"]:
+            options.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**options), append=False)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
     """Each test starts with an empty cache (locks, pacing, heartbeats): this run's keys only,
