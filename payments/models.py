@@ -81,6 +81,12 @@ class Payment(models.Model):
         verbose_name="одобрил",
     )
     approved_at = models.DateTimeField("одобрен", null=True, blank=True)
+    approval_reason = models.CharField(
+        "почему ждёт одобрения",
+        max_length=255,
+        blank=True,
+        help_text="Сумма не совпадает с ценой по прайсу, выше порога, или у клиента уже открыт счёт",
+    )
     create_request_id = models.CharField("X-Request-ID создания", max_length=64, blank=True)
     sent_at = models.DateTimeField("выставлен в Kaspi", null=True, blank=True)
     expires_at = models.DateTimeField("истекает", null=True, blank=True)

@@ -5,6 +5,9 @@ Rules (reference/kaspi.md §2.3-§2.5, §6):
 * The Payment row is written and committed before Kaspi is called; one open invoice per
   contact and description is a database constraint, so a double tap, a retried task or the
   assistant asking twice never issues a second invoice.
+* The assistant has at most one open invoice per contact: asking again for the same amount
+  (however it words the description) returns the open one; another amount waits for an
+  operator's approval, as does an amount its caller doubts (`approval_reason`: not the list price).
 * `remote/create` has no idempotency key: a create whose outcome is unknown (timeout, a
   gateway error) becomes `unknown` and is never sent again by us; an operator looks in the
   Kaspi Pay app.
@@ -146,6 +149,8 @@ def _raw(payment: Payment, call: KaspiCall | None, *, now: datetime, error: Kasp
 class PaymentRequest:
     payment: Payment
     created: bool  # False: an open invoice for the same thing already existed
+    # The assistant's invoice that was already open when this one was written (it then waits for approval).
+    open_before: Payment | None = None
 
 
 def payment_open(
@@ -156,31 +161,56 @@ def payment_open(
     created_by: str,
     requested_in: Message | None = None,
     user: Any = None,
+    approval_reason: str = "",
     now: datetime | None = None,
 ) -> PaymentRequest:
     """Writes the Payment row (committed before anyone calls Kaspi): `sending`, or
-    `awaiting_approval` above PAYMENT_APPROVAL_THRESHOLD. When an open invoice for the same
-    contact and description exists, returns it (created=False) instead of a second one.
-    Raises ValueError for a bad amount or an empty description."""
+    `awaiting_approval` (the managers are told why) above PAYMENT_APPROVAL_THRESHOLD or when the
+    caller gives an `approval_reason`. When an open invoice for the same contact and description
+    exists, returns it (created=False) instead of a second one.
+
+    The assistant's invoices (created_by AI), one contact at a time: an open one for the same
+    amount is returned as it is (a re-worded description of the same purchase); one awaiting
+    approval is returned too (the operator decides first); with a live one open, the new one
+    waits for approval and `open_before` names the open one. Raises ValueError for a bad amount
+    or an empty description."""
     now = now or timezone.now()
     amount = money(amount)
     description = " ".join((description or "").split())[:255]
     if not description:
         raise ValueError("a payment needs a description: what is it for")
-    needs_approval = amount > settings.PAYMENT_APPROVAL_THRESHOLD
+    reasons = [approval_reason.strip()] if approval_reason.strip() else []
+    if amount > settings.PAYMENT_APPROVAL_THRESHOLD:
+        reasons.append(f"сумма выше порога {amount_text(settings.PAYMENT_APPROVAL_THRESHOLD)}")
     row = Payment(
         contact=contact,
         amount=amount,
         description=description,
         phone=contact.phone,
-        status=Payment.Status.AWAITING_APPROVAL if needs_approval else Payment.Status.SENDING,
         created_by=created_by,
         created_by_user=user if user is not None and getattr(user, "pk", None) else None,
         requested_in=requested_in,
         expires_at=now + timedelta(hours=settings.PAYMENT_INVOICE_TTL_HOURS),
     )
+    open_before = None
     try:
         with transaction.atomic():
+            if created_by == Payment.CreatedBy.AI:
+                # The check and the write are one step per contact: two racing requests do not
+                # both find nothing open.
+                list(Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk", flat=True))
+                standing = _assistant_open_invoice(contact=contact, amount=amount)
+                if standing is not None and (
+                    standing.amount == amount or standing.status == Payment.Status.AWAITING_APPROVAL
+                ):
+                    return PaymentRequest(payment=standing, created=False)
+                if standing is not None:
+                    open_before = standing
+                    reasons.append(
+                        f"у клиента уже открыт счёт на {amount_text(standing.amount)} («{standing.description}»)"
+                    )
+            row.status = Payment.Status.AWAITING_APPROVAL if reasons else Payment.Status.SENDING
+            row.approval_reason = "; ".join(reasons)[:255]
             row.save()
     except IntegrityError:
         existing = Payment.objects.filter(
@@ -195,16 +225,28 @@ def payment_open(
         contact_id=contact.pk,
         amount=str(amount),
         created_by=created_by,
-        awaiting_approval=needs_approval,
+        awaiting_approval=bool(reasons),
+        approval_reason=row.approval_reason,
     )
-    if needs_approval:
+    if reasons:
         managers_notify(
             contact=contact,
-            reason=f"Счёт на {amount_text(amount)} ждёт одобрения в админке",
+            reason=f"Счёт на {amount_text(amount)} ждёт одобрения в админке: {row.approval_reason}",
             summary=description,
             key=f"payment-approval:{row.pk}",
         )
-    return PaymentRequest(payment=row, created=True)
+    return PaymentRequest(payment=row, created=True, open_before=open_before)
+
+
+def _assistant_open_invoice(*, contact: Contact, amount: Decimal) -> Payment | None:
+    """The assistant's open invoice a new request for `amount` runs into: one for the same amount
+    first, then one awaiting approval, then the newest."""
+    standing = list(
+        Payment.objects.filter(contact=contact, created_by=Payment.CreatedBy.AI, status__in=Payment.OPEN_STATUSES)
+    )
+    same = [p for p in standing if p.amount == amount]
+    waiting = [p for p in standing if p.status == Payment.Status.AWAITING_APPROVAL]
+    return next(iter(same or waiting or standing), None)
 
 
 def payment_send(*, payment: Payment, client: KaspiClient | None = None, now: datetime | None = None) -> Payment:
@@ -271,11 +313,12 @@ def payment_request(
     created_by: str,
     requested_in: Message | None = None,
     user: Any = None,
+    approval_reason: str = "",
     client: KaspiClient | None = None,
     now: datetime | None = None,
 ) -> PaymentRequest:
     """`payment_open`, then `payment_send` unless the invoice waits for approval or already
-    existed. What the assistant's tool and the admin's "add" call."""
+    existed. What the assistant's tool calls."""
     request = payment_open(
         contact=contact,
         amount=amount,
@@ -283,10 +326,12 @@ def payment_request(
         created_by=created_by,
         requested_in=requested_in,
         user=user,
+        approval_reason=approval_reason,
         now=now,
     )
     if request.created and request.payment.status == Payment.Status.SENDING:
-        return PaymentRequest(payment=payment_send(payment=request.payment, client=client, now=now), created=True)
+        sent = payment_send(payment=request.payment, client=client, now=now)
+        return PaymentRequest(payment=sent, created=True, open_before=request.open_before)
     return request
 
 

@@ -6,11 +6,21 @@ Public API:
 - `knowledge_search(*, query, limit=5) -> list[KnowledgeHit]`
 - `knowledge_prompt_text(*, max_chars=30000) -> str`
 - `knowledge_figures() -> frozenset[str]`: the figures the knowledge base states (number guard)
+- `knowledge_prices() -> list[PriceRow]`: its price list (item, unit, amount), and
+  `price_match(*, description, amount, prices) -> PriceMatch`: is an amount the listed price of
+  what a description names (a quantity times a unit price counts)
 """
 
 from __future__ import annotations
 
-from ai.knowledge.selectors import KnowledgeHit, knowledge_figures, knowledge_prompt_text, knowledge_search
+from ai.knowledge.prices import PriceMatch, PriceRow, price_match, price_rows
+from ai.knowledge.selectors import (
+    KnowledgeHit,
+    knowledge_figures,
+    knowledge_prices,
+    knowledge_prompt_text,
+    knowledge_search,
+)
 from ai.knowledge.services import (
     LoadResult,
     knowledge_document_reload,
@@ -27,6 +37,8 @@ from ai.knowledge.services import (
 __all__ = [
     "KnowledgeHit",
     "LoadResult",
+    "PriceMatch",
+    "PriceRow",
     "knowledge_document_reload",
     "knowledge_document_set_password",
     "knowledge_figures",
@@ -34,9 +46,12 @@ __all__ = [
     "knowledge_file_load_safe",
     "knowledge_load",
     "knowledge_paths",
+    "knowledge_prices",
     "knowledge_prompt_text",
     "knowledge_prune",
     "knowledge_refresh",
     "knowledge_search",
     "knowledge_source",
+    "price_match",
+    "price_rows",
 ]

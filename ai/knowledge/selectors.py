@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Max, Q
 
+from ai.knowledge.prices import PriceRow, price_rows
 from ai.models import KnowledgeChunk, KnowledgeDocument
 from ai.rules.guard import known_figures
 
@@ -276,3 +279,21 @@ def knowledge_figures() -> frozenset[str]:
         figures = known_figures(text)
         cache.set(key, figures, timeout=24 * 3600)
     return frozenset(figures)
+
+
+def knowledge_prices() -> list[PriceRow]:
+    """The price list of every indexed document (item, unit, amount; `ai.knowledge.prices`), in
+    document and page order: what an invoice the assistant asks for is checked against. Parsed
+    once per state of the knowledge base, kept in the cache."""
+    key = f"ai:kb-prices:{knowledge_state_key()}"
+    cached = cache.get(key)
+    if cached is None:
+        chunks = _indexed_chunks().order_by("document__path", "position").values_list("document_id", "text")
+        # One document's chunks read as one text: a table split between chunks keeps its header.
+        cached = [
+            (row.item, row.unit, str(row.amount))
+            for _, texts in itertools.groupby(chunks, key=lambda chunk: chunk[0])
+            for row in price_rows("\n".join(text for _, text in texts))
+        ]
+        cache.set(key, cached, timeout=24 * 3600)
+    return [PriceRow(item=item, unit=unit, amount=Decimal(amount)) for item, unit, amount in cached]

@@ -103,6 +103,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "requested_in",
         "approved_by",
         "approved_at",
+        "approval_reason",
         "sent_at",
         "expires_at",
         "last_checked_at",

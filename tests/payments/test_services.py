@@ -261,6 +261,75 @@ def test_an_invoice_at_the_threshold_goes_out_at_once(client_contact, fake_kaspi
     assert invoice(client_contact, amount="100000").status == Payment.Status.CREATED
 
 
+def test_an_invoice_its_caller_doubts_waits_for_an_operator_whatever_its_amount(client_contact, fake_kaspi):
+    request = payment_request(
+        contact=client_contact,
+        amount="3",
+        description="Кулер Тау-3",
+        created_by="ai",
+        approval_reason="в прайсе нет позиции из описания счёта",
+    )
+
+    assert request.payment.status == Payment.Status.AWAITING_APPROVAL
+    assert request.payment.approval_reason == "в прайсе нет позиции из описания счёта"
+    assert fake_kaspi.calls_to("remote/create") == []
+    [notice] = manager_notices()
+    assert "ждёт одобрения" in notice
+    assert "в прайсе нет позиции" in notice
+
+
+# --- One open invoice of the assistant per contact -------------------------------------------------
+
+
+def test_the_assistant_asking_again_for_the_same_amount_in_other_words_gets_the_open_invoice(
+    client_contact, fake_kaspi
+):
+    first = payment_request(contact=client_contact, amount="25000", description="Кулер Aqua Pro", created_by="ai")
+
+    again = payment_request(
+        contact=client_contact, amount="25000", description="Напольный кулер Aqua Pro, 1 шт.", created_by="ai"
+    )
+
+    assert not again.created
+    assert again.payment.pk == first.payment.pk
+    assert len(fake_kaspi.calls_to("remote/create")) == 1
+    assert len(messages_to(client_contact)) == 1
+
+
+def test_another_assistant_invoice_while_one_is_open_waits_and_an_operator_may_send_it(
+    client_contact, fake_kaspi, django_user_model
+):
+    first = invoice(client_contact, amount="1200", description="Вода 19 л (бутыль)")
+
+    second = payment_request(contact=client_contact, amount="2900", description="Помпа механическая", created_by="ai")
+
+    assert second.created
+    assert second.open_before == first
+    assert second.payment.status == Payment.Status.AWAITING_APPROVAL
+    assert second.payment.approval_reason == "у клиента уже открыт счёт на 1 200 ₸ («Вода 19 л (бутыль)»)"
+    assert len(fake_kaspi.calls_to("remote/create")) == 1
+    # A third request while the second waits adds nothing: the operator decides first.
+    third = payment_request(contact=client_contact, amount="650", description="Вода 5 л (ПЭТ)", created_by="ai")
+    assert (third.created, third.payment.pk) == (False, second.payment.pk)
+    assert Payment.objects.filter(contact=client_contact).count() == 2
+
+    sent = payment_approve(payment=second.payment, user=django_user_model.objects.create_user("operator"))
+
+    assert sent.status == Payment.Status.CREATED
+    assert len(fake_kaspi.calls_to("remote/create")) == 2
+
+
+def test_a_closed_invoice_or_an_operators_invoice_does_not_hold_the_assistant_back(client_contact, fake_kaspi):
+    paid = paid_invoice(client_contact, fake_kaspi, amount="1200")
+    invoice(client_contact, amount="5900", description="Помпа Samal", created_by="operator")
+
+    request = payment_request(contact=client_contact, amount="2900", description="Помпа механическая", created_by="ai")
+
+    assert paid.status == Payment.Status.PROCESSED
+    assert request.payment.status == Payment.Status.CREATED
+    assert request.open_before is None
+
+
 # --- Refunds ---------------------------------------------------------------------------------------
 
 

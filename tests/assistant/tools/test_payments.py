@@ -71,7 +71,7 @@ def test_a_client_who_agrees_gets_an_invoice_and_a_message_through_the_tool_loop
     assert "create_payment_link" in declared
 
 
-def test_an_amount_the_knowledge_base_does_not_state_is_refused(fake_gemini, fake_kaspi):
+def test_a_bargained_price_waits_for_an_operator_and_never_reaches_kaspi(fake_gemini, fake_kaspi):
     contact = ContactFactory(is_client=True, classified_by="model")
     message = customer_says(contact, "Давайте за 20 тысяч?")
     fake_gemini.enqueue(
@@ -81,11 +81,13 @@ def test_an_amount_the_knowledge_base_does_not_state_is_refused(fake_gemini, fak
 
     assert incoming_process(message_id=message.pk).status == "answered"
 
-    assert not Payment.objects.exists()
+    payment = Payment.objects.get(contact=contact)
+    assert payment.status == Payment.Status.AWAITING_APPROVAL
+    assert payment.approval_reason == "сумма 20 000 ₸ ниже цены по прайсу: Кулер Aqua Pro — 25 000 ₸"
     assert fake_kaspi.requests == []
     answer = tool_answer(fake_gemini)
-    assert answer["ok"] is False
-    assert "базе знаний" in answer["error"]
+    assert (answer["ok"], answer["status"]) == (True, "awaiting_approval")
+    assert "ниже цены по прайсу" in answer["reason"]
 
 
 def test_the_tool_refuses_a_contact_who_is_not_known_to_be_a_client(fake_kaspi):
