@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from project.lib.kz_calendar import is_public_holiday
+from project.lib.settings_parsing import parse_weekdays
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far next_window_opening looks: a bound against a window that can never open (e.g. only
 # holidays), not a business rule. A year always has a working day.
 SEARCH_DAYS = 400
@@ -45,12 +45,21 @@ class SendWindow:
 
     @classmethod
     def of(
-        cls, *, tz: str | ZoneInfo, days: Sequence[str], start_hour: int, end_hour: int, jitter_minutes: int = 0
+        cls,
+        *,
+        tz: str | ZoneInfo,
+        days: str | Sequence[str],
+        start_hour: int,
+        end_hour: int,
+        jitter_minutes: int = 0,
+        days_name: str = "days",
     ) -> SendWindow:
-        """A window from day names ("mon".."sun")."""
+        """A window from days as an operator writes them ("mon-fri", ["mon", "wed"], "пн-пт": see
+        project.lib.settings_parsing.parse_weekdays); other days raise InvalidSetting (a ValueError)
+        naming `days_name`."""
         return cls(
             tz=tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz),
-            days=frozenset(WEEKDAYS.index(d.strip().lower()[:3]) for d in days),
+            days=frozenset(parse_weekdays(days, name=days_name)),
             start_hour=start_hour,
             end_hour=end_hour,
             jitter_minutes=jitter_minutes,
@@ -64,6 +73,7 @@ class SendWindow:
             start_hour=settings.FOLLOW_UP_SEND_START,
             end_hour=settings.FOLLOW_UP_SEND_END,
             jitter_minutes=settings.FOLLOW_UP_JITTER_MINUTES,
+            days_name="FOLLOW_UP_SEND_DAYS",
         )
 
     def is_send_day(self, day: date) -> bool:

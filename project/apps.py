@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
 from django.db.models.signals import post_migrate
+
+from project.checks import check_settings
 
 
 class ProjectConfig(AppConfig):
@@ -10,6 +14,8 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_register_periodic_tasks, dispatch_uid="project.register_periodic_tasks")
+        # The settings as they are now, held to the rules the environment was read with.
+        checks.register(check_settings, "settings")
 
 
 def _register_periodic_tasks(sender: AppConfig, using: str = "default", **_kwargs: object) -> None:
@@ -17,8 +23,8 @@ def _register_periodic_tasks(sender: AppConfig, using: str = "default", **_kwarg
     # act once, after its migrations: `migrate` alone sets a new database up.
     if sender.name != "django_celery_beat":
         return
-    from django.conf import settings
-
+    # Here, not at the top: project.schedules imports django_celery_beat's models, which an
+    # AppConfig module may not import before the app registry is ready.
     from project.schedules import periodic_tasks_sync
 
     periodic_tasks_sync(declared=settings.PERIODIC_TASKS, using=using)

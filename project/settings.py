@@ -11,32 +11,61 @@ import hashlib
 import hmac
 import os
 import zoneinfo
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from contacts.phones import normalize_phone
+from project.lib.settings_parsing import (
+    Env,
+    check_hours_window,
+    check_jitter,
+    check_llm_backend,
+    check_time_limits,
+    parse_bin,
+    parse_check_ids,
+    parse_hosts,
+    parse_hours_list,
+    parse_networks,
+    parse_origins,
+    parse_prices,
+    parse_rate,
+    parse_swagger_dist,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# Every variable is read strictly (project/lib/settings_parsing.py): a value the product cannot use
+# stops the start with one line naming the variable and an example, never a silent default.
+env = Env()
+# What each variable was held to: `manage.py check` holds a setting of the same name to the same
+# rule after start-up too (project/checks.py). The dict fills as the reads below run.
+ENV_RULES = env.rules
 # A local `.env` is read when present (docker compose passes the same file as the
 # process environment); real environment variables always win. ENV_FILE="" reads none.
-_env_file = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
-if _env_file and Path(_env_file).is_file():
-    environ.Env.read_env(_env_file, overwrite=False)
+_env_file = env.env_file("ENV_FILE", default=BASE_DIR / ".env")
+if _env_file:
+    environ.Env.read_env(str(_env_file), overwrite=False)
 # `NAME=` with nothing after it (as .env.example ships) means "use the default", in .env
 # and in docker compose's env_file alike, never "the empty string".
 for _key in [k for k, v in os.environ.items() if v == ""]:
     del os.environ[_key]
 
+# Examples shown when the Wappi token or the Kaspi address is refused (both are read twice below).
+_WAPPI_HINT = "the API token from Wappi's cabinet"
+_KASPI_HINT = "https://mtokentest.kaspi.kz:8545/r3"
+
 # Local state of the one-machine run: the SQLite file, the broker folders, the cache.
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = env.folder("VAR_DIR", default=BASE_DIR / "var", example="./var", must_exist=False)
 
 # --- Django core -----------------------------------------------------------------
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY = env.secret_key("SECRET_KEY", strong=not DEBUG)
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -45,10 +74,12 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [], parse=parse_hosts
+)
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated host names).")
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[], parse=parse_origins)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -80,7 +111,10 @@ INSTALLED_APPS = [
 # default in a DEBUG run (`make run`) that lacks a real Wappi token or Kaspi contract.
 SANDBOX_ENABLED = env.bool(
     "SANDBOX_ENABLED",
-    default=DEBUG and not (env.str("WAPPI_TOKEN", default="") and env.str("KASPI_BASE_URL", default="")),
+    default=DEBUG
+    and not (
+        env.token("WAPPI_TOKEN", example=_WAPPI_HINT) and env.url("KASPI_BASE_URL", default="", example=_KASPI_HINT)
+    ),
 )
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
@@ -157,18 +191,23 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://django_cache"
 zoneinfo.reset_tzpath(to=[])
 
 LANGUAGE_CODE = "ru"
-TIME_ZONE = env.str("TIMEZONE", default="Asia/Almaty")
+TIME_ZONE = env.time_zone("TIMEZONE", default="Asia/Almaty")
 USE_I18N = True
 USE_TZ = True
 
 # Calls with a manager: slot length, how far ahead at least, and calls per slot.
-CALL_SLOT_MINUTES = env.int("CALL_SLOT_MINUTES", default=30)
+CALL_SLOT_MINUTES = env.int("CALL_SLOT_MINUTES", default=30, minimum=1, maximum=24 * 60)
 CALL_MIN_LEAD_MINUTES = env.int("CALL_MIN_LEAD_MINUTES", default=60)
-MANAGER_CAPACITY = env.int("MANAGER_CAPACITY", default=1)
-WORKING_HOURS_START = env.int("WORKING_HOURS_START", default=10)
-WORKING_HOURS_END = env.int("WORKING_HOURS_END", default=18)
-if not 0 <= WORKING_HOURS_START < WORKING_HOURS_END <= 24:
-    raise ImproperlyConfigured("WORKING_HOURS_START must be before WORKING_HOURS_END, both within 0-24.")
+MANAGER_CAPACITY = env.int("MANAGER_CAPACITY", default=1, minimum=1)
+WORKING_HOURS_START = env.hour("WORKING_HOURS_START", default=10)
+WORKING_HOURS_END = env.hour("WORKING_HOURS_END", default=18)
+check_hours_window(
+    WORKING_HOURS_START,
+    WORKING_HOURS_END,
+    start_name="WORKING_HOURS_START",
+    end_name="WORKING_HOURS_END",
+    example="18 or 18:00",
+)
 
 # --- Static files ----------------------------------------------------------------------
 
@@ -207,12 +246,13 @@ X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env.list(
     "SILENCED_SYSTEM_CHECKS",
     default=["security.W004", "security.W008", "security.W012", "security.W016"],
+    parse=parse_check_ids,
 )
 
 # --- Logging: structured (key=value for people, JSON for machines), secrets redacted ---
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOG_LEVEL = env.choice("LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+LOG_FORMAT = env.choice("LOG_FORMAT", default="console" if DEBUG else "json", choices=("json", "console"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -230,7 +270,7 @@ LOGGING = {
 
 # --- Celery -----------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+CELERY_BROKER_URL = env.broker_url("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: every process (web, worker, beat, flower) must see
     # the same folders. It supports fanout, so remote control and events work too.
@@ -248,7 +288,7 @@ else:
     # Redis redelivers an unacked (acks_late) task after this many seconds; it must be
     # longer than any ETA/countdown we use (we never use more than a few minutes).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600, minimum=1),
         # A worker takes its next task from the first non-empty queue in CELERY_TASK_QUEUES'
         # order (not round robin): storing customers' messages and sending replies, both short,
         # are never starved by slow model calls holding the threads.
@@ -297,8 +337,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120, minimum=1)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180, minimum=1)
+check_time_limits(CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT)
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -306,82 +347,95 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The work is I/O bound (Gemini, Wappi, the database): one worker process with a pool
 # of threads serves all four queues. The threads pool does not enforce the time limits
 # above (prefork does); every outbound HTTP call carries its own timeout instead.
-CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
-CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=32)
+CELERY_WORKER_POOL = env.choice(
+    "CELERY_WORKER_POOL", default="threads", choices=("threads", "prefork", "solo", "processes", "eventlet", "gevent")
+)
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=32, minimum=1)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 
 # Periodic tasks that `migrate` registers (see project/schedules.py). Each value is the
 # interval in seconds; an operator may change or disable a row in the admin, and a
 # changed value here is applied at the next migrate.
-HEARTBEAT_INTERVAL = env.float("HEARTBEAT_INTERVAL", default=30)
+HEARTBEAT_INTERVAL = env.seconds("HEARTBEAT_INTERVAL", default=30)
 PERIODIC_TASKS = {
     "project.heartbeat": HEARTBEAT_INTERVAL,
-    "messaging.poll_wappi": env.float("POLLING_INTERVAL", default=5.0),
-    "messaging.sweep_outbox": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
-    "messaging.sweep_inbound": env.float("OUTBOX_SWEEP_INTERVAL", default=60.0),
-    "ai.retry_pending": env.float("AI_RETRY_INTERVAL", default=60.0),
-    "contacts.send_call_reminders": env.float("CALL_REMINDER_INTERVAL", default=60.0),
-    "ai.refresh_knowledge_base": env.float("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
-    "messaging.check_wappi_status": env.float("WAPPI_STATUS_INTERVAL", default=300.0),
-    "followups.run_due": env.float("FOLLOW_UP_RUN_INTERVAL", default=60.0),
+    "messaging.poll_wappi": env.seconds("POLLING_INTERVAL", default=5.0),
+    "messaging.sweep_outbox": env.seconds("OUTBOX_SWEEP_INTERVAL", default=60.0),
+    "messaging.sweep_inbound": env.seconds("OUTBOX_SWEEP_INTERVAL", default=60.0),
+    "ai.retry_pending": env.seconds("AI_RETRY_INTERVAL", default=60.0),
+    "contacts.send_call_reminders": env.seconds("CALL_REMINDER_INTERVAL", default=60.0),
+    "ai.refresh_knowledge_base": env.seconds("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
+    "messaging.check_wappi_status": env.seconds("WAPPI_STATUS_INTERVAL", default=300.0),
+    "followups.run_due": env.seconds("FOLLOW_UP_RUN_INTERVAL", default=60.0),
 }
 
 # --- Product settings (DESIGN.md contract) -----------------------------------------------
 
-COMPANY_NAME = env.str("COMPANY_NAME", default="Наша компания")
+COMPANY_NAME = env.text("COMPANY_NAME", default="Наша компания")
 
-WAPPI_BASE_URL = env.str("WAPPI_BASE_URL", default="https://wappi.pro")
-WAPPI_TOKEN = env.str("WAPPI_TOKEN", default="")
-WAPPI_PROFILE_ID = env.str("WAPPI_PROFILE_ID", default="")
-WAPPI_WEBHOOK_SECRET = env.str("WAPPI_WEBHOOK_SECRET", default="")
+WAPPI_BASE_URL = env.url("WAPPI_BASE_URL", default="https://wappi.pro")
+WAPPI_TOKEN = env.token("WAPPI_TOKEN", example=_WAPPI_HINT)
+WAPPI_PROFILE_ID = env.token("WAPPI_PROFILE_ID", example="the profile id from Wappi's cabinet (1a2b3c4d-5e6f)")
+# It travels in the webhook URL (?secret=): letters, digits and ._~- only.
+WAPPI_WEBHOOK_SECRET = env.token(
+    "WAPPI_WEBHOOK_SECRET",
+    example="the output of python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+    url_safe=True,
+)
 WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=SANDBOX_ENABLED and not WAPPI_TOKEN)
 if WAPPI_SANDBOX and WAPPI_TOKEN:
     raise ImproperlyConfigured("WAPPI_SANDBOX cannot be on while a real WAPPI_TOKEN is configured.")
 # Where the built-in Wappi emulator answers (our own web server) when WAPPI_SANDBOX is on.
-WAPPI_SANDBOX_URL = env.str(
-    "WAPPI_SANDBOX_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', default='8000')}/sandbox/wappi"
+WAPPI_SANDBOX_URL = env.url(
+    "WAPPI_SANDBOX_URL",
+    default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000, minimum=1, maximum=65535)}/sandbox/wappi",
 )
 if WAPPI_SANDBOX:
     # The emulator's API token and our webhook secret. With DEBUG (a local run) the published
     # values; otherwise derived from SECRET_KEY, so a server that forgot its WAPPI_TOKEN does
     # not leave the emulator (or our webhook) open to anyone who read this code.
     _sandbox_seed = hmac.new(SECRET_KEY.encode(), b"wappi-sandbox", hashlib.sha256).hexdigest()
-    WAPPI_SANDBOX_TOKEN = env.str(
-        "WAPPI_SANDBOX_TOKEN", default="sandbox-token" if DEBUG else f"sandbox-{_sandbox_seed[:32]}"
+    WAPPI_SANDBOX_TOKEN = env.token(
+        "WAPPI_SANDBOX_TOKEN",
+        default="sandbox-token" if DEBUG else f"sandbox-{_sandbox_seed[:32]}",
+        example="sandbox-token",
     )
     if not WAPPI_WEBHOOK_SECRET:
         WAPPI_WEBHOOK_SECRET = "sandbox-webhook-secret" if DEBUG else _sandbox_seed[32:]
 else:
     WAPPI_SANDBOX_TOKEN = ""
 # Seconds: reads and sends (Wappi's sync sends can take long), media downloads.
-WAPPI_TIMEOUT = env.float("WAPPI_TIMEOUT", default=25.0)
-WAPPI_MEDIA_TIMEOUT = env.float("WAPPI_MEDIA_TIMEOUT", default=60.0)
+WAPPI_TIMEOUT = env.seconds("WAPPI_TIMEOUT", default=25.0)
+WAPPI_MEDIA_TIMEOUT = env.seconds("WAPPI_MEDIA_TIMEOUT", default=60.0)
 # Voice/media is fetched only from these hosts (a forged link must not reach internal URLs):
 # Wappi's storage hosts plus the host of the Wappi API we talk to (the sandbox, locally).
 WAPPI_MEDIA_HOSTS = env.list(
-    "WAPPI_MEDIA_HOSTS", default=["wapi-uploads7d.storage.yandexcloud.net", "storage.yandexcloud.net", "fs.wappi.pro"]
+    "WAPPI_MEDIA_HOSTS",
+    default=["wapi-uploads7d.storage.yandexcloud.net", "storage.yandexcloud.net", "fs.wappi.pro"],
+    parse=partial(parse_hosts, example="fs.wappi.pro,storage.yandexcloud.net"),
 )
-POLLING_INTERVAL = env.float("POLLING_INTERVAL", default=5.0)
+POLLING_INTERVAL = env.seconds("POLLING_INTERVAL", default=5.0)
 BOT_PAUSE_AFTER_OPERATOR = env.float("BOT_PAUSE_AFTER_OPERATOR", default=12.0)  # hours
 # Sending: a randomised gap between sends to one number, a global cap, and the attempts
 # before a message is marked failed.
 SEND_MIN_GAP_SECONDS = env.float("SEND_MIN_GAP_SECONDS", default=1.5)
 SEND_GAP_JITTER_SECONDS = env.float("SEND_GAP_JITTER_SECONDS", default=1.5)
-SEND_MAX_PER_MINUTE = env.int("SEND_MAX_PER_MINUTE", default=40)
-SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
+SEND_MAX_PER_MINUTE = env.int("SEND_MAX_PER_MINUTE", default=40, minimum=1)
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6, minimum=1)
 
-GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
-GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
+GEMINI_API_KEY = env.token("GEMINI_API_KEY", example="the key from Google AI Studio (AIza...)")
+GEMINI_BASE_URL = env.url("GEMINI_BASE_URL", default="", example="https://generativelanguage.googleapis.com")
 # The spec's gemini-2.5-pro retires on 2026-12-01; these are its named replacements.
-GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.8-flash")
-GEMINI_FAST_MODEL = env.str("GEMINI_FAST_MODEL", default="gemini-3.5-flash-lite")
+GEMINI_MODEL = env.model("GEMINI_MODEL", default="gemini-3.8-flash")
+GEMINI_FAST_MODEL = env.model("GEMINI_FAST_MODEL", default="gemini-3.5-flash-lite")
 # Seconds per model call (the SDK has no default timeout).
 # USD per 1M tokens: input, cached input, output (thinking is billed as output), and "storage"
 # per 1M tokens per hour of an explicit context cache. Prices from
 # Google's pricing page (2026-09-20); keep them current here or in LLM_PRICES (JSON).
-LLM_PRICES = env.json(
+LLM_PRICES = env.read(
     "LLM_PRICES",
+    parse=lambda value: parse_prices(value, name="LLM_PRICES"),
     default={
         "gemini-3.8-flash": {"input": 0.75, "cached": 0.075, "output": 3.75, "storage": 1.00},
         "gemini-3.7-flash": {"input": 0.75, "cached": 0.075, "output": 3.75, "storage": 1.00},
@@ -392,58 +446,79 @@ LLM_PRICES = env.json(
     },
 )
 # With the SDK's 3 attempts a call can take 3x this: keep it under the task time limits.
-GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", default=30.0)
-LLM_BACKEND = env.str("LLM_BACKEND", default="gemini" if GEMINI_API_KEY else "offline")
-if LLM_BACKEND not in ("gemini", "offline"):
-    raise ImproperlyConfigured("LLM_BACKEND must be 'gemini' or 'offline'.")
-if LLM_BACKEND == "gemini" and not GEMINI_API_KEY:
-    raise ImproperlyConfigured("LLM_BACKEND=gemini needs GEMINI_API_KEY (or use LLM_BACKEND=offline).")
+GEMINI_TIMEOUT = env.seconds("GEMINI_TIMEOUT", default=30.0)
+LLM_BACKEND = env.choice(
+    "LLM_BACKEND", default="gemini" if GEMINI_API_KEY else "offline", choices=("gemini", "offline")
+)
+check_llm_backend(LLM_BACKEND, api_key=GEMINI_API_KEY)
 
 # Explicit context caching of the sales assistant's stable prefix (system instruction with the
 # knowledge base, and the tool declarations). Below the model's minimum size no cache is made
 # (Gemini 3.x Flash: 4,096 tokens); the server's "too small" answer is authoritative.
 GEMINI_CACHE_ENABLED = env.bool("GEMINI_CACHE_ENABLED", default=True)
-GEMINI_CACHE_TTL_SECONDS = env.int("GEMINI_CACHE_TTL_SECONDS", default=3600)
+GEMINI_CACHE_TTL_SECONDS = env.int("GEMINI_CACHE_TTL_SECONDS", default=3600, minimum=300)
 GEMINI_CACHE_MIN_TOKENS = env.int("GEMINI_CACHE_MIN_TOKENS", default=4096)
-if GEMINI_CACHE_TTL_SECONDS < 300:
-    raise ImproperlyConfigured("GEMINI_CACHE_TTL_SECONDS must be at least 300.")
 
 REPLY_DEBOUNCE_SECONDS = env.float("REPLY_DEBOUNCE_SECONDS", default=4.0)
-MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20)
-MANAGER_PHONES = env.list("MANAGER_PHONES", default=[])
-# A relative path is relative to the project folder, wherever the process was started.
-KNOWLEDGE_BASE_PATH = BASE_DIR / env.str("KNOWLEDGE_BASE_PATH", default="knowledge_base")
+MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20, minimum=1)
+# Normalised (77012345678): a number contacts.phones cannot read stops the start.
+MANAGER_PHONES = env.phones("MANAGER_PHONES", default=[], normalize=normalize_phone)
+# A relative path is relative to the project folder, wherever the process was started. A folder
+# that is not there stops the start (the assistant would answer with no knowledge base).
+KNOWLEDGE_BASE_PATH = env.folder(
+    "KNOWLEDGE_BASE_PATH",
+    default=BASE_DIR / "knowledge_base",
+    example="./knowledge_base/",
+    base=BASE_DIR,
+    must_exist=True,
+)
 # A knowledge base up to this size goes whole into the (cached) stable prefix; a larger one is
 # searched per request and its KNOWLEDGE_TOP_CHUNKS best chunks travel with the conversation.
 KNOWLEDGE_PROMPT_MAX_CHARS = env.int("KNOWLEDGE_PROMPT_MAX_CHARS", default=120_000)
-KNOWLEDGE_TOP_CHUNKS = env.int("KNOWLEDGE_TOP_CHUNKS", default=8)
+KNOWLEDGE_TOP_CHUNKS = env.int("KNOWLEDGE_TOP_CHUNKS", default=8, minimum=1)
 
 ENABLE_FOLLOW_UPS = env.bool("ENABLE_FOLLOW_UPS", default=True)
-FOLLOW_UP_INTERVALS = [float(h) for h in env.list("FOLLOW_UP_INTERVALS", default=["24", "72", "168", "336", "720"])]
-if len(FOLLOW_UP_INTERVALS) != 5 or any(h <= 0 for h in FOLLOW_UP_INTERVALS):
-    raise ImproperlyConfigured("FOLLOW_UP_INTERVALS must be five positive numbers of hours, e.g. 24,72,168,336,720.")
-# When touches may go out (local time, TIMEZONE); Kazakhstan public holidays are skipped.
-_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-FOLLOW_UP_SEND_DAYS = [d.strip().lower()[:3] for d in env.list("FOLLOW_UP_SEND_DAYS", default=list(_WEEKDAY_NAMES[:5]))]
-if not FOLLOW_UP_SEND_DAYS or any(d not in _WEEKDAY_NAMES for d in FOLLOW_UP_SEND_DAYS):
-    raise ImproperlyConfigured("FOLLOW_UP_SEND_DAYS must list days as mon,tue,wed,thu,fri,sat,sun.")
-FOLLOW_UP_SEND_START = env.int("FOLLOW_UP_SEND_START", default=10)
-FOLLOW_UP_SEND_END = env.int("FOLLOW_UP_SEND_END", default=19)
-if not 0 <= FOLLOW_UP_SEND_START < FOLLOW_UP_SEND_END <= 24:
-    raise ImproperlyConfigured("FOLLOW_UP_SEND_START must be before FOLLOW_UP_SEND_END, both within 0-24 hours.")
+FOLLOW_UP_INTERVALS = env.read(
+    "FOLLOW_UP_INTERVALS",
+    default=[24.0, 72.0, 168.0, 336.0, 720.0],
+    parse=lambda value: parse_hours_list(value, name="FOLLOW_UP_INTERVALS", count=5, example="24,72,168,336,720"),
+)
+# When touches may go out (local time, TIMEZONE); Kazakhstan public holidays are skipped. Days as
+# an operator writes them (mon-fri, mon,wed,fri, пн-пт, sun-tue...), held as ["mon", ...].
+FOLLOW_UP_SEND_DAYS = env.weekdays("FOLLOW_UP_SEND_DAYS", default=["mon", "tue", "wed", "thu", "fri"])
+FOLLOW_UP_SEND_START = env.hour("FOLLOW_UP_SEND_START", default=10)
+FOLLOW_UP_SEND_END = env.hour("FOLLOW_UP_SEND_END", default=19)
+check_hours_window(
+    FOLLOW_UP_SEND_START,
+    FOLLOW_UP_SEND_END,
+    start_name="FOLLOW_UP_SEND_START",
+    end_name="FOLLOW_UP_SEND_END",
+    example="19 or 19:00",
+)
 # Minutes of random delay added when a touch is moved to the next window opening.
 FOLLOW_UP_JITTER_MINUTES = env.int("FOLLOW_UP_JITTER_MINUTES", default=7)
+check_jitter(
+    FOLLOW_UP_JITTER_MINUTES,
+    start=FOLLOW_UP_SEND_START,
+    end=FOLLOW_UP_SEND_END,
+    name="FOLLOW_UP_JITTER_MINUTES",
+    window="FOLLOW_UP_SEND_START-FOLLOW_UP_SEND_END",
+)
 FOLLOW_UP_MIN_GAP_HOURS = env.float("FOLLOW_UP_MIN_GAP_HOURS", default=20.0)
-FOLLOW_UP_BATCH_SIZE = env.int("FOLLOW_UP_BATCH_SIZE", default=200)
+FOLLOW_UP_BATCH_SIZE = env.int("FOLLOW_UP_BATCH_SIZE", default=200, minimum=1)
 # Proactive messages (follow-ups, post-purchase) per WhatsApp number per local day.
 PROACTIVE_DAILY_LIMIT = env.int("PROACTIVE_DAILY_LIMIT", default=100)
 
 # --- Operators: REST API (api/) -------------------------------------------------------------
 # Requests per token (per admin session; per address without credentials): "120/min", "2000/hour".
-API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="120/min")
+API_THROTTLE_RATE = env.read(
+    "API_THROTTLE_RATE", default="120/min", parse=lambda v: parse_rate(v, name="API_THROTTLE_RATE")
+)
 # Where Swagger UI's JavaScript and CSS come from for /api/docs/: "SIDECAR" serves the copy in
 # drf-spectacular-sidecar from our own static files (no CDN); or the URL of another copy.
-API_SWAGGER_UI_DIST = env.str("API_SWAGGER_UI_DIST", default="SIDECAR")
+API_SWAGGER_UI_DIST = env.read(
+    "API_SWAGGER_UI_DIST", default="SIDECAR", parse=lambda v: parse_swagger_dist(v, name="API_SWAGGER_UI_DIST")
+)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -480,8 +555,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Operators: dashboard, metrics, login protection -------------------------------------------
 # Failed admin logins before a lockout (per username and IP), and the lockout in hours.
-AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_COOLOFF_HOURS", default=0.25, positive=True)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -492,62 +567,62 @@ LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # /metrics (project/metrics.py): a scraper presenting `Authorization: Bearer <METRICS_TOKEN>`,
 # or one connecting from METRICS_ALLOWED_IPS (addresses or networks, comma-separated; the TCP
 # peer address, never X-Forwarded-For). Neither: 401 (a token is configured) or 403.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.token(
+    "METRICS_TOKEN", example="the output of python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"], parse=parse_networks)
 # Outermost, so every answer is counted and timed (lockouts and redirects included).
 MIDDLEWARE = ["project.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
 # --- end of dashboard block ---------------------------------------------------------------------
 
-KASPI_BASE_URL = env.str("KASPI_BASE_URL", default="")
-KASPI_API_KEY = env.str("KASPI_API_KEY", default="")
-KASPI_CERT_PATH = env.str("KASPI_CERT_PATH", default="")
-KASPI_KEY_PATH = env.str("KASPI_KEY_PATH", default="")
+KASPI_BASE_URL = env.url("KASPI_BASE_URL", default="", example=_KASPI_HINT)
+KASPI_API_KEY = env.token("KASPI_API_KEY", example="the API key from the Kaspi Pay cabinet")
+KASPI_CERT_PATH = env.file("KASPI_CERT_PATH", example="/app/secrets/kaspi/client.pem")
+KASPI_KEY_PATH = env.file("KASPI_KEY_PATH", example="/app/secrets/kaspi/client.key")
 # Kaspi Pay QR API, enhanced scheme (payments/kaspi.py). KASPI_BASE_URL ends in the scheme
 # prefix, e.g. https://mtokentest.kaspi.kz:8545/r3 (test) or the address in the bank's email.
 # Client certificate (KASPI_CERT_PATH, PEM; KASPI_KEY_PATH when the key is a separate file)
 # and the bank's CA bundle (kbs_root_ca.crt + kbs_ca.crt) are files, replaceable without a
 # code change. KASPI_API_KEY belongs to the basic scheme, which cannot invoice by phone.
-KASPI_CA_PATH = env.str("KASPI_CA_PATH", default="")
-KASPI_ORGANIZATION_BIN = env.str("KASPI_ORGANIZATION_BIN", default="")
-KASPI_DEVICE_TOKEN = env.str("KASPI_DEVICE_TOKEN", default="")
-KASPI_TIMEOUT = env.float("KASPI_TIMEOUT", default=15.0)
+KASPI_CA_PATH = env.file("KASPI_CA_PATH", example="/app/secrets/kaspi/kbs_ca_bundle.crt")
+KASPI_ORGANIZATION_BIN = env.read(
+    "KASPI_ORGANIZATION_BIN", default="", parse=lambda v: parse_bin(v, name="KASPI_ORGANIZATION_BIN")
+)
+KASPI_DEVICE_TOKEN = env.token("KASPI_DEVICE_TOKEN", example="the DeviceToken that device/register returned")
+KASPI_TIMEOUT = env.seconds("KASPI_TIMEOUT", default=15.0)
 # The built-in Kaspi emulator (`make run`): on by default only when nothing real is configured.
 KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=SANDBOX_ENABLED and not KASPI_BASE_URL)
 if KASPI_SANDBOX and KASPI_BASE_URL:
     raise ImproperlyConfigured("KASPI_SANDBOX cannot be on while a real KASPI_BASE_URL is configured.")
 if KASPI_SANDBOX:
-    KASPI_BASE_URL = env.str(
-        "KASPI_SANDBOX_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', default='8000')}/sandbox/kaspi/r3"
+    KASPI_BASE_URL = env.url(
+        "KASPI_SANDBOX_URL",
+        default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000, minimum=1, maximum=65535)}/sandbox/kaspi/r3",
     )
     KASPI_ORGANIZATION_BIN = KASPI_ORGANIZATION_BIN or "180340021791"
     KASPI_DEVICE_TOKEN = KASPI_DEVICE_TOKEN or "sandbox-device-token"
 # Invoices above this many tenge wait for an operator's approval in the admin.
-import decimal as _decimal  # noqa: E402 - kept inside the payments block of this file
-
-try:
-    PAYMENT_APPROVAL_THRESHOLD = _decimal.Decimal(env.str("PAYMENT_APPROVAL_THRESHOLD", default="100000"))
-except _decimal.InvalidOperation as _exc:
-    raise ImproperlyConfigured("PAYMENT_APPROVAL_THRESHOLD must be an amount in tenge, e.g. 100000.") from _exc
+PAYMENT_APPROVAL_THRESHOLD = env.decimal("PAYMENT_APPROVAL_THRESHOLD", default=Decimal("100000"))
 # At most one status check per invoice in this many seconds (Kaspi forbids polling).
 PAYMENT_CHECK_DEBOUNCE_SECONDS = env.float("PAYMENT_CHECK_DEBOUNCE_SECONDS", default=30.0)
 # How long a customer has to pay a remote invoice (Kaspi: 24 h).
-PAYMENT_INVOICE_TTL_HOURS = env.float("PAYMENT_INVOICE_TTL_HOURS", default=24.0)
+PAYMENT_INVOICE_TTL_HOURS = env.float("PAYMENT_INVOICE_TTL_HOURS", default=24.0, positive=True)
 
 # Kaspi Shop (marketplace) orders API (payments/kaspi_shop.py), for post-purchase messages.
-KASPI_SHOP_BASE_URL = env.str("KASPI_SHOP_BASE_URL", default="https://kaspi.kz/shop/api/v2")
-KASPI_SHOP_TOKEN = env.str("KASPI_SHOP_TOKEN", default="")
-KASPI_SHOP_TIMEOUT = env.float("KASPI_SHOP_TIMEOUT", default=20.0)
+KASPI_SHOP_BASE_URL = env.url("KASPI_SHOP_BASE_URL", default="https://kaspi.kz/shop/api/v2")
+KASPI_SHOP_TOKEN = env.token("KASPI_SHOP_TOKEN", example="the token from the merchant cabinet (Settings -> API token)")
+KASPI_SHOP_TIMEOUT = env.seconds("KASPI_SHOP_TIMEOUT", default=20.0)
 # The widest creationDate window one request asks for (longer look-backs are split).
-KASPI_SHOP_MAX_WINDOW_DAYS = env.float("KASPI_SHOP_MAX_WINDOW_DAYS", default=3.0)
+KASPI_SHOP_MAX_WINDOW_DAYS = env.float("KASPI_SHOP_MAX_WINDOW_DAYS", default=3.0, positive=True)
 POST_PURCHASE_ENABLED = env.bool("POST_PURCHASE_ENABLED", default=False)
 # Orders created this many days back are read (a delivery completes days after the order).
-POST_PURCHASE_LOOKBACK_DAYS = env.float("POST_PURCHASE_LOOKBACK_DAYS", default=14.0)
-POST_PURCHASE_MAX_PER_CUSTOMER = env.int("POST_PURCHASE_MAX_PER_CUSTOMER", default=3)
-POST_PURCHASE_CAP_WINDOW_DAYS = env.float("POST_PURCHASE_CAP_WINDOW_DAYS", default=30.0)
+POST_PURCHASE_LOOKBACK_DAYS = env.float("POST_PURCHASE_LOOKBACK_DAYS", default=14.0, positive=True)
+POST_PURCHASE_MAX_PER_CUSTOMER = env.int("POST_PURCHASE_MAX_PER_CUSTOMER", default=3, minimum=1)
+POST_PURCHASE_CAP_WINDOW_DAYS = env.float("POST_PURCHASE_CAP_WINDOW_DAYS", default=30.0, positive=True)
 POST_PURCHASE_COOLDOWN_HOURS = env.float("POST_PURCHASE_COOLDOWN_HOURS", default=24.0)
 POST_PURCHASE_DAILY_LIMIT = env.int("POST_PURCHASE_DAILY_LIMIT", default=100)
 # A message that could not go out within this many hours of the order event is dropped.
-POST_PURCHASE_MAX_DELAY_HOURS = env.float("POST_PURCHASE_MAX_DELAY_HOURS", default=72.0)
+POST_PURCHASE_MAX_DELAY_HOURS = env.float("POST_PURCHASE_MAX_DELAY_HOURS", default=72.0, positive=True)
 
-PERIODIC_TASKS["payments.expire_invoices"] = env.float("PAYMENT_EXPIRY_INTERVAL", default=300.0)
-PERIODIC_TASKS["payments.post_purchase_tick"] = env.float("POST_PURCHASE_INTERVAL", default=300.0)
+PERIODIC_TASKS["payments.expire_invoices"] = env.seconds("PAYMENT_EXPIRY_INTERVAL", default=300.0)
+PERIODIC_TASKS["payments.post_purchase_tick"] = env.seconds("POST_PURCHASE_INTERVAL", default=300.0)
