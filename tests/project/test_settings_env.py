@@ -315,3 +315,9 @@ def readings() -> list[dict[str, object]]:
 def test_the_forms_an_operator_writes_are_understood(readings, case):
     *_, expected = ACCEPTED[case]
     assert readings[case] == {"value": expected}
+
+
+def test_the_example_env_file_used_as_it_ships_starts():
+    # Every value .env.example shows is one the strict reading takes.
+    result = manage_clean("check", **server_env(ENV_FILE=str(ROOT / ".env.example")))
+    assert result.returncode == 0, result.stderr
