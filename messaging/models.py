@@ -96,6 +96,9 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField("попыток", default=0)
     last_error = models.TextField("последняя ошибка", blank=True)
     next_attempt_at = models.DateTimeField("следующая попытка", null=True, blank=True)
+    # When the current send attempt began (set when a send claims the row). A reconciliation
+    # looks for the echo from here: updated_at moves with every reconciliation and would lose it.
+    attempt_started_at = models.DateTimeField("попытка начата", null=True, blank=True)
     idempotency_key = models.CharField("ключ идемпотентности", max_length=128, null=True, blank=True)
 
     created_at = models.DateTimeField("создано", auto_now_add=True)

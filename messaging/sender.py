@@ -54,7 +54,7 @@ HUMAN_MODE_ALLOWED = {
     Message.Purpose.PAYMENT,
 }
 # A reconciliation looks for the echo among the chat's newest messages, sent no earlier
-# than this before the attempt.
+# than this before the attempt began (Message.attempt_started_at, which no reconciliation moves).
 RECONCILE_LOOKBACK = timedelta(minutes=2)
 RECONCILE_PAGE = 50
 
@@ -79,7 +79,7 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     now = now or timezone.now()
     claimed = Message.objects.filter(
         pk=message_id, direction=Message.Direction.OUT, status=Message.Status.QUEUED
-    ).update(status=Message.Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    ).update(status=Message.Status.SENDING, attempts=F("attempts") + 1, updated_at=now, attempt_started_at=now)
     if not claimed:
         return SendOutcome("not_claimed")
     message = Message.objects.select_related("contact", "reply_to").get(pk=message_id)
@@ -229,7 +229,9 @@ def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:
     ):
         return SendOutcome("not_claimed")
     chat_id = f"{message.contact.phone}@c.us"
-    since = (seen or message.created_at) - RECONCILE_LOOKBACK
+    # Anchored on the attempt's own start: a reconciliation that failed moved updated_at, and
+    # looking back from there would miss the echo and send the message a second time.
+    since = (message.attempt_started_at or seen or message.created_at) - RECONCILE_LOOKBACK
     try:
         recent = client.messages_get(chat_id=chat_id, limit=RECONCILE_PAGE)
     except WappiTransientError as exc:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from celery.signals import before_task_publish
 from django.utils import timezone
 
@@ -114,6 +116,29 @@ def test_a_timed_out_send_is_reconciled_never_resent_blindly(fake_wappi, reply):
     fake_wappi.send_delay = 0
     outbox_reconcile(message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client())
     reply.refresh_from_db()
+    assert reply.status == "sent"
+    assert len(fake_wappi.sent) == 1  # the one that timed out, and nothing after it
+
+
+def test_a_timed_out_send_whose_first_reconciliation_hit_an_error_is_not_sent_again(fake_wappi, reply):
+    start = timezone.now()
+    with time_machine.travel(start, tick=True):
+        fake_wappi.send_delay = 1.0  # it reaches WhatsApp, but after we stopped waiting
+        assert outbox_send(message_id=reply.pk, client=fake_wappi.client(timeout=0.3)).status == "reconciling"
+        time.sleep(1.5)  # WhatsApp gets it now, although we stopped waiting
+        fake_wappi.send_delay = 0
+    with time_machine.travel(start + timedelta(minutes=5), tick=True):
+        fake_wappi.fail_next = [502]  # Wappi is down when the sweeper first looks
+        first = outbox_reconcile(
+            message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client()
+        )
+    with time_machine.travel(start + timedelta(minutes=10), tick=True):
+        second = outbox_reconcile(
+            message=Message.objects.select_related("contact").get(pk=reply.pk), client=fake_wappi.client()
+        )
+        outbox_send(message_id=reply.pk, client=fake_wappi.client())
+    reply.refresh_from_db()
+    assert (first.status, second.status) == ("reconciling", "sent")
     assert reply.status == "sent"
     assert len(fake_wappi.sent) == 1  # the one that timed out, and nothing after it
 
