@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import factory
 from django.utils import timezone
@@ -9,6 +10,8 @@ from django.utils import timezone
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from followups.models import FollowUp
 from messaging.models import Message
+
+ALMATY = ZoneInfo("Asia/Almaty")
 
 
 class ContactFactory(factory.django.DjangoModelFactory):
@@ -19,6 +22,13 @@ class ContactFactory(factory.django.DjangoModelFactory):
     chat_id = factory.LazyAttribute(lambda o: f"{o.phone}@c.us")
     name = factory.Faker("first_name", locale="ru_RU")
     full_name = factory.Faker("name", locale="ru_RU")
+
+
+class ClientFactory(ContactFactory):
+    """A contact the model recognised as a client (the ones the assistant and follow-ups serve)."""
+
+    is_client = True
+    classified_by = "model"
 
 
 class WhitelistEntryFactory(factory.django.DjangoModelFactory):
@@ -103,3 +113,31 @@ def wappi_incoming(
         "chat_type": "dialog",
         **fields,
     }
+
+
+def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment of the business's local time (Asia/Almaty)."""
+    return datetime(year, month, day, hour, minute, tzinfo=ALMATY)
+
+
+def silent_client(*, due: datetime, touch_number: int = 1, quiet_hours: float = 24, **contact_fields) -> FollowUp:
+    """A client who asked, got the bot's answer `quiet_hours` before `due`, and went silent;
+    their chain's touch `touch_number` is due at `due`."""
+    contact = ClientFactory(**contact_fields)
+    answered_at = due - timedelta(hours=quiet_hours)
+    InboundMessageFactory(
+        contact=contact,
+        text="Здравствуйте, сколько стоит доставка воды в офис?",
+        timestamp=answered_at - timedelta(minutes=5),
+        received_at=answered_at - timedelta(minutes=5),
+    )
+    reply = OutboundMessageFactory(
+        contact=contact,
+        text="Здравствуйте! Доставим в любой район Алматы. Сколько бутылей нужно в неделю? 😊",
+        status=Message.Status.SENT,
+        timestamp=answered_at,
+        sent_at=answered_at,
+    )
+    return FollowUpFactory(
+        contact=contact, touch_number=touch_number, next_touch_at=due, anchor_message=reply, anchor_at=answered_at
+    )

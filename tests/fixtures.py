@@ -5,20 +5,45 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
+from kombu.serialization import dumps, loads
 
+import messaging.views
+from ai.knowledge import knowledge_load
 from contacts.models import Contact
-from tests.factories import ContactFactory
+from tests.factories import ClientFactory
+from tests.processes import ROOT
 
 WEBHOOK_SECRET = "test-webhook-secret"
+DEMO_KNOWLEDGE = ROOT / "knowledge_base" / "demo"
 
 
 @pytest.fixture
-def payment_settings(settings):
+def no_pacing(settings):
+    """The sender sends at once: no gap between two sends to one number."""
+    settings.SEND_MIN_GAP_SECONDS = 0
+    settings.SEND_GAP_JITTER_SECONDS = 0
+
+
+@pytest.fixture
+def send_window(settings, no_pacing):
+    """Messages we start ourselves go out Monday to Friday, 10:00-19:00 Almaty time, up to 7
+    minutes late, at most 100 a day: the product's defaults, stated here so a test reads them."""
+    settings.FOLLOW_UP_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri"]
+    settings.FOLLOW_UP_SEND_START = 10
+    settings.FOLLOW_UP_SEND_END = 19
+    settings.FOLLOW_UP_JITTER_MINUTES = 7
+    settings.PROACTIVE_DAILY_LIMIT = 100
+
+
+@pytest.fixture
+def payment_settings(settings, send_window):
     """Kaspi Pay and post-purchase messages with the product's defaults, stated here so a test
-    reads them; managers get notified; the offline model; no pacing in the sender."""
+    reads them; managers get notified; the offline model."""
     settings.PAYMENT_APPROVAL_THRESHOLD = Decimal("100000")
     settings.PAYMENT_CHECK_DEBOUNCE_SECONDS = 30.0
     settings.PAYMENT_INVOICE_TTL_HOURS = 24.0
@@ -32,20 +57,19 @@ def payment_settings(settings):
     settings.POST_PURCHASE_MAX_DELAY_HOURS = 72.0
     settings.POST_PURCHASE_LOOKBACK_DAYS = 14.0
     settings.KASPI_SHOP_MAX_WINDOW_DAYS = 3.0
-    settings.PROACTIVE_DAILY_LIMIT = 100
-    settings.FOLLOW_UP_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri"]
-    settings.FOLLOW_UP_SEND_START = 10
-    settings.FOLLOW_UP_SEND_END = 19
-    settings.FOLLOW_UP_JITTER_MINUTES = 7
-    settings.SEND_MIN_GAP_SECONDS = 0
-    settings.SEND_GAP_JITTER_SECONDS = 0
     return settings
 
 
 @pytest.fixture
 def client_contact() -> Contact:
-    """A contact the model recognised as a client, the one the payment tests invoice."""
-    return ContactFactory(is_client=True, classified_by="model", phone="77011234567", name="Асель")
+    """A client the payment tests invoice."""
+    return ClientFactory(phone="77011234567", name="Асель")
+
+
+@pytest.fixture
+def demo_knowledge() -> None:
+    """The demo company's knowledge base (knowledge_base/demo), indexed."""
+    knowledge_load(path=DEMO_KNOWLEDGE)
 
 
 @pytest.fixture
@@ -58,6 +82,19 @@ def published():
 
     before_task_publish.connect(record, weak=False)
     yield names
+    before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def published_calls():
+    """(task name, first argument) of every task this test published to the broker."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(sender=None, body=None, **_kwargs):
+        sent.append((sender, body[0][0]))
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
     before_task_publish.disconnect(record)
 
 
@@ -75,3 +112,21 @@ def webhook(client, settings):
         )
 
     return post
+
+
+@pytest.fixture
+def handed_over(settings, monkeypatch) -> list[Any]:
+    """The payloads the webhook view hands to the ingest task, after the broker's JSON round trip
+    (the worker sees exactly that); nothing reaches the shared test broker. The secret is
+    WEBHOOK_SECRET."""
+    settings.WAPPI_WEBHOOK_SECRET = WEBHOOK_SECRET
+    payloads: list[Any] = []
+
+    def delay(payload: Any) -> None:
+        content_type, encoding, body = dumps(payload, serializer="json")
+        payloads.append(loads(body, content_type, encoding))
+
+    # A stand-in for the task where the view looks it up (it imports the task at module level).
+    stand_in = SimpleNamespace(delay=delay, apply_async=lambda args=(), kwargs=None, **_options: delay(*args))
+    monkeypatch.setattr(messaging.views, "ingest_webhook", stand_in)
+    return payloads

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,3 +127,15 @@ def stop_process(proc: subprocess.Popen[str], *, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_for(condition, *, timeout: float = 30.0, what: str):
+    """Polls `condition` until it returns something true (returned) or `timeout` seconds pass
+    (the test fails naming `what`): for effects another process makes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)

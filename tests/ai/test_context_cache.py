@@ -4,7 +4,6 @@ against the fake Gemini (which enforces the real API's rules on caches)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -15,18 +14,12 @@ from ai.models import ContextCache, ModelCall, PromptOverride
 from assistant.agent import agent_reply
 from assistant.pipeline import incoming_process
 from messaging.models import Message
-from tests.factories import ContactFactory, InboundMessageFactory
+from tests.factories import ClientFactory, customer_says
 from tests.fakes.gemini import function_call_response
+from tests.fixtures import DEMO_KNOWLEDGE
+from tests.processes import ROOT
 
-DEMO = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo_knowledge():
-    from ai.knowledge import knowledge_load
-
-    knowledge_load(path=DEMO)
 
 
 @pytest.fixture
@@ -39,14 +32,8 @@ def caching(settings, fake_gemini, demo_knowledge):
     return fake_gemini
 
 
-def customer_asks(text, contact=None):
-    moment = timezone.now() - timedelta(seconds=30)
-    contact = contact or ContactFactory(is_client=True)
-    return InboundMessageFactory(contact=contact, text=text, timestamp=moment, received_at=moment)
-
-
 def reply_to(text):
-    message = customer_asks(text)
+    message = customer_says(ClientFactory(), text)
     return agent_reply(contact=message.contact, message=message)
 
 
@@ -116,7 +103,7 @@ def test_a_changed_knowledge_base_or_prompt_gets_a_new_cache_and_the_old_one_is_
 
     PromptOverride.objects.create(
         name="sales_agent_prompt",
-        text=(Path(__file__).resolve().parents[2] / "ai/prompts/sales_agent_prompt.txt").read_text() + "\nБудь краток.",
+        text=(ROOT / "ai/prompts/sales_agent_prompt.txt").read_text() + "\nБудь краток.",
         is_active=True,
     )
     caching.reply_text("Ответ 2")
@@ -130,7 +117,7 @@ def test_a_changed_knowledge_base_or_prompt_gets_a_new_cache_and_the_old_one_is_
     assert [r.method for r in caching.cache_requests()] == ["POST", "POST", "DELETE"]
 
     # A new document in the knowledge base: a third cache.
-    (tmp_path / "extra.pdf").write_bytes((DEMO / "faq.pdf").read_bytes())
+    (tmp_path / "extra.pdf").write_bytes((DEMO_KNOWLEDGE / "faq.pdf").read_bytes())
     knowledge_load(path=tmp_path)
     caching.reply_text("Ответ 3")
     reply_to("Есть гарантия?")
@@ -239,7 +226,7 @@ def test_a_large_knowledge_base_sends_the_top_chunks_with_each_request(settings,
 def test_the_whole_flow_and_stats_show_hit_rate_cached_tokens_and_money_saved(caching, client, admin_client):
     for text in ("Сколько стоит аренда кулера?", "А доставка?", "Есть гарантия?"):
         caching.reply_text("Аренда кулера «Тау-2» — 2 500 ₸ в месяц 😊")
-        message = customer_asks(text)
+        message = customer_says(ClientFactory(), text)
         assert incoming_process(message_id=message.pk).status == "answered"
     assert Message.objects.filter(direction="out").count() == 3
 

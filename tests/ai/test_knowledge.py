@@ -7,7 +7,6 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from ai.knowledge import (
@@ -20,11 +19,11 @@ from ai.knowledge.chunking import CHUNK_MAX_CHARS, chunk_blocks
 from ai.knowledge.extract import Block, pdf_extract
 from ai.knowledge.selectors import _keyword_search
 from ai.models import KnowledgeChunk, KnowledgeDocument
+from tests.fixtures import DEMO_KNOWLEDGE
 
 pytestmark = pytest.mark.django_db
 
 FIXTURES = Path("/work/shared/testdata/pdfs")
-DEMO = Path(django_settings.BASE_DIR) / "knowledge_base" / "demo"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 Status = KnowledgeDocument.Status
 
@@ -88,7 +87,7 @@ def fixtures_kb(kb) -> Path:
 @pytest.fixture
 def demo_kb(kb) -> Path:
     for name in ("product_info.pdf", "pricing.pdf", "faq.pdf"):
-        shutil.copy(DEMO / name, kb / name)
+        shutil.copy(DEMO_KNOWLEDGE / name, kb / name)
     knowledge_load()
     return kb
 
@@ -282,7 +281,7 @@ def test_chunks_respect_headings_and_size():
 
 
 def test_the_command_prints_a_summary_per_document(kb):
-    shutil.copy(DEMO / "pricing.pdf", kb / "pricing.pdf")
+    shutil.copy(DEMO_KNOWLEDGE / "pricing.pdf", kb / "pricing.pdf")
     shutil.copy(FIXTURES / "rc4-128.pdf", kb / "rc4-128.pdf")
     out = StringIO()
 
@@ -296,8 +295,8 @@ def test_the_command_prints_a_summary_per_document(kb):
 
 def test_a_folder_scan_skips_the_demo_subfolder_unless_it_is_named(kb):
     (kb / "demo").mkdir()
-    shutil.copy(DEMO / "faq.pdf", kb / "demo" / "faq.pdf")
-    shutil.copy(DEMO / "pricing.pdf", kb / "pricing.pdf")
+    shutil.copy(DEMO_KNOWLEDGE / "faq.pdf", kb / "demo" / "faq.pdf")
+    shutil.copy(DEMO_KNOWLEDGE / "pricing.pdf", kb / "pricing.pdf")
 
     assert [r.path for r in knowledge_load()] == ["pricing.pdf"]
     assert [r.path for r in knowledge_load(path=kb / "demo")] == ["demo/faq.pdf"]
@@ -399,7 +398,7 @@ def test_the_demo_company_is_used_only_until_the_companys_own_pdfs_arrive(tmp_pa
     from ai.knowledge import knowledge_refresh
     from ai.models import KnowledgeDocument
 
-    demo = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
+    demo = DEMO_KNOWLEDGE
     settings.KNOWLEDGE_BASE_PATH = tmp_path
     shutil.copytree(demo, tmp_path / "demo")
     knowledge_refresh()

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from celery.signals import before_task_publish
 from django.utils import timezone
 from werkzeug import Response
 
@@ -114,35 +113,22 @@ def test_a_failed_voice_note_does_not_hold_up_the_customers_next_messages(
     assert incoming_process(message_id=text.pk).status == "answered"
 
 
-@pytest.fixture
-def published():
-    """(task name, first argument) of every task this test published to the broker."""
-    sent: list[tuple[str, int]] = []
-
-    def record(sender=None, body=None, **_kwargs):
-        sent.append((sender, body[0][0]))
-
-    before_task_publish.connect(record, weak=False)
-    yield sent
-    before_task_publish.disconnect(record)
-
-
 def test_a_transcribed_note_goes_to_the_assistant_once_the_transcript_is_committed(
-    fake_wappi, fake_gemini, voice_note, django_capture_on_commit_callbacks, published
+    fake_wappi, fake_gemini, voice_note, django_capture_on_commit_callbacks, published_calls
 ):
     fake_gemini.reply_text("Сколько стоит доставка?")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         voice_process(message_id=voice_note.pk, client=fake_wappi.client(), final_attempt=False)
-    assert published == []
+    assert published_calls == []
 
     for callback in callbacks:
         callback()
-    assert published == [("ai.process_incoming", voice_note.pk)]
+    assert published_calls == [("ai.process_incoming", voice_note.pk)]
 
 
 def test_a_note_that_could_not_be_transcribed_is_not_handed_to_the_assistant(
-    fake_wappi, voice_note, settings, django_capture_on_commit_callbacks, published
+    fake_wappi, voice_note, settings, django_capture_on_commit_callbacks, published_calls
 ):
     settings.LLM_BACKEND = "offline"
 
@@ -150,5 +136,5 @@ def test_a_note_that_could_not_be_transcribed_is_not_handed_to_the_assistant(
         outcome = voice_process(message_id=voice_note.pk, client=fake_wappi.client(), final_attempt=True)
 
     assert outcome.status == "failed"
-    assert ("ai.process_incoming", voice_note.pk) not in published
-    assert [name for name, _ in published] == ["messaging.send_outgoing"]  # the "please type" message
+    assert ("ai.process_incoming", voice_note.pk) not in published_calls
+    assert [name for name, _ in published_calls] == ["messaging.send_outgoing"]  # the "please type" message

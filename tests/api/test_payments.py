@@ -12,11 +12,6 @@ from tests.factories import ContactFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_contact():
-    return ContactFactory(is_client=True, classified_by="model", phone="77011234567", name="Асель")
-
-
 def invoice(contact, amount="25000"):
     return payment_request(contact=contact, amount=amount, description="Кулер Aqua Pro", created_by="ai").payment
 

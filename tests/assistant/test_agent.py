@@ -26,7 +26,7 @@ from assistant.agent import (
 from assistant.tools import Tool, tool_register
 from contacts.models import Contact
 from messaging.models import Message
-from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
+from tests.factories import ContactFactory, OutboundMessageFactory, customer_says
 from tests.fakes.gemini import function_call_response
 
 pytestmark = pytest.mark.django_db
@@ -40,11 +40,6 @@ MANAGER = "77019990011"
 def uncached(settings):
     """Every request carries its system instruction and tools (context caching has its own tests)."""
     settings.GEMINI_CACHE_ENABLED = False
-
-
-def customer_says(contact, text, *, seconds_ago=30):
-    moment = timezone.now() - timedelta(seconds=seconds_ago)
-    return InboundMessageFactory(contact=contact, text=text, timestamp=moment, received_at=moment)
 
 
 def system_of(request) -> str:

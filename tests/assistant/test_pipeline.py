@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from ai.knowledge import knowledge_load
 from ai.models import ClassificationRecord, ModelCall, PendingReply
 from ai.rules.optout import CONFIRMATION
 from assistant.pipeline import (
@@ -42,13 +40,6 @@ from tests.factories import (
 from tests.fakes.gemini import function_call_response
 
 pytestmark = pytest.mark.django_db
-
-DEMO = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
-
-
-@pytest.fixture
-def demo_knowledge():
-    knowledge_load(path=DEMO)
 
 
 def verdict(is_client, request_type="sales", confidence=0.9):

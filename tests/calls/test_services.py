@@ -40,15 +40,6 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
 NOW = at(20, 12).astimezone(UTC)  # Friday noon in Astana
 
 
-@pytest.fixture(autouse=True)
-def working_hours(settings):
-    settings.TIME_ZONE = "Asia/Almaty"
-    settings.WORKING_HOURS_START, settings.WORKING_HOURS_END = 10, 18
-    settings.CALL_SLOT_MINUTES, settings.CALL_MIN_LEAD_MINUTES, settings.MANAGER_CAPACITY = 30, 60, 1
-    settings.MANAGER_PHONES = ["+7 701 999 00 11"]
-    return settings
-
-
 def book(contact, start_text, *, topic="", now=NOW):
     return call_book(contact=contact, start_text=start_text, topic=topic, now=now)
 

@@ -18,14 +18,6 @@ ASTANA = ZoneInfo("Asia/Almaty")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=ASTANA).astimezone(UTC)  # Friday noon in Astana
 
 
-@pytest.fixture(autouse=True)
-def working_hours(settings):
-    settings.TIME_ZONE = "Asia/Almaty"
-    settings.WORKING_HOURS_START, settings.WORKING_HOURS_END = 10, 18
-    settings.CALL_SLOT_MINUTES, settings.CALL_MIN_LEAD_MINUTES, settings.MANAGER_CAPACITY = 30, 60, 1
-    settings.MANAGER_PHONES = ["+7 701 999 00 11"]
-
-
 def test_the_beat_task_sends_the_due_reminders():
     call_book(contact=ContactFactory(), start_text="2026-11-23T11:00", topic="", now=NOW)
     with time_machine.travel(datetime(2026, 11, 23, 10, 5, tzinfo=ASTANA), tick=False):

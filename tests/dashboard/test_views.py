@@ -29,7 +29,9 @@ from tests.factories import (
     InboundMessageFactory,
     OutboundMessageFactory,
     ScheduledCallFactory,
+    customer_says,
 )
+from tests.fakes.gemini import function_call_response
 
 pytestmark = pytest.mark.django_db
 
@@ -260,34 +262,15 @@ def test_the_number_of_queries_does_not_grow_with_the_data(admin_client, frozen)
     print(f"dashboard: {len(full)} queries, {elapsed * 1000:.0f} ms")  # noqa: T201 - measured for the report
 
 
-def _tool_call(name: str, args: dict) -> dict:
-    """A Gemini answer that calls one tool (the shape the real API sends)."""
-    return {
-        "candidates": [
-            {
-                "content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": args}}]},
-                "finishReason": "STOP",
-            }
-        ],
-        "usageMetadata": {"promptTokenCount": 800, "candidatesTokenCount": 12, "totalTokenCount": 812},
-        "modelVersion": "gemini-3.8-flash",
-    }
-
-
-def _customer_says(contact, text: str, *, seconds_ago: int = 10) -> Message:
-    moment = timezone.now() - timedelta(seconds=seconds_ago)
-    return InboundMessageFactory(contact=contact, text=text, timestamp=moment, received_at=moment)
-
-
 def test_every_way_the_assistant_hands_a_chat_to_a_manager_counts_once(admin_client, fake_gemini, settings):
     """The tool, a complaint, a question the model cannot answer, and the tool called in the late
     answer after a Gemini outage: four chats handed to a manager. An opt-out confirmation, a
     fallback and the managers' own notices are not hand-offs."""
     settings.MANAGER_PHONES = ["77019990011"]
     asks_for_a_person = ContactFactory(is_client=True)
-    fake_gemini.enqueue(_tool_call("handoff_to_manager", {"reason": "клиент просит человека"}))
+    fake_gemini.enqueue(function_call_response("handoff_to_manager", {"reason": "клиент просит человека"}))
     fake_gemini.reply_text("Передал менеджеру, он скоро напишет 👍")
-    assert incoming_process(message_id=_customer_says(asks_for_a_person, "Позовите человека").pk).status == (
+    assert incoming_process(message_id=customer_says(asks_for_a_person, "Позовите человека").pk).status == (
         "handed off"
     )
 
@@ -295,23 +278,23 @@ def test_every_way_the_assistant_hands_a_chat_to_a_manager_counts_once(admin_cli
     fake_gemini.reply_text(
         json.dumps({"isClient": True, "confidence": 0.9, "reasoning": "-", "requestType": "complaint"})
     )
-    assert incoming_process(message_id=_customer_says(complains, "Привезли брак").pk).status == "complaint handed off"
+    assert incoming_process(message_id=customer_says(complains, "Привезли брак").pk).status == "complaint handed off"
 
     unanswerable = ContactFactory(is_client=True)
     fake_gemini.reply_error(400, message="Request contains an invalid argument.")
-    assert incoming_process(message_id=_customer_says(unanswerable, "Вопрос").pk).status == "handed off"
+    assert incoming_process(message_id=customer_says(unanswerable, "Вопрос").pk).status == "handed off"
 
     during_outage = ContactFactory(is_client=True)
     for _ in range(3):  # the SDK's own retries, then the step gives up
         fake_gemini.reply_error(503)
-    assert incoming_process(message_id=_customer_says(during_outage, "Сколько стоит?").pk).status == "fallback"
-    fake_gemini.enqueue(_tool_call("handoff_to_manager", {"reason": "нужна точная цена"}))
+    assert incoming_process(message_id=customer_says(during_outage, "Сколько стоит?").pk).status == "fallback"
+    fake_gemini.enqueue(function_call_response("handoff_to_manager", {"reason": "нужна точная цена"}))
     fake_gemini.reply_text("Цену подтвердит менеджер, он уже в курсе 🙏")
     pending = PendingReply.objects.get(contact=during_outage)
     assert pending_retry(pending_id=pending.pk, now=timezone.now() + timedelta(minutes=2)).status == "answered"
 
     opts_out = ContactFactory(is_client=True)
-    assert incoming_process(message_id=_customer_says(opts_out, "стоп").pk).status == "opted out"
+    assert incoming_process(message_id=customer_says(opts_out, "стоп").pk).status == "opted out"
 
     html = admin_client.get(URL).content.decode()
 

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from followups.models import FollowUp
 from followups.runner import LEASE, _claim, followups_run_due
 from messaging.models import Message
-from tests.followups.conftest import local, silent_client
+from tests.factories import local, silent_client
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -15,12 +15,15 @@ from messaging.models import Message
 from messaging.sender import outbox_send
 from messaging.services import message_enqueue_outbound
 from tests.factories import (
+    ClientFactory,
     InboundMessageFactory,
     OutboundMessageFactory,
     ScheduledCallFactory,
     WhitelistEntryFactory,
+    local,
+    silent_client,
 )
-from tests.followups.conftest import client_contact, follow_up_messages, local, silent_client
+from tests.followups.conftest import follow_up_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +39,7 @@ def deliver(fake_wappi, message: Message) -> Message:
 
 def test_a_silent_client_gets_exactly_five_touches_at_the_right_times_and_then_none(fake_wappi, settings, rng):
     settings.FOLLOW_UP_JITTER_MINUTES = 0  # exact times; the jitter has its own tests
-    contact = client_contact(phone="77015550101")
+    contact = ClientFactory(phone="77015550101")
     with time_machine.travel(local(2026, 12, 7, 10, 55), tick=False) as clock:
         InboundMessageFactory(contact=contact, text="Здравствуйте, сколько стоит доставка воды?")
         clock.move_to(local(2026, 12, 7, 11, 0))

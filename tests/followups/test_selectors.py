@@ -12,8 +12,14 @@ from django.utils import timezone
 from followups.models import FollowUp, FollowUpTouch
 from followups.selectors import followup_counts, followup_stats, followup_touches_by_day
 from messaging.models import Message
-from tests.factories import ContactFactory, FollowUpFactory, InboundMessageFactory, OutboundMessageFactory
-from tests.followups.conftest import local, silent_client
+from tests.factories import (
+    ContactFactory,
+    FollowUpFactory,
+    InboundMessageFactory,
+    OutboundMessageFactory,
+    local,
+    silent_client,
+)
 
 pytestmark = pytest.mark.django_db
 

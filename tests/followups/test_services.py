@@ -17,8 +17,16 @@ from followups.services import (
     followup_send_now,
 )
 from messaging.models import Message
-from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, ScheduledCallFactory
-from tests.followups.conftest import client_contact, follow_up_messages, local, silent_client
+from tests.factories import (
+    ClientFactory,
+    ContactFactory,
+    InboundMessageFactory,
+    OutboundMessageFactory,
+    ScheduledCallFactory,
+    local,
+    silent_client,
+)
+from tests.followups.conftest import follow_up_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +46,7 @@ def active(contact) -> FollowUp | None:
 
 
 def test_a_bot_reply_to_a_client_enrols_touch_1_due_24_hours_later_once():
-    contact = client_contact()
+    contact = ClientFactory()
     reply = bot_says(contact, MONDAY_11)
     followup = followup_after_bot_message(message=reply, now=MONDAY_11)
     assert (followup.touch_number, followup.reason) == (1, "no_reply")
@@ -55,13 +63,13 @@ def test_a_bot_reply_to_a_client_enrols_touch_1_due_24_hours_later_once():
 
 def test_fractional_intervals_are_honoured(settings):
     settings.FOLLOW_UP_INTERVALS = [0.5, 1.5, 2, 3, 4]
-    contact = client_contact()
+    contact = ClientFactory()
     followup = followup_after_bot_message(message=bot_says(contact, MONDAY_11))
     assert followup.next_touch_at == MONDAY_11 + timedelta(minutes=30)
 
 
 def test_a_newer_bot_reply_moves_the_chain_and_an_older_one_does_not():
-    contact = client_contact()
+    contact = ClientFactory()
     first, second = bot_says(contact, MONDAY_11), bot_says(contact, MONDAY_11 + timedelta(hours=2))
     followup_after_bot_message(message=second)
     followup_after_bot_message(message=first)  # a late hook call for an older message
@@ -79,25 +87,25 @@ def test_a_newer_bot_reply_moves_the_chain_and_an_older_one_does_not():
     ids=["not-a-client", "unknown", "opted-out", "human-mode"],
 )
 def test_nobody_but_a_reachable_client_is_enrolled(contact_fields):
-    contact = client_contact(**contact_fields)
+    contact = ClientFactory(**contact_fields)
     assert followup_after_bot_message(message=bot_says(contact, MONDAY_11), now=MONDAY_11) is None
     assert not FollowUp.objects.filter(contact=contact).exists()
 
 
 def test_a_client_with_a_booked_call_is_not_enrolled():
-    contact = client_contact()
+    contact = ClientFactory()
     ScheduledCallFactory(contact=contact, scheduled_at=MONDAY_11 + timedelta(days=2))
     assert followup_after_bot_message(message=bot_says(contact, MONDAY_11), now=MONDAY_11) is None
 
 
 def test_follow_ups_switched_off_enrol_nobody(settings):
     settings.ENABLE_FOLLOW_UPS = False
-    contact = client_contact()
+    contact = ClientFactory()
     assert followup_after_bot_message(message=bot_says(contact, MONDAY_11)) is None
 
 
 def test_notifications_and_operator_messages_do_not_enrol():
-    contact = client_contact()
+    contact = ClientFactory()
     assert followup_after_bot_message(message=bot_says(contact, MONDAY_11, purpose="notification")) is None
     operator = OutboundMessageFactory(contact=contact, author="operator", status="sent", sent_at=MONDAY_11)
     assert followup_after_bot_message(message=operator) is None
@@ -157,7 +165,7 @@ def test_a_reply_after_touch_2_stops_the_chain_and_no_more_touches_go_out(rng):
 
 
 def test_a_clear_no_means_no_re_enrolment_until_the_client_writes_something_else():
-    contact = client_contact()
+    contact = ClientFactory()
     followup_after_bot_message(message=bot_says(contact, MONDAY_11))
     client_says(contact, MONDAY_11 + timedelta(hours=1), "Нет, не интересно")
     followup_on_customer_reply(contact=contact, intent="no", now=MONDAY_11 + timedelta(hours=1))
@@ -176,13 +184,13 @@ def test_a_clear_no_means_no_re_enrolment_until_the_client_writes_something_else
 
 
 def test_a_clear_yes_blocks_re_enrolment_too():
-    contact = client_contact()
+    contact = ClientFactory()
     followup_on_customer_reply(contact=contact, intent="yes", now=MONDAY_11)
     assert followup_after_bot_message(message=bot_says(contact, MONDAY_11 + timedelta(minutes=1))) is None
 
 
 def test_an_uncertain_answer_re_enrols_with_reason_uncertain_answer():
-    contact = client_contact()
+    contact = ClientFactory()
     followup_after_bot_message(message=bot_says(contact, MONDAY_11))
     client_says(contact, MONDAY_11 + timedelta(hours=2), "Подумаю")
     followup_on_customer_reply(contact=contact, intent="uncertain", now=MONDAY_11 + timedelta(hours=2))
@@ -198,7 +206,7 @@ def test_an_uncertain_answer_re_enrols_with_reason_uncertain_answer():
 
 def test_an_unknown_intent_is_refused():
     with pytest.raises(ValueError, match="unknown reply intent"):
-        followup_on_customer_reply(contact=client_contact(), intent="maybe")
+        followup_on_customer_reply(contact=ClientFactory(), intent="maybe")
 
 
 def test_restart_starts_again_from_touch_1_and_send_now_makes_the_touch_due():

@@ -5,7 +5,8 @@ import time_machine
 
 from followups.tasks import run_due
 from project.celery import app
-from tests.followups.conftest import follow_up_messages, local, silent_client
+from tests.factories import local, silent_client
+from tests.followups.conftest import follow_up_messages
 
 pytestmark = pytest.mark.django_db
 

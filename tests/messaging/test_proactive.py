@@ -15,23 +15,13 @@ from messaging.models import Message
 from messaging.sender import SendLater, outbox_due, outbox_send
 from tests.factories import ContactFactory, OutboundMessageFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("send_window")]
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 12, day, hour, minute, tzinfo=ALMATY)  # 7 Dec 2026 is a Monday
-
-
-@pytest.fixture(autouse=True)
-def _window(settings):
-    settings.FOLLOW_UP_SEND_DAYS = ["mon", "tue", "wed", "thu", "fri"]
-    settings.FOLLOW_UP_SEND_START = 10
-    settings.FOLLOW_UP_SEND_END = 19
-    settings.FOLLOW_UP_JITTER_MINUTES = 7
-    settings.SEND_MIN_GAP_SECONDS = 0
-    settings.SEND_GAP_JITTER_SECONDS = 0
 
 
 @pytest.mark.parametrize("purpose", [Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE])

@@ -20,9 +20,7 @@ HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он �
 
 
 @pytest.fixture(autouse=True)
-def _no_pacing(settings):
-    settings.SEND_MIN_GAP_SECONDS = 0
-    settings.SEND_GAP_JITTER_SECONDS = 0
+def _three_attempts(settings, no_pacing):
     settings.SEND_MAX_ATTEMPTS = 3
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from celery.signals import before_task_publish
 
 from followups.models import FollowUp
 from followups.receivers import count_from_sent_message
@@ -26,22 +25,9 @@ def test_each_messaging_signal_reaches_exactly_its_receivers_in_order(signal, ex
     assert receivers_of(signal) == expected
 
 
-@pytest.fixture
-def published():
-    """(task name, first argument) of every task this test published to the broker."""
-    sent: list[tuple[str, int]] = []
-
-    def record(sender=None, body=None, **_kwargs):
-        sent.append((sender, body[0][0]))
-
-    before_task_publish.connect(record, weak=False)
-    yield sent
-    before_task_publish.disconnect(record)
-
-
 @pytest.mark.django_db
 def test_a_typed_message_goes_to_the_assistant_and_a_voice_note_to_transcription_once_stored(
-    fake_wappi, django_capture_on_commit_callbacks, published
+    fake_wappi, django_capture_on_commit_callbacks, published_calls
 ):
     typed = fake_wappi.customer_writes("77012345678", "Сколько стоит доставка?")
     spoken = fake_wappi.customer_writes("77012345679", "", msg_type="ptt", file_link="https://example.org/a.ogg")
@@ -50,17 +36,19 @@ def test_a_typed_message_goes_to_the_assistant_and_a_voice_note_to_transcription
         report = ingest_events(events=[parse_sync_message(typed), parse_sync_message(spoken)], via="poll")
 
     text_id, voice_id = report.stored
-    assert published == [("ai.process_incoming", text_id), ("messaging.voice_transcribe", voice_id)]
+    assert published_calls == [("ai.process_incoming", text_id), ("messaging.voice_transcribe", voice_id)]
 
 
 @pytest.mark.django_db
-def test_nothing_is_handed_on_before_the_ingest_commits(fake_wappi, django_capture_on_commit_callbacks, published):
+def test_nothing_is_handed_on_before_the_ingest_commits(
+    fake_wappi, django_capture_on_commit_callbacks, published_calls
+):
     raw = fake_wappi.customer_writes("77012345678", "Здравствуйте")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         ingest_events(events=[parse_sync_message(raw)], via="poll")
 
-    assert published == []
+    assert published_calls == []
     assert len(callbacks) == 1
 
 

@@ -13,8 +13,8 @@ import pytest
 from celery import signals
 
 from project.lib import heartbeat
+from tests.processes import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 INTERFACES = [
     "project/metrics.py",
     "project/health.py",

@@ -9,7 +9,6 @@ import re
 import sys
 import unicodedata
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -37,8 +36,7 @@ from ai.models import ModelCall
 from assistant.pipeline import incoming_process
 from messaging.models import Message
 from tests.factories import ContactFactory, customer_says
-
-DEMO = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo"
+from tests.fixtures import DEMO_KNOWLEDGE
 
 HANDOFF = ToolSpec(
     name="handoff_to_manager",
@@ -522,7 +520,7 @@ def test_a_failing_knowledge_search_does_not_cost_the_customer_an_answer(monkeyp
 def test_the_offline_assistant_quotes_the_price_row_from_the_knowledge_base(settings):
     # With the demo knowledge base loaded, the price asked about, exactly as the price list writes it.
     settings.LLM_BACKEND = "offline"
-    knowledge_load(path=DEMO)
+    knowledge_load(path=DEMO_KNOWLEDGE)
     contact = ContactFactory(is_client=True)
     message = customer_says(contact, "Сколько стоит аренда кулера?")
     assert incoming_process(message_id=message.pk).status == "answered"

@@ -5,7 +5,6 @@ base is indexed."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import pytest
 from django.contrib.admin import helpers
@@ -17,6 +16,7 @@ from ai.models import ClassificationRecord, KnowledgeDocument, ModelCall, Pendin
 from ai.prompts import prompt_file, prompt_get
 from backoffice.admin.ai import OFFLINE_BANNER
 from tests.factories import ContactFactory, InboundMessageFactory
+from tests.fixtures import DEMO_KNOWLEDGE
 
 pytestmark = pytest.mark.django_db
 
@@ -219,7 +219,7 @@ def test_the_revert_action_puts_the_file_back_for_the_selected_prompts(admin_cli
 
 def test_an_operator_uploads_a_pdf_in_the_admin_and_it_is_indexed(admin_client, tmp_path, settings):
     settings.KNOWLEDGE_BASE_PATH = tmp_path
-    pricing = (Path(__file__).resolve().parents[3] / "knowledge_base" / "demo" / "pricing.pdf").read_bytes()
+    pricing = (DEMO_KNOWLEDGE / "pricing.pdf").read_bytes()
     response = admin_client.post(
         "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("Прайс 2026.pdf", pricing)}
     )

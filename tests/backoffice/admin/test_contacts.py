@@ -22,8 +22,9 @@ from tests.factories import (
     InboundMessageFactory,
     OutboundMessageFactory,
     ScheduledCallFactory,
+    local,
+    silent_client,
 )
-from tests.followups.conftest import local, silent_client
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ import pytest
 from django.urls import reverse
 
 from followups.models import FollowUp
-from tests.factories import FollowUpFactory
-from tests.followups.conftest import local, silent_client
+from tests.factories import FollowUpFactory, local, silent_client
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,11 @@ recorded metrics (metric, value, target, ratio), also written as JSON to var/ben
 from __future__ import annotations
 
 import platform
-from pathlib import Path
 
+from tests.processes import ROOT
 from tests.system.bench.util import RESULTS, write_run
 
-BENCH_DIR = Path(__file__).resolve().parents[3] / "var" / "bench"
+BENCH_DIR = ROOT / "var" / "bench"
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,12 +22,12 @@ from ai.usage import storage_cost_usd
 from assistant.agent import agent_reply
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 from tests.fakes.gemini import function_call_response
+from tests.fixtures import DEMO_KNOWLEDGE
 from tests.system.bench.test_knowledge_bench import FONT, catalogue
 from tests.system.bench.util import record, report
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 
-DEMO = Path(__file__).resolve().parents[3] / "knowledge_base" / "demo"
 CLIENTS, EXCHANGES = 20, 3
 QUESTIONS = (
     "Здравствуйте! Сколько стоит модель Тау-4-07?",
@@ -137,7 +136,7 @@ def test_the_small_demo_knowledge_base_is_below_the_models_cache_minimum(setting
     settings.GEMINI_CACHE_MIN_TOKENS = 4096
     fake_gemini.min_cache_tokens = 4096
     fake_gemini.auto_usage = True
-    knowledge_load(path=DEMO)
+    knowledge_load(path=DEMO_KNOWLEDGE)
     result = run(fake_gemini, settings, cache=True)
     report(
         "context caching: demo knowledge base",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import ROOT
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -21,7 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Screenshots and the like, kept after the run for a person to look at (var/ is gitignored).
-ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts"
+ARTIFACTS = ROOT / "var" / "test-artifacts"
 PASSWORD = "browser-test-password-1"
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between

@@ -8,12 +8,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.processes import ROOT
 from tests.system.bench.util import write_run
 from tests.system.loadlab.collect import outcome
 from tests.system.loadlab.fakes import REPLY_TEXT
@@ -150,7 +150,7 @@ class Verdict:
 
 
 VERDICTS: list[Verdict] = []
-CHAOS_DIR = Path(__file__).resolve().parents[3] / "var" / "chaos"
+CHAOS_DIR = ROOT / "var" / "chaos"
 
 
 def record(case: str, tally: Tally, *, health_shown: bool, health_detail: str) -> None:

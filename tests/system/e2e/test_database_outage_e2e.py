@@ -10,8 +10,7 @@ import pytest
 
 from messaging.models import Message
 from messaging.tasks import ingest_webhook
-from tests.processes import celery_worker
-from tests.system.e2e.test_gateway_e2e import wait_for
+from tests.processes import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

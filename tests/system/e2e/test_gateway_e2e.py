@@ -4,8 +4,6 @@ an outbound row is delivered back to the sandbox as a quoted reply."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.conf import settings
 
@@ -13,19 +11,9 @@ from messaging.models import Message
 from messaging.services import message_enqueue_outbound
 from sandbox.wappi import services as sandbox
 from sandbox.wappi.models import SandboxMessage
-from tests.processes import celery_worker
+from tests.processes import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def wait_for(condition, *, timeout: float = 30.0, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def test_a_sandbox_message_is_stored_answered_by_the_ai_step_and_delivered(live_server, settings_sandbox):

@@ -203,23 +203,6 @@ def envelopes(items: st.SearchStrategy[list[Any]]) -> st.SearchStrategy[Any]:
     )
 
 
-def customer_message(*, msg_id: str, phone: str = "77012345678", text: str = "Здравствуйте!") -> dict[str, Any]:
-    return {
-        "wh_type": "incoming_message",
-        "id": msg_id,
-        "type": "chat",
-        "body": text,
-        "from": f"{phone}@c.us",
-        "to": "77000000000@c.us",
-        "chatId": f"{phone}@c.us",
-        "senderName": "Айгерим",
-        "time": 1795410000,
-        "timestamp": "2026-11-23T10:00:00+05:00",
-        "is_me": False,
-        "chat_type": "dialog",
-    }
-
-
 @contextmanager
 def structured_logs() -> Iterator[list[dict[str, Any]]]:
     """The structlog event dicts logged meanwhile (any logger, INFO and up). A handler of its

@@ -21,12 +21,12 @@ from messaging.wire import (
     webhook_events,
 )
 from messaging.wire import clean_text as storable
+from tests.factories import wappi_incoming
 from tests.system.fuzz.strategies import (
     AWKWARD,
     FUZZ,
     HAZARDS,
     clean_text,
-    customer_message,
     envelopes,
     json_values,
     wappi_events,
@@ -90,7 +90,7 @@ def test_every_parsed_message_names_a_phone_and_has_an_aware_time(items):
     chat=st.sampled_from(["77012345678@c.us", "77012345678@s.whatsapp.net", "77012345678:3@s.whatsapp.net"]),
 )
 def test_a_customer_message_comes_out_intact_from_any_envelope_with_any_unicode(text, shape, chat):
-    item = {**customer_message(msg_id="3EB0FUZZ01", text=text), "chatId": chat, "from": chat}
+    item = {**wappi_incoming(msg_id="3EB0FUZZ01", text=text), "chatId": chat, "from": chat}
     payload = {"object": {"messages": [item]}, "list": [item], "flat": item, "single": {"messages": item}}[shape]
 
     [event] = parse_webhook(payload)
@@ -105,7 +105,7 @@ def test_a_customer_message_comes_out_intact_from_any_envelope_with_any_unicode(
 
 def test_a_body_of_megabytes_is_parsed_whole():
     text = ("Здравствуйте! 👋 " + AWKWARD[3]) * 60_000  # ~1.5 M characters
-    [event] = parse_webhook([customer_message(msg_id="BIG", text=text)])
+    [event] = parse_webhook([wappi_incoming(msg_id="BIG", text=text)])
     assert event.text == text.strip()
 
 
@@ -114,7 +114,7 @@ def test_a_body_of_megabytes_is_parsed_whole():
 )
 @pytest.mark.parametrize("parser", ["webhook", "poll"])
 def test_a_time_of_digits_float_cannot_read_falls_back_instead_of_crashing(time_value, parser):
-    item = {**customer_message(msg_id="T1"), "time": time_value}
+    item = {**wappi_incoming(msg_id="T1"), "time": time_value}
 
     event = parse_webhook([item])[0] if parser == "webhook" else parse_sync_message(item)
 
@@ -123,7 +123,7 @@ def test_a_time_of_digits_float_cannot_read_falls_back_instead_of_crashing(time_
 
 @pytest.mark.parametrize("parser", ["webhook", "poll"])
 def test_a_time_beyond_any_calendar_falls_back_instead_of_crashing(parser):
-    item = {**customer_message(msg_id="T2"), "time": 10**400}
+    item = {**wappi_incoming(msg_id="T2"), "time": 10**400}
 
     event = parse_webhook([item])[0] if parser == "webhook" else parse_sync_message(item)
 

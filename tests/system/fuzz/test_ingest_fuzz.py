@@ -16,7 +16,8 @@ from contacts.models import Contact, WhitelistEntry
 from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.wire import Ignored, Origin, WappiMessage, parse_sync_message, parse_webhook
-from tests.system.fuzz.strategies import FUZZ_DB, customer_message, structured_logs, wappi_events
+from tests.factories import wappi_incoming
+from tests.system.fuzz.strategies import FUZZ_DB, structured_logs, wappi_events
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,7 @@ REJECTED = {
 
 @pytest.mark.parametrize("change", REJECTED.values(), ids=REJECTED.keys())
 def test_every_rejected_event_leaves_a_structured_log_line_with_its_reason(change):
-    event = {**customer_message(msg_id="3EB0REJECTED"), **change}
+    event = {**wappi_incoming(msg_id="3EB0REJECTED"), **change}
     [parsed] = parse_webhook([event])
     assert isinstance(parsed, Ignored)
 
@@ -105,9 +106,9 @@ POISONED = {
 
 @pytest.mark.parametrize("change", POISONED.values(), ids=POISONED.keys())
 def test_one_poisoned_event_neither_crashes_the_batch_nor_loses_its_neighbours(change):
-    before = customer_message(msg_id="3EB0BEFORE", phone="77012345678", text="первое")
-    poisoned = {**customer_message(msg_id="3EB0POISON", phone="77025550101"), **change}
-    after = customer_message(msg_id="3EB0AFTER", phone="77475550202", text="третье")
+    before = wappi_incoming(msg_id="3EB0BEFORE", phone="77012345678", text="первое")
+    poisoned = {**wappi_incoming(msg_id="3EB0POISON", phone="77025550101"), **change}
+    after = wappi_incoming(msg_id="3EB0AFTER", phone="77475550202", text="третье")
 
     ingest_events(events=parse_webhook([before, poisoned, after]), via=Message.Via.WEBHOOK)
 

@@ -5,22 +5,19 @@ logged and stores nothing; the usable messages are stored exactly once."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
-from kombu.serialization import dumps, loads
 
-import messaging.tasks
 from messaging.models import GatewayState, Message
 from messaging.tasks import ingest_webhook
 from messaging.wire import WappiMessage, parse_webhook
+from tests.factories import wappi_incoming
+from tests.fixtures import WEBHOOK_SECRET
 from tests.system.fuzz.strategies import (
     FUZZ_HTTP,
-    customer_message,
     envelopes,
     json_values,
     structured_logs,
@@ -29,28 +26,9 @@ from tests.system.fuzz.strategies import (
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "fuzz-webhook-secret"
-
-
-@pytest.fixture
-def handed_over(settings, monkeypatch) -> list[Any]:
-    """The payloads the view hands to the ingest task, after the broker's JSON round trip (the
-    worker sees exactly that); nothing reaches the shared test broker."""
-    settings.WAPPI_WEBHOOK_SECRET = SECRET
-    payloads: list[Any] = []
-
-    def delay(payload: Any) -> None:
-        content_type, encoding, body = dumps(payload, serializer="json")
-        payloads.append(loads(body, content_type, encoding))
-
-    # The view imports the task when it runs: a stand-in on the module is what it finds.
-    stand_in = SimpleNamespace(delay=delay, apply_async=lambda args=(), kwargs=None, **_options: delay(*args))
-    monkeypatch.setattr(messaging.tasks, "ingest_webhook", stand_in)
-    return payloads
-
 
 def post(client, body: bytes | str):
-    return client.post(f"/webhooks/wappi/?secret={SECRET}", data=body, content_type="application/json")
+    return client.post(f"/webhooks/wappi/?secret={WEBHOOK_SECRET}", data=body, content_type="application/json")
 
 
 @FUZZ_HTTP
@@ -98,7 +76,7 @@ def _is_json(raw: bytes) -> bool:
 
 def test_a_megabyte_message_with_rtl_and_emoji_is_stored_whole(client, handed_over):
     text = "مرحبا 👨‍👩‍👧‍👦 Сәлем \u202eпотс\u202c " * 30_000  # ~1 M characters, ~2.5 MB of UTF-8
-    response = post(client, json.dumps({"messages": [customer_message(msg_id="3EB0HUGE", text=text)]}))
+    response = post(client, json.dumps({"messages": [wappi_incoming(msg_id="3EB0HUGE", text=text)]}))
 
     assert response.json() == {"status": "ok", "events": 1}
     ingest_webhook(handed_over[0])
@@ -107,7 +85,7 @@ def test_a_megabyte_message_with_rtl_and_emoji_is_stored_whole(client, handed_ov
 
 def test_a_body_over_the_upload_limit_is_refused_with_a_log_line_and_stores_nothing(client, handed_over, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
-    huge = json.dumps({"messages": [customer_message(msg_id="3EB0TOOBIG", text="ж" * 1_000_000)]})
+    huge = json.dumps({"messages": [wappi_incoming(msg_id="3EB0TOOBIG", text="ж" * 1_000_000)]})
 
     with structured_logs() as logs:
         response = post(client, huge)

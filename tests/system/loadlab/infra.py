@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.processes import ROOT
 
 
 def free_port() -> int:

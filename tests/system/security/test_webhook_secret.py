@@ -8,12 +8,13 @@ import json
 import pytest
 
 from messaging.models import GatewayState, Message
-from tests.system.fuzz.strategies import customer_message, structured_logs
-from tests.system.security.conftest import SECRET
+from tests.factories import wappi_incoming
+from tests.fixtures import WEBHOOK_SECRET as SECRET
+from tests.system.fuzz.strategies import structured_logs
 
 pytestmark = pytest.mark.django_db
 
-BODY = json.dumps({"messages": [customer_message(msg_id="3EB0SEC1")]})
+BODY = json.dumps({"messages": [wappi_incoming(msg_id="3EB0SEC1")]})
 
 
 @pytest.mark.parametrize(
