@@ -17,7 +17,7 @@ from django.db.models import Count, F, Max, Q
 
 from ai.knowledge.prices import PriceRow, price_rows
 from ai.models import KnowledgeChunk, KnowledgeDocument
-from ai.rules.guard import known_figures
+from ai.rules.guard import FIGURES_VERSION, known_figures
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Question words and fillers that match everything; kept short on purpose.
@@ -272,7 +272,7 @@ def knowledge_prompt_text(*, max_chars: int = 30000) -> str:
 def knowledge_figures() -> frozenset[str]:
     """The figures of every indexed chunk, what the number guard checks replies against. Parsed
     once per state of the knowledge base (not per reply), kept in the cache."""
-    key = f"ai:kb-figures:{knowledge_state_key()}"
+    key = f"ai:kb-figures:v{FIGURES_VERSION}:{knowledge_state_key()}"
     figures = cache.get(key)
     if figures is None:
         text = "\n".join(KnowledgeChunk.objects.filter(document__status="indexed").values_list("text", flat=True))
