@@ -55,6 +55,9 @@ class Draft:
 
     text: str
     final_safe_text: str | None = None
+    # Figures this draft may state besides the knowledge base's and the caller's: what the
+    # tools told the model while it wrote it (an invoice's total, a booked slot).
+    allowed_figures: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def compose(
             written = Draft(written)
         text = clean_reply(written.text)
         drafts.append(text)
-        figures = _unsupported(text, allowed) if text else ()
+        figures = _unsupported(text, allowed | written.allowed_figures) if text else ()
         if text and not figures:
             return Composed(text=text, result=_ok(attempt), drafts=tuple(drafts))
         if written.final_safe_text is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,9 @@ class AgentReply:
     text: str
     handed_off: bool
     call_ids: tuple[int, ...]
+    # What the tools answered in this reply, as JSON texts: facts of our own (an invoice's total,
+    # a booked slot) that the reply may repeat.
+    tool_facts: tuple[str, ...] = ()
 
 
 def agent_reply(*, contact: Contact, message: Message, now: datetime | None = None, correction: str = "") -> AgentReply:
@@ -65,6 +69,7 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
     tools, backend = tool_specs(), get_backend()
     tool_ctx = ToolContext(contact=contact, message=message, now=now)
     call_ids: list[int] = []
+    tool_facts: list[str] = []
     handed_off = False
     for _step in range(MAX_TOOL_STEPS):
         generation = backend.converse(system=system, turns=turns, tools=tools, ctx=ctx, context=context)
@@ -75,7 +80,7 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
             text = (generation.text or "").strip()
             if not text:
                 raise LLMPermanentError("the model answered with no text")
-            return AgentReply(text=text, handed_off=handed_off, call_ids=tuple(call_ids))
+            return AgentReply(text=text, handed_off=handed_off, call_ids=tuple(call_ids), tool_facts=tuple(tool_facts))
         results = tuple(
             # The tool set stays the same for the whole loop (it is part of the cached prefix), so
             # a second hand-off in one answer is answered here instead of notifying twice.
@@ -84,6 +89,7 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
             else tool_run(call=call, ctx=tool_ctx)
             for call in generation.tool_calls
         )
+        tool_facts.extend(json.dumps(result.response, ensure_ascii=False) for result in results)
         handed_off = handed_off or any(call.name == HANDOFF.spec.name for call in generation.tool_calls)
         turns = [*turns, Turn(role="model", tool_calls=generation.tool_calls), Turn(role="user", tool_results=results)]
     raise LLMPermanentError(f"no answer after {MAX_TOOL_STEPS} tool rounds")

@@ -21,6 +21,7 @@ from ai.compose import Correction, Draft, Result, compose
 from ai.intent import reply_intent
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
+from ai.rules.guard import known_figures
 from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.rules.optout import is_opt_out
 from assistant.agent import AgentReply, agent_reply
@@ -189,7 +190,11 @@ def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answ
         note = CORRECTION.format(figures=correction.figures_text) if correction and correction.figures else ""
         reply = agent_reply(contact=contact, message=message, now=now, correction=note)
         replies.append(reply)
-        return Draft(reply.text, final_safe_text=HANDOFF_TEXT if reply.handed_off else None)
+        return Draft(
+            reply.text,
+            final_safe_text=HANDOFF_TEXT if reply.handed_off else None,
+            allowed_figures=frozenset(figure for fact in reply.tool_facts for figure in known_figures(fact)),
+        )
 
     composed = compose(draft=draft, safe_text=SAFE_FIGURES_TEXT)
     review_note = ""

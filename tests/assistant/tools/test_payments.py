@@ -250,3 +250,21 @@ def test_the_tool_tells_the_model_the_price_rule():
 
     assert "прайс" in spec.description
     assert "already_open" in spec.description
+
+
+@pytest.mark.usefixtures("demo_knowledge")
+def test_the_reply_may_state_the_total_the_tool_just_invoiced(fake_gemini, fake_kaspi):
+    # Given a customer who takes three bottles: the knowledge base lists 1 200 ₸ a bottle, never 3 600
+    contact = ContactFactory(is_client=True, classified_by="model")
+    message = customer_says(contact, "Давайте 3 бутыли по 19 литров")
+    fake_gemini.enqueue(
+        function_call_response("create_payment_link", {"amount": 3600, "description": "3 бутыли воды 19 л"})
+    )
+    # When the model confirms the invoice with its total
+    fake_gemini.reply_text("Выставил счёт на 3 600 ₸ в приложении Kaspi 👍")
+
+    incoming_process(message_id=message.pk)
+
+    # Then the customer reads the total the invoice really has, not the safe line
+    [reply] = Message.objects.filter(contact=contact, purpose="reply")
+    assert reply.text == "Выставил счёт на 3 600 ₸ в приложении Kaspi 👍"
