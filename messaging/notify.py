@@ -8,8 +8,8 @@ from django.conf import settings
 from contacts.models import Contact
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from contacts.selectors import contact_is_whitelisted
+from messaging import services  # a module import: the sender notifies, and services enqueue through it
 from messaging.models import Message
-from messaging.services import message_enqueue_outbound
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,7 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
         manager, _ = Contact.objects.get_or_create(
             phone=phone, defaults={"name": "Менеджер", "is_client": False, "classified_by": "operator"}
         )
-        message_enqueue_outbound(
+        services.message_enqueue_outbound(
             contact=manager,
             text=text,
             purpose=Message.Purpose.NOTIFICATION,

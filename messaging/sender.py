@@ -21,8 +21,9 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.selectors import contact_eligibility
+from messaging import notify
 from messaging.models import Message
 from messaging.proactive import PROACTIVE_PURPOSES, Hold, proactive_gate
 from messaging.signals import announce, outbound_sent
@@ -57,6 +58,11 @@ HUMAN_MODE_ALLOWED = {
 # than this before the attempt began (Message.attempt_started_at, which no reconciliation moves).
 RECONCILE_LOOKBACK = timedelta(minutes=2)
 RECONCILE_PAGE = 50
+# Answers to a customer that lose their point when late: past settings.OUTBOX_MAX_AGE_HOURS they
+# are not sent, and the managers are told instead (as the assistant does for a late answer).
+AGE_LIMITED = {Message.Purpose.REPLY, Message.Purpose.FALLBACK}
+TOO_OLD = "too old to send"
+CALL_STARTED = "the call has already started or was cancelled: reminder not sent"
 
 
 class SendLater(Exception):
@@ -85,6 +91,8 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     message = Message.objects.select_related("contact", "reply_to").get(pk=message_id)
 
     refusal, not_before = _recheck(message, now)
+    if not refusal:
+        refusal = _stale(message, now)
     if refusal:
         _finish(message, status=Message.Status.FAILED, error=refusal)
         log.info("send.refused", message_id=message.pk, reason=refusal)
@@ -150,6 +158,35 @@ def _recheck(message: Message, now: datetime) -> tuple[str, datetime | None]:
     if message.author == Message.Author.BOT and eligibility.operator_mode and message.purpose not in HUMAN_MODE_ALLOWED:
         return REFUSALS[Hold.OPERATOR_MODE], None
     return "", None
+
+
+def _stale(message: Message, now: datetime) -> str:
+    """Why a row is too late to go out at all, or "". A bot's answer older than
+    OUTBOX_MAX_AGE_HOURS would confuse more than help: the managers get one notice for it
+    instead (keyed by the row, so a second look never notifies twice). A call reminder whose
+    call has begun (or is no longer scheduled) is pointless."""
+    if message.author == Message.Author.BOT and message.purpose in AGE_LIMITED:
+        age = now - message.created_at
+        if age > timedelta(hours=settings.OUTBOX_MAX_AGE_HOURS):
+            hours = int(age.total_seconds() // 3600)
+            notify.managers_notify(
+                contact=message.contact,
+                reason=f"Ответ клиенту не отправлен: он ждал отправки {hours} ч. Ответьте клиенту сами",
+                summary=message.text,
+                key=f"outbox-too-old:{message.pk}",
+            )
+            return f"{TOO_OLD}: queued {hours} h ago; the managers were notified"
+    key = message.idempotency_key or ""
+    if message.purpose == Message.Purpose.BOOKING and key.startswith("call-reminder:"):
+        reminder_id = key.removeprefix("call-reminder:")
+        current = CallReminder.objects.filter(
+            pk=int(reminder_id) if reminder_id.isdigit() else 0,
+            call__status=ScheduledCall.Status.SCHEDULED,
+            call__scheduled_at__gt=now,
+        )
+        if not current.exists():
+            return CALL_STARTED
+    return ""
 
 
 def _pace(phone: str) -> None:

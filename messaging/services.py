@@ -4,8 +4,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from messaging import tasks  # a module import: tasks -> sender -> notify -> services is a cycle
 from messaging.models import Message
-from messaging.tasks import send_outgoing
 
 
 @transaction.atomic
@@ -53,4 +53,4 @@ def message_enqueue_outbound(
 
 
 def _enqueue_send(message_id: int) -> None:
-    send_outgoing.delay(message_id)
+    tasks.send_outgoing.delay(message_id)

@@ -423,6 +423,9 @@ SEND_MIN_GAP_SECONDS = env.float("SEND_MIN_GAP_SECONDS", default=1.5)
 SEND_GAP_JITTER_SECONDS = env.float("SEND_GAP_JITTER_SECONDS", default=1.5)
 SEND_MAX_PER_MINUTE = env.int("SEND_MAX_PER_MINUTE", default=40, minimum=1)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6, minimum=1)
+# A bot's reply or fallback still unsent after this many hours is not sent (a late answer
+# confuses more than it helps); the managers are told instead.
+OUTBOX_MAX_AGE_HOURS = env.int("OUTBOX_MAX_AGE_HOURS", default=6, minimum=1)
 
 GEMINI_API_KEY = env.token("GEMINI_API_KEY", example="the key from Google AI Studio (AIza...)")
 GEMINI_BASE_URL = env.url("GEMINI_BASE_URL", default="", example="https://generativelanguage.googleapis.com")

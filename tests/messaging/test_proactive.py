@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from contacts.models import CallReminder
 from messaging.models import Message
 from messaging.sender import SendLater, outbox_due, outbox_send
-from tests.factories import ContactFactory, OutboundMessageFactory
+from tests.factories import ContactFactory, OutboundMessageFactory, ScheduledCallFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("send_window")]
 
@@ -54,3 +55,52 @@ def test_a_reply_is_not_held_by_the_send_window(fake_wappi):
     with time_machine.travel(local(9, 23, 30), tick=False):
         row = OutboundMessageFactory(contact=contact, text="Да, доставим завтра 😊")
         assert outbox_send(message_id=row.pk, client=fake_wappi.client()).status == "sent"
+
+
+def test_a_follow_up_queued_at_18_55_whose_worker_was_down_goes_out_at_the_next_opening_not_at_2_am(fake_wappi):
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    with time_machine.travel(local(9, 18, 55), tick=False):
+        row = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.FOLLOW_UP, text="Остались вопросы?")
+
+    # The worker comes back at 02:00 and takes the queue
+    with time_machine.travel(local(10, 2), tick=False), pytest.raises(SendLater):
+        outbox_send(message_id=row.pk, client=fake_wappi.client())
+
+    assert fake_wappi.sent == []
+    row.refresh_from_db()
+    assert local(10, 10) <= row.next_attempt_at <= local(10, 10, 7)
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=31), tick=False):
+        assert outbox_send(message_id=row.pk, client=fake_wappi.client()).status == "sent"
+    assert [m["body"] for m in fake_wappi.sent] == ["Остались вопросы?"]
+
+
+def test_a_call_reminder_goes_out_before_the_call_but_never_after_it_started(fake_wappi):
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    reminders = []
+    for text in ("Напоминаю: созвон в 10:00", "Напоминаю: созвон в 10:00, второй"):
+        with time_machine.travel(local(10, 9), tick=False):
+            call = ScheduledCallFactory(contact=contact, scheduled_at=local(10, 10))
+            reminder = CallReminder.objects.create(
+                call=call, audience=CallReminder.Audience.CLIENT, due_at=local(10, 9)
+            )
+            reminders.append(
+                OutboundMessageFactory(
+                    contact=contact,
+                    purpose=Message.Purpose.BOOKING,
+                    text=text,
+                    idempotency_key=f"call-reminder:{reminder.pk}",
+                )
+            )
+
+    # One hour before the call it goes out; the other, taken by a worker that was down, after
+    # the call began, does not.
+    with time_machine.travel(local(10, 9, 1), tick=False):
+        assert outbox_send(message_id=reminders[0].pk, client=fake_wappi.client()).status == "sent"
+    with time_machine.travel(local(10, 10, 5), tick=False):
+        late = outbox_send(message_id=reminders[1].pk, client=fake_wappi.client())
+
+    assert late.status == "skipped"
+    assert [m["body"] for m in fake_wappi.sent] == ["Напоминаю: созвон в 10:00"]
+    reminders[1].refresh_from_db()
+    assert reminders[1].status == Message.Status.FAILED
+    assert "the call has already started" in reminders[1].last_error

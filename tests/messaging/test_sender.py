@@ -31,6 +31,28 @@ def reply():
     return OutboundMessageFactory(contact=contact, reply_to=question, text="Тариф «Старт» — 9 900 ₸ в месяц 😊")
 
 
+def test_a_reply_queued_seven_hours_ago_is_not_sent_and_the_managers_are_told_instead(fake_wappi, reply, settings):
+    settings.MANAGER_PHONES = ["+7 701 999 00 11"]
+    Message.objects.filter(pk=reply.pk).update(created_at=timezone.now() - timedelta(hours=7))
+
+    outcome = outbox_send(message_id=reply.pk, client=fake_wappi.client())
+    again = outbox_send(message_id=reply.pk, client=fake_wappi.client())
+
+    reply.refresh_from_db()
+    assert (outcome.status, again.status) == ("skipped", "not_claimed")
+    assert reply.status == "failed"
+    assert "too old to send" in reply.last_error
+    notices = Message.objects.filter(contact__phone="77019990011", purpose=Message.Purpose.NOTIFICATION)
+    assert notices.count() == 1
+    assert "Ответ клиенту не отправлен" in notices.get().text
+    assert "77012345678" not in [m["recipient"] for m in fake_wappi.sent]
+
+
+def test_a_reply_younger_than_the_age_limit_is_sent(fake_wappi, reply):
+    Message.objects.filter(pk=reply.pk).update(created_at=timezone.now() - timedelta(hours=5))
+    assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "sent"
+
+
 def test_a_reply_is_sent_once_as_a_quote_and_the_question_is_marked_read(fake_wappi, reply):
     outcome = outbox_send(message_id=reply.pk, client=fake_wappi.client())
     reply.refresh_from_db()

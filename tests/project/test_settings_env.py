@@ -116,6 +116,7 @@ WRONG: dict[str, tuple[str, dict[str, str]]] = {
     "SEND_GAP_JITTER_SECONDS": ("a bit", {}),
     "SEND_MAX_PER_MINUTE": ("0", {}),
     "SEND_MAX_ATTEMPTS": ("3.5", {}),
+    "OUTBOX_MAX_AGE_HOURS": ("0", {}),
     "GEMINI_API_KEY": ("'AIzaKeyPastedWithQuotes'", {}),
     "GEMINI_BASE_URL": ("generativelanguage.googleapis.com", {}),
     "GEMINI_MODEL": ("gemini 3.8 flash", {}),
