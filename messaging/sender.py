@@ -17,7 +17,7 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from messaging.models import Message
 from messaging.proactive import PROACTIVE_PURPOSES, Hold, proactive_gate
 from messaging.signals import announce, outbound_sent
 from messaging.wappi import (
+    WappiAuthError,
     WappiClient,
     WappiError,
     WappiPermanentError,
@@ -62,6 +63,10 @@ RECONCILE_PAGE = 50
 # are not sent, and the managers are told instead (as the assistant does for a late answer).
 AGE_LIMITED = {Message.Purpose.REPLY, Message.Purpose.FALLBACK}
 TOO_OLD = "too old to send"
+# The failure of a row that met only transient errors (a gateway outage): re-driven once Wappi is back.
+GAVE_UP = "gave up after"
+LOGGED_OUT = "gateway not authorized"  # the phone was logged out of Wappi
+REDRIVEN = "re-driven after the gateway outage"
 CALL_STARTED = "the call has already started or was cancelled: reminder not sent"
 
 
@@ -126,7 +131,9 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     except WappiTransientError as exc:
         return _retry_or_fail(message, exc, now)
     except WappiPermanentError as exc:  # auth errors included: fatal, shown on /health
-        _finish(message, status=Message.Status.FAILED, error=str(exc))
+        # A logged-out phone is an outage too: the row is re-driven once Wappi is back.
+        error = f"{LOGGED_OUT}: {exc}" if isinstance(exc, WappiAuthError) else str(exc)
+        _finish(message, status=Message.Status.FAILED, error=error)
         log.warning("send.failed", message_id=message.pk, error=str(exc))
         return SendOutcome("failed", str(exc))
 
@@ -205,7 +212,7 @@ def _pace(phone: str) -> None:
 def _retry_or_fail(message: Message, exc: WappiTransientError, now: datetime) -> SendOutcome:
     attempts = message.attempts  # loaded after the claim counted this attempt
     if attempts >= settings.SEND_MAX_ATTEMPTS:
-        _finish(message, status=Message.Status.FAILED, error=f"gave up after {attempts} attempts: {exc}")
+        _finish(message, status=Message.Status.FAILED, error=f"{GAVE_UP} {attempts} attempts: {exc}")
         log.warning("send.gave_up", message_id=message.pk, attempts=attempts, error=str(exc))
         return SendOutcome("failed", str(exc))
     delay = min(600.0, 5 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
@@ -300,6 +307,31 @@ def outbox_reconcile(*, message: Message, client: WappiClient) -> SendOutcome:
         return SendOutcome("not_claimed")
     log.info("send.reconciled_as_lost", message_id=message.pk)
     return SendOutcome("requeued")
+
+
+def outbox_redrive(*, now: datetime | None = None) -> list[int]:
+    """After a gateway outage: rows that failed for good on transient errors only (the outage)
+    and are younger than OUTBOX_MAX_AGE_HOURS go back to the queue, each with a fresh set of
+    attempts. The send re-checks everything as usual (the send window, operator mode, the
+    age). Returns the ids requeued; the caller enqueues their sends."""
+    now = now or timezone.now()
+    failed = Message.objects.filter(
+        direction=Message.Direction.OUT,
+        status=Message.Status.FAILED,
+        created_at__lte=now,
+        created_at__gte=now - timedelta(hours=settings.OUTBOX_MAX_AGE_HOURS),
+    )
+    ids = list(
+        failed.filter(Q(last_error__startswith=GAVE_UP) | Q(last_error__startswith=LOGGED_OUT)).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    Message.objects.filter(pk__in=ids, status=Message.Status.FAILED).update(
+        status=Message.Status.QUEUED, attempts=0, next_attempt_at=now, last_error=REDRIVEN
+    )
+    if ids:
+        log.info("send.redriven", count=len(ids))
+    return ids
 
 
 def outbox_due(

@@ -75,6 +75,10 @@ def sweep_outbox() -> str:
 
 @shared_task(name="messaging.check_wappi_status", ignore_result=True)
 def check_wappi_status() -> str:
+    """Records Wappi's health on GatewayState (shown on /health). When it is healthy again
+    after a failed check, the rows that failed for good during the outage are sent again."""
+    before = GatewayState.objects.filter(pk=1).first()
+    was_down = before is not None and (before.authorized is False or bool(before.auth_error))
     try:
         status = client_from_settings().get_status()
     except WappiError as exc:
@@ -95,4 +99,7 @@ def check_wappi_status() -> str:
             "auth_checked_at": timezone.now(),
         },
     )
+    if status.healthy and was_down:
+        for pk in sender.outbox_redrive():
+            send_outgoing.apply_async((pk,), expires=300)
     return "healthy" if status.healthy else f"unhealthy: {status.app_status}"

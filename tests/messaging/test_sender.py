@@ -9,9 +9,9 @@ from celery.signals import before_task_publish
 from django.utils import timezone
 
 from contacts.models import Contact
-from messaging.models import Message
+from messaging.models import GatewayState, Message
 from messaging.sender import SendLater, outbox_due, outbox_reconcile, outbox_send
-from messaging.tasks import sweep_outbox
+from messaging.tasks import check_wappi_status, sweep_outbox
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, WhitelistEntryFactory
 
 pytestmark = pytest.mark.django_db
@@ -314,3 +314,53 @@ def test_a_customer_who_opted_out_is_still_told_their_question_went_to_a_manager
     told = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.HANDOFF, text=HANDOFF_TEXT)
 
     assert outbox_send(message_id=told.pk, client=fake_wappi.client()).status == "sent"
+
+
+@pytest.fixture
+def wappi_is_the_fake(fake_wappi, settings):
+    settings.WAPPI_SANDBOX = False
+    settings.WAPPI_BASE_URL = fake_wappi.server.url_for("/").rstrip("/")
+    settings.WAPPI_TOKEN = "fake-wappi-token"
+    settings.WAPPI_PROFILE_ID = "fake-0001"
+    return fake_wappi
+
+
+def test_a_reply_that_failed_during_a_gateway_outage_is_sent_once_wappi_is_healthy_again(wappi_is_the_fake, reply):
+    fake_wappi = wappi_is_the_fake
+    fake_wappi.fail_next = [503, 503, 503]
+    client = fake_wappi.client()
+    for _ in range(2):
+        with pytest.raises(SendLater):
+            outbox_send(message_id=reply.pk, client=client)
+    assert outbox_send(message_id=reply.pk, client=client).status == "failed"
+    fake_wappi.fail_next = [503]
+    assert check_wappi_status().startswith("error")  # the outage, as the status check sees it
+
+    assert check_wappi_status() == "healthy"
+    reply.refresh_from_db()
+    assert reply.status == "queued"
+    assert outbox_send(message_id=reply.pk, client=client).status == "sent"
+    assert check_wappi_status() == "healthy"  # a healthy check with no outage before re-drives nothing
+    assert [m["body"] for m in fake_wappi.sent] == [reply.text]
+
+
+def test_a_reply_that_failed_during_an_outage_too_long_ago_is_not_re_driven(wappi_is_the_fake, reply):
+    Message.objects.filter(pk=reply.pk).update(
+        status="failed", last_error="gave up after 3 attempts: 503", created_at=timezone.now() - timedelta(hours=7)
+    )
+    GatewayState.objects.update_or_create(pk=1, defaults={"auth_error": "503"})
+    assert check_wappi_status() == "healthy"
+    reply.refresh_from_db()
+    assert reply.status == "failed"
+
+
+def test_a_reply_that_failed_while_the_phone_was_logged_out_is_sent_once_it_is_back(wappi_is_the_fake, reply):
+    fake_wappi = wappi_is_the_fake
+    fake_wappi.fail_next = [401]
+    assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "failed"
+    fake_wappi.fail_next = [401]
+    assert check_wappi_status().startswith("error")
+
+    assert check_wappi_status() == "healthy"
+    assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "sent"
+    assert [m["body"] for m in fake_wappi.sent] == [reply.text]
