@@ -166,4 +166,6 @@ def gateway_status() -> dict[str, object]:
         "polling_backoff_until": state.backoff_until.isoformat() if state and state.backoff_until else None,
         "quarantined_chats": len(quarantined),
         "quarantine_alarm": alarm,
+        # Outbound messages that failed for good (also whatsapp_send_failures on /metrics).
+        "failed_sends": Message.objects.filter(direction=Message.Direction.OUT, status=Message.Status.FAILED).count(),
     }

@@ -10,7 +10,7 @@ from django.utils import timezone
 from ai.models import PendingReply
 from assistant.pipeline import incoming_process
 from project.lib.heartbeat import heartbeat_record
-from tests.factories import ContactFactory, InboundMessageFactory
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 from tests.processes import run_python
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +109,11 @@ def test_health_shows_the_model_in_trouble_while_it_fails_and_customers_wait(cli
     PendingReply.objects.update(resolved_at=timezone.now())  # answered once Gemini is back
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
         assert client.get("/health").json()["llm"]["status"] == "ok"
+
+
+def test_health_counts_the_messages_that_failed_for_good(client):
+    contact = ContactFactory(phone="77012345678")
+    OutboundMessageFactory(contact=contact, status="failed", last_error="gave up after 6 attempts: HTTP 503")
+    OutboundMessageFactory(contact=contact, status="sent")
+    body = client.get("/health").json()
+    assert body["wappi"]["failed_sends"] == 1
