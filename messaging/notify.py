@@ -14,11 +14,13 @@ from messaging.models import Message
 log = structlog.get_logger(__name__)
 
 
-def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: str) -> int:
+def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: str, who: str = "") -> int:
     """Queues one WhatsApp message per manager: who, which number, why, and a one-line summary.
     `key` makes it idempotent (the same event never notifies twice). Returns how many. `contact`
-    is None for a record whose contact was forgotten (a kept payment)."""
-    who = f"{contact.display_name or 'Без имени'}, {format_phone(contact.phone)}" if contact else "контакт удалён"
+    is None for a record whose contact was forgotten (a kept payment); `who` replaces the contact
+    line for a notice about several customers."""
+    if not who:
+        who = f"{contact.display_name or 'Без имени'}, {format_phone(contact.phone)}" if contact else "контакт удалён"
     summary = " ".join(summary.split())
     text = f"🔔 {reason}\n{who}\n«{summary[:160]}{'…' if len(summary) > 160 else ''}»"
     queued = 0

@@ -66,6 +66,7 @@ TOO_OLD = "too old to send"
 # The failure of a row that met only transient errors (a gateway outage): re-driven once Wappi is back.
 GAVE_UP = "gave up after"
 LOGGED_OUT = "gateway not authorized"  # the phone was logged out of Wappi
+NOT_REDRIVEN = "failed in a gateway outage, too old to resend; the managers were notified"
 REDRIVEN = "re-driven after the gateway outage"
 CALL_STARTED = "the call has already started or was cancelled: reminder not sent"
 
@@ -332,6 +333,36 @@ def outbox_redrive(*, now: datetime | None = None) -> list[int]:
     if ids:
         log.info("send.redriven", count=len(ids))
     return ids
+
+
+def outbox_recover_from_outage(*, now: datetime | None = None) -> list[int]:
+    """Wappi is healthy again after an outage: re-drives what the outage failed (outbox_redrive)
+    and marks the rows it failed that are too old to resend (so no later outage lists them
+    again). The managers get ONE notice naming the customers affected (names or contact ids,
+    never phones), idempotent per recovery. Returns the ids requeued."""
+    now = now or timezone.now()
+    outage_failed = Q(last_error__startswith=GAVE_UP) | Q(last_error__startswith=LOGGED_OUT)
+    too_old = list(
+        Message.objects.filter(outage_failed, direction=Message.Direction.OUT, status=Message.Status.FAILED)
+        .filter(created_at__lt=now - timedelta(hours=settings.OUTBOX_MAX_AGE_HOURS))
+        .values_list("pk", flat=True)[:500]
+    )
+    Message.objects.filter(pk__in=too_old).update(last_error=NOT_REDRIVEN)
+    redriven = outbox_redrive(now=now)
+    if not (redriven or too_old):
+        return redriven
+    names = []
+    for contact in Contact.objects.filter(messages__pk__in=[*redriven, *too_old]).distinct().order_by("pk")[:30]:
+        names.append(f"{contact.display_name} (#{contact.pk})" if contact.display_name else f"#{contact.pk}")
+    notify.managers_notify(
+        contact=None,
+        who="Клиенты: " + ", ".join(names),
+        reason="Wappi был недоступен: сообщения клиентам не ушли вовремя",
+        summary=f"Отправляем сейчас: {len(redriven)}. Не отправлены (устарели), ответьте сами: {len(too_old)}",
+        key=f"outage:{now:%Y%m%dT%H%M%S.%f}",
+    )
+    log.info("send.outage_recovered", redriven=len(redriven), too_old=len(too_old), contacts=len(names))
+    return redriven
 
 
 def outbox_due(

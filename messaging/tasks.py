@@ -100,6 +100,6 @@ def check_wappi_status() -> str:
         },
     )
     if status.healthy and was_down:
-        for pk in sender.outbox_redrive():
+        for pk in sender.outbox_recover_from_outage():
             send_outgoing.apply_async((pk,), expires=300)
     return "healthy" if status.healthy else f"unhealthy: {status.app_status}"

@@ -364,3 +364,27 @@ def test_a_reply_that_failed_while_the_phone_was_logged_out_is_sent_once_it_is_b
     assert check_wappi_status() == "healthy"
     assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "sent"
     assert [m["body"] for m in fake_wappi.sent] == [reply.text]
+
+
+def test_the_managers_get_one_notice_per_outage_naming_the_customers_it_affected(wappi_is_the_fake, settings):
+    settings.MANAGER_PHONES = ["+7 701 999 00 11"]
+    aigerim = ContactFactory(phone="77012345678", full_name="Айгерим")
+    bolat = ContactFactory(phone="77012345679", full_name="Болат")
+    fresh = OutboundMessageFactory(contact=aigerim, text="Доставим завтра 😊")
+    stale = OutboundMessageFactory(contact=bolat, text="Да, есть в наличии")
+    Message.objects.filter(pk__in=[fresh.pk, stale.pk]).update(status="failed", last_error="gave up after 3 attempts")
+    Message.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=7))
+    GatewayState.objects.update_or_create(pk=1, defaults={"auth_error": "HTTP 503"})
+
+    assert check_wappi_status() == "healthy"
+    GatewayState.objects.filter(pk=1).update(auth_error="HTTP 503")  # a second outage, nobody new affected
+    assert check_wappi_status() == "healthy"
+
+    notices = list(Message.objects.filter(contact__phone="77019990011", purpose=Message.Purpose.NOTIFICATION))
+    assert len(notices) == 1
+    assert "Айгерим" in notices[0].text
+    assert "Болат" in notices[0].text
+    assert "77012345678" not in notices[0].text.replace(" ", "")
+    fresh.refresh_from_db()
+    stale.refresh_from_db()
+    assert (fresh.status, stale.status) == ("queued", "failed")
