@@ -8,7 +8,7 @@ from django.conf import settings
 from contacts.models import Contact
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from contacts.selectors import contact_is_whitelisted
-from messaging import services  # a module import: the sender notifies, and services enqueue through it
+from messaging import services
 from messaging.models import Message
 
 log = structlog.get_logger(__name__)

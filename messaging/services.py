@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
-from messaging import tasks  # a module import: tasks -> sender -> notify -> services is a cycle
 from messaging.models import Message
+
+SEND_TASK = "messaging.send_outgoing"
 
 
 @transaction.atomic
@@ -53,4 +55,5 @@ def message_enqueue_outbound(
 
 
 def _enqueue_send(message_id: int) -> None:
-    tasks.send_outgoing.delay(message_id)
+    # By its name (a contract with running workers): the task module sits above the outbox.
+    current_app.send_task(SEND_TASK, args=(message_id,))
