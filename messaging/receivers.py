@@ -1,4 +1,4 @@
-"""How the channel reacts to what the contacts core announces. Connected in
+"""How the channel reacts to what the contacts core and the outbox announce. Connected in
 MessagingConfig.ready()."""
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ from contacts.forget import REDACTED
 from contacts.models import Contact
 from contacts.signals import contact_forgetting_messages
 from messaging.models import Message
+from messaging.signals import message_queued
+from messaging.tasks import send_outgoing
+
+
+@receiver(message_queued, dispatch_uid="messaging.send_queued_message")
+def send_queued_message(*, message_id: int, **_: Any) -> None:
+    """A message just queued in the outbox is sent by the send task (queue `send`)."""
+    send_outgoing.delay(message_id)
 
 
 @receiver(contact_forgetting_messages, dispatch_uid="messaging.forget_contact")

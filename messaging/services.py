@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
 from messaging.models import Message
-
-SEND_TASK = "messaging.send_outgoing"
+from messaging.signals import announce, message_queued
 
 
 @transaction.atomic
@@ -49,11 +47,9 @@ def message_enqueue_outbound(
             return Message.objects.get(idempotency_key=idempotency_key)
     else:
         row.save()
-    # robust: a broker outage must not fail the caller; the outbox sweeper sends the row later.
-    transaction.on_commit(lambda: _enqueue_send(row.pk), robust=True)
+    # After the commit the send task starts (messaging.receivers); a broker outage must not fail
+    # the caller: the failure is logged and the outbox sweeper sends the row later.
+    transaction.on_commit(
+        lambda: announce(message_queued, message_id=row.pk, failure_event="outbox.enqueue_failed"), robust=True
+    )
     return row
-
-
-def _enqueue_send(message_id: int) -> None:
-    # By its name (a contract with running workers): the task module sits above the outbox.
-    current_app.send_task(SEND_TASK, args=(message_id,))

@@ -19,6 +19,11 @@ log = structlog.get_logger(__name__)
 # note: it is transcribed before it is answered).
 inbound_stored = Signal()
 
+# A message was queued in the outbox (after the commit): the task that sends it is started by
+# the receiver (the sweeper sends the row later if that fails). Sender: Message. Arguments:
+# message_id.
+message_queued = Signal()
+
 # One of our messages has really gone out (Wappi accepted it). Sender: Message. Arguments:
 # message_id.
 outbound_sent = Signal()

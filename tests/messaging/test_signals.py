@@ -18,6 +18,7 @@ from tests.factories import ContactFactory, OutboundMessageFactory
     ("signal", "expected"),
     [
         (signals.inbound_stored, ["ai.transcribe_voice_note", "assistant.answer_message"]),
+        (signals.message_queued, ["messaging.send_queued_message"]),
         (signals.outbound_sent, ["followups.count_from_sent_message"]),
     ],
 )
