@@ -16,6 +16,7 @@ from ai.tasks import voice_transcribe
 from assistant import pipeline
 from assistant.moderator import contact_reclassify
 from contacts.models import Contact
+from messaging.notify import unanswered_notify
 from messaging.selectors import inbound_unhandled
 from project.lib.retry import DATABASE_DOWN
 
@@ -73,12 +74,16 @@ def reclassify(contact_id: int, forced_by_id: int | None = None, forced_at: str 
 @shared_task(name="messaging.sweep_inbound", ignore_result=True)
 def sweep_inbound() -> str:
     """No customer message is left unanswered because its hand-off task was lost: stored
-    messages nobody took are handed to the AI step, voice notes to transcription."""
-    text, voice = inbound_unhandled(now=timezone.now())
+    messages nobody took are handed to the AI step, voice notes to transcription. Messages
+    nobody answered within a day are reported to the managers, once (unanswered_notify)."""
+    now = timezone.now()
+    text, voice = inbound_unhandled(now=now)
     for pk in text:
         process_incoming.apply_async((pk,), expires=600)
     for pk in voice:
         voice_transcribe.apply_async((pk,), expires=600)
     if text or voice:
         log.warning("inbound.swept", handed_to_ai=len(text), voice=len(voice))
-    return f"ai={len(text)} voice={len(voice)}"
+    # What nobody answered within a day is not dropped silently: the managers are told once.
+    reported = unanswered_notify(now=now)
+    return f"ai={len(text)} voice={len(voice)} unanswered={reported}"

@@ -4,7 +4,8 @@ Every number comes from the owning app's selectors, each a fixed number of aggre
 over the whole 30-day window grouped by local day, never a query per day: messages and
 hand-offs (messaging), new contacts, first-reply waits, calls and the funnel (contacts),
 invoices (payments), follow-up touches (followups) and model usage (ai.usage, which /stats
-shows too). This module only cuts the days into today and the month.
+shows too); beside them what needs a person: outbound messages that failed for good and
+customer messages nobody answered within a day (messaging). This module only cuts the days into today and the month.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from contacts.selectors import (
     scheduled_call_counts_by_day,
 )
 from followups.selectors import MAX_TOUCHES, followup_touches_by_day
-from messaging.selectors import message_counts_by_day
+from messaging.selectors import inbound_unanswered_count, message_counts_by_day, outbound_failed_counts
 from payments.selectors import payment_counts_by_day, payment_paying_contacts_count
 
 DAYS = 30
@@ -128,7 +129,8 @@ def _funnel(*, month: Window) -> list[dict[str, Any]]:
 def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the dashboard shows, for today and the last 30 local days. A fixed number of
     queries whatever the data (about 20, most of them ai.usage.usage_summary's)."""
-    today, month, days = dashboard_windows(now=now or timezone.now())
+    now = now or timezone.now()
+    today, month, days = dashboard_windows(now=now)
     span = {"since": month.start, "until": month.end}
     daily = _series(message_counts_by_day(**span), MESSAGE_COUNTS, days)
     messages = _totals(daily, MESSAGE_COUNTS)
@@ -151,9 +153,17 @@ def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
             "followups": followups[w.key],
             "llm": usage_summary(since=w.start, until=w.end),
         }
+    failed = outbound_failed_counts(since=today.start)
     return {
         "today": windows["today"],
         "month": windows["month"],
         "daily": daily,
         "funnel": _funnel(month=month),
+        # Nobody dropped silently: what failed for good and is still failed (today, and all of
+        # it), and the customers nobody answered within a day (messaging.selectors).
+        "attention": {
+            "failed_sends_today": failed["since"],
+            "failed_sends": failed["total"],
+            "unanswered_day": inbound_unanswered_count(now=now),
+        },
     }

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import structlog
 from django.conf import settings
+from django.core.cache import cache
 
 from contacts.models import Contact
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from contacts.selectors import contact_is_whitelisted
 from messaging import services
 from messaging.models import Message
+from messaging.selectors import UNANSWERED_LOOKBACK, inbound_unanswered
 
 log = structlog.get_logger(__name__)
 
@@ -47,3 +51,36 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
     if not queued:
         log.warning("notify.no_managers", reason=reason, contact_id=contact.pk if contact else None)
     return queued
+
+
+def unanswered_notify(*, now: datetime) -> int:
+    """The managers get ONE notice naming the customers (name and contact id, never the phone)
+    whose messages nobody answered within a day (messaging.selectors.inbound_unanswered).
+    Idempotent per message: each reported message is marked in the cache (atomic add, kept
+    past the look-back window), and a customer is listed only when none of their unanswered
+    messages was listed before, so a customer who keeps writing into the silence is listed
+    once; after an answer, a new silence is news again. Returns how many customers were listed."""
+    fresh: dict[int, Contact] = {}
+    seen_before: set[int] = set()
+    for message in inbound_unanswered(now=now).select_related("contact")[:500]:
+        marked = cache.add(
+            f"unanswered-reported:{message.pk}", 1, timeout=int(UNANSWERED_LOOKBACK.total_seconds()) + 86400
+        )
+        if marked:
+            fresh.setdefault(message.contact_id, message.contact)
+        else:
+            seen_before.add(message.contact_id)
+    contacts = [contact for pk, contact in fresh.items() if pk not in seen_before]
+    if not contacts:
+        return 0
+    names = [f"{c.display_name} (#{c.pk})" if c.display_name else f"#{c.pk}" for c in contacts[:30]]
+    more = f" и ещё {len(contacts) - 30}" if len(contacts) > 30 else ""
+    managers_notify(
+        contact=None,
+        who="Клиенты: " + ", ".join(names) + more,
+        reason="Клиентам никто не ответил больше суток. Ответьте сами",
+        summary=f"Без ответа: {len(contacts)}",
+        key=f"unanswered:{min(c.pk for c in contacts)}:{now:%Y%m%dT%H%M%S.%f}",
+    )
+    log.warning("inbound.unanswered_reported", contact_ids=[c.pk for c in contacts])
+    return len(contacts)

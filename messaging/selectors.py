@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, WhitelistEntry
 from messaging.models import ChatCursor, GatewayState, Message
 
 # A customer message not taken by the AI step after this long lost its task (the normal path
@@ -115,6 +115,53 @@ def _inbound_unhandled(*, now: datetime):
         processed_at__isnull=True,
         received_at__lt=now - INBOUND_GRACE,
         received_at__gte=now - INBOUND_MAX_AGE,
+    )
+
+
+# A customer message with no answer after UNANSWERED_AFTER is reported (health, metrics, the
+# dashboard, one notice to the managers); older than UNANSWERED_LOOKBACK it is history, not news.
+UNANSWERED_AFTER = timedelta(hours=24)
+UNANSWERED_LOOKBACK = timedelta(days=7)
+
+
+def inbound_unanswered(*, now: datetime):
+    """Customer messages received between UNANSWERED_LOOKBACK and UNANSWERED_AFTER ago that no
+    bot or operator message reached WhatsApp after (a reply that failed is no answer). Whatever
+    the AI step did with them: a chat in operator mode is the operator's, and still counts when
+    nobody answered. Left out: contacts who opted out, owners' whitelisted numbers and contacts
+    classified as not clients (they are deliberately not answered). A queryset, oldest first."""
+    answered = Message.objects.filter(
+        contact=OuterRef("contact"),
+        direction=Message.Direction.OUT,
+        author__in=[Message.Author.BOT, Message.Author.OPERATOR],
+        status__in=Message.SENT_STATUSES,
+        timestamp__gte=OuterRef("timestamp"),
+    )
+    whitelisted = WhitelistEntry.objects.filter(phone=OuterRef("contact__phone"))
+    return (
+        Message.objects.filter(
+            direction=Message.Direction.IN,
+            received_at__lt=now - UNANSWERED_AFTER,
+            received_at__gte=now - UNANSWERED_LOOKBACK,
+            contact__opted_out_at__isnull=True,
+        )
+        .exclude(contact__is_client=False)
+        .exclude(Exists(whitelisted))
+        .exclude(Exists(answered))
+        .order_by("received_at", "pk")
+    )
+
+
+def inbound_unanswered_count(*, now: datetime) -> int:
+    """How many customer messages nobody answered within a day (inbound_unanswered). One query."""
+    return inbound_unanswered(now=now).count()
+
+
+def outbound_failed_counts(*, since: datetime) -> dict[str, int]:
+    """Outbound messages that failed for good and are still failed (a re-driven row is queued
+    again and leaves the count): `since` (they failed at or after `since`) and `total`. One query."""
+    return Message.objects.filter(direction=Message.Direction.OUT, status=Message.Status.FAILED).aggregate(
+        since=Count("id", filter=Q(updated_at__gte=since)), total=Count("id")
     )
 
 

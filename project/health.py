@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from ai.selectors import model_calls_recent, pending_replies_waiting_count
-from messaging.selectors import gateway_status
+from messaging.selectors import gateway_status, inbound_unanswered_count
 from project.celery import app
 from project.lib.heartbeat import HEARTBEAT_TASK, heartbeat_beats_live, heartbeat_worker_seen
 
@@ -88,6 +88,14 @@ def llm_status(now: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def messaging_status(now: datetime | None = None) -> dict[str, Any]:
+    """Customers nobody answered within a day (messaging.selectors.inbound_unanswered: no bot
+    or operator message reached them after theirs). "degraded" while there is any; the web
+    itself is fine, so /health stays 200."""
+    unanswered = inbound_unanswered_count(now=now or timezone.now())
+    return {"status": "degraded" if unanswered else "ok", "unanswered_day": unanswered}
+
+
 def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
     """Informational: when beat last sent the heartbeat and a worker last ran it."""
     now = now or timezone.now()
@@ -117,9 +125,10 @@ def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
 
 def health_report() -> tuple[bool, dict[str, Any]]:
     """Healthy when the database and the broker answer; beat/worker liveness, the state of
-    Wappi (authorised, last poll, last webhook, quarantined chats) and of the model (recent
-    failures, customers waiting) are reported alongside without failing the check (a deploy
-    may run web alone; Wappi's or Gemini's trouble is not ours)."""
+    Wappi (authorised, last poll, last webhook, quarantined chats), of the model (recent
+    failures, customers waiting) and the customers nobody answered within a day are reported
+    alongside without failing the check (a deploy may run web alone; Wappi's or Gemini's
+    trouble is not ours)."""
     database, broker = check_database(), check_broker()
     healthy = database.ok and broker.ok
     report: dict[str, Any] = {
@@ -130,7 +139,12 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if not healthy:
         report["failed"] = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
     if database.ok:
-        for key, probe in (("processes", heartbeat_status), ("wappi", gateway_status), ("llm", llm_status)):
+        for key, probe in (
+            ("processes", heartbeat_status),
+            ("wappi", gateway_status),
+            ("llm", llm_status),
+            ("messaging", messaging_status),
+        ):
             try:
                 report[key] = probe()
             except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state

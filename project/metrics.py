@@ -46,6 +46,7 @@ from followups.selectors import followup_counts
 from messaging.selectors import (
     gateway_status,
     handoff_count,
+    inbound_unanswered_count,
     inbound_unhandled_count,
     message_totals_by_status,
     outbox_totals,
@@ -138,6 +139,11 @@ class ProductCollector(Collector):
             "whatsapp_inbound_unprocessed",
             "Customer messages older than 2 minutes (and younger than a day) the AI step has not taken",
             value=inbound_unhandled_count(now=timezone.now()),
+        )
+        yield GaugeMetricFamily(
+            "whatsapp_inbound_unanswered",
+            "Customer messages (of the last 7 days) no bot or operator message answered within a day",
+            value=inbound_unanswered_count(now=timezone.now()),
         )
         yield CounterMetricFamily(
             "assistant_handoffs",
