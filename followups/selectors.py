@@ -45,10 +45,9 @@ def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason 
     return None
 
 
-def followup_stats() -> dict[str, Any]:
-    """Active follow-ups and, per touch number, touches sent and how many got a customer
-    reply within 48 hours of being sent. Two queries."""
-    replied = Exists(
+def _replied_in_window() -> Exists:
+    """For a touch row: did the customer write within REPLY_WINDOW after the touch was sent?"""
+    return Exists(
         Message.objects.filter(
             contact_id=OuterRef("message__contact_id"),
             direction=Message.Direction.IN,
@@ -56,6 +55,12 @@ def followup_stats() -> dict[str, Any]:
             timestamp__lte=OuterRef("message__sent_at") + REPLY_WINDOW,
         )
     )
+
+
+def followup_stats() -> dict[str, Any]:
+    """Active follow-ups and, per touch number, touches sent and how many got a customer
+    reply within 48 hours of being sent. Two queries."""
+    replied = _replied_in_window()
     rows = (
         FollowUpTouch.objects.filter(message__status__in=SENT_STATUSES, message__sent_at__isnull=False)
         .annotate(replied=replied)
@@ -79,14 +84,7 @@ def followup_touches_by_day(*, since: datetime, until: datetime) -> dict[date, d
     """Touches that reached WhatsApp in [since, until), per local day (TIME_ZONE) of sending and
     touch number: how many were sent, and how many the customer answered within REPLY_WINDOW.
     Days without touches are absent. One query."""
-    replied = Exists(
-        Message.objects.filter(
-            contact_id=OuterRef("message__contact_id"),
-            direction=Message.Direction.IN,
-            timestamp__gt=OuterRef("message__sent_at"),
-            timestamp__lte=OuterRef("message__sent_at") + REPLY_WINDOW,
-        )
-    )
+    replied = _replied_in_window()
     rows = (
         FollowUpTouch.objects.filter(
             message__sent_at__gte=since, message__sent_at__lt=until, message__status__in=SENT_STATUSES
