@@ -20,6 +20,21 @@ from tests.processes import ROOT
 
 WEBHOOK_SECRET = "test-webhook-secret"
 DEMO_KNOWLEDGE = ROOT / "knowledge_base" / "demo"
+# The demo company's price table as the PDF extraction gives it (knowledge_base/demo/pricing.pdf).
+DEMO_PRICE_TABLE = """Наименование | Ед. | Цена
+Вода 19 л (бутыль) | шт. | 1 200 ₸
+Вода 5 л (ПЭТ) | шт. | 650 ₸
+Вода 1,5 л (ПЭТ), упаковка 6 шт. | уп. | 1 800 ₸
+Залог за бутыль 19 л | шт. | 3 500 ₸
+Кулер «Тау-2» напольный | шт. | 69 900 ₸
+Аренда кулера «Тау-2» | мес. | 2 500 ₸
+Помпа механическая | шт. | 2 900 ₸
+Помпа электрическая «Samal» | шт. | 5 900 ₸
+Санитарная обработка кулера | услуга | 7 000 ₸
+Доставка по Алматы | рейс | 1 500 ₸
+Доставка в Каскелен и Талгар | рейс | 3 000 ₸
+Корпоративный абонемент, 20 бутылей | мес. | 22 000 ₸
+"""
 
 
 @pytest.fixture

@@ -10,24 +10,12 @@ from django.utils import timezone
 
 from ai.knowledge import PriceRow, knowledge_prices, price_match, price_rows
 from ai.models import KnowledgeChunk, KnowledgeDocument
+from tests.fixtures import DEMO_PRICE_TABLE
 
 # The demo company's price list as the PDF extraction gives it (knowledge_base/demo/pricing.pdf).
-PRICE_LIST = """ТОО «Алтын Бұлақ», действует с 1 ноября 2026 года.
+PRICE_LIST = f"""ТОО «Алтын Бұлақ», действует с 1 ноября 2026 года.
 
-Наименование | Ед. | Цена
-Вода 19 л (бутыль) | шт. | 1 200 ₸
-Вода 5 л (ПЭТ) | шт. | 650 ₸
-Вода 1,5 л (ПЭТ), упаковка 6 шт. | уп. | 1 800 ₸
-Залог за бутыль 19 л | шт. | 3 500 ₸
-Кулер «Тау-2» напольный | шт. | 69 900 ₸
-Аренда кулера «Тау-2» | мес. | 2 500 ₸
-Помпа механическая | шт. | 2 900 ₸
-Помпа электрическая «Samal» | шт. | 5 900 ₸
-Санитарная обработка кулера | услуга | 7 000 ₸
-Доставка по Алматы | рейс | 1 500 ₸
-Доставка в Каскелен и Талгар | рейс | 3 000 ₸
-Корпоративный абонемент, 20 бутылей | мес. | 22 000 ₸
-
+{DEMO_PRICE_TABLE}
 Доставка по Алматы бесплатна при заказе от 3 бутылей 19 литров. Скидка 10% при заказе от 10 бутылей."""
 PRICES = price_rows(PRICE_LIST)
 
