@@ -265,11 +265,14 @@ def _finish(
             voice_status=Message.VoiceStatus.PENDING
         ).update(processed_at=timezone.now())
         if reply:
-            row = message_enqueue_outbound(
-                contact=contact, text=reply, purpose=purpose, reply_to=message, idempotency_key=f"reply:{message.pk}"
+            message_enqueue_outbound(
+                contact=contact,
+                text=reply,
+                purpose=purpose,
+                reply_to=message,
+                idempotency_key=f"reply:{message.pk}",
+                review_note=review_note,
             )
-            if review_note:
-                Message.objects.filter(pk=row.pk).update(review_note=review_note[:4000])
             if purpose != Message.Purpose.FALLBACK:  # a real answer ends the wait; the fallback starts it
                 PendingReply.objects.filter(contact=contact, resolved_at__isnull=True).update(
                     resolved_at=timezone.now()
@@ -371,15 +374,14 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
         Contact.objects.select_for_update().filter(pk=contact.pk).first()
         if _newest_open(contact) is not None:
             return resolve("the customer wrote again while answering")
-        row = message_enqueue_outbound(
+        message_enqueue_outbound(
             contact=contact,
             text=answer.text,
             purpose=answer.purpose,
             reply_to=message,
             idempotency_key=f"late-reply:{pending.pk}",
+            review_note=answer.review_note,
         )
-        if answer.review_note:
-            Message.objects.filter(pk=row.pk).update(review_note=answer.review_note[:4000])
         PendingReply.objects.filter(pk=pending.pk).update(resolved_at=now, attempts=pending.attempts + 1)
     log.info("ai.late_answer_sent", contact_id=contact.pk, attempts=pending.attempts + 1)
     return Outcome("answered")

@@ -17,11 +17,13 @@ def message_enqueue_outbound(
     purpose: Message.Purpose = Message.Purpose.REPLY,
     reply_to: Message | None = None,
     idempotency_key: str | None = None,
+    review_note: str = "",
 ) -> Message:
     """Writes an outbound message to the outbox (status ``queued``). The row is the unit of
     work: whatever sends it claims it from the database, so nothing is lost with the broker.
     With an `idempotency_key`, a second call with the same key returns the first row. The
-    send task is enqueued after the transaction commits."""
+    send task is enqueued after the transaction commits. `review_note` is for the operator (why
+    the text is not the model's draft), never sent."""
     text = text.strip()
     if not text:
         raise ValueError("an outbound message needs text")
@@ -34,6 +36,7 @@ def message_enqueue_outbound(
         status=Message.Status.QUEUED,
         text=text,
         reply_to=reply_to,
+        review_note=review_note[:4000],
         idempotency_key=idempotency_key or None,
         timestamp=now,
         next_attempt_at=now,
