@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from contacts.models import Contact
 from contacts.phones import PhoneError, format_phone, normalize_phone
-from contacts.selectors import contact_is_whitelisted
+from contacts.selectors import whitelisted_phones
 from messaging import services
 from messaging.models import Message
 from messaging.selectors import UNANSWERED_LOOKBACK, inbound_unanswered
@@ -28,13 +28,15 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
     summary = " ".join(summary.split())
     text = f"🔔 {reason}\n{who}\n«{summary[:160]}{'…' if len(summary) > 160 else ''}»"
     queued = 0
+    phones = []
     for raw in settings.MANAGER_PHONES:
         try:
-            phone = normalize_phone(raw)
+            phones.append(normalize_phone(raw))
         except PhoneError:
             log.error("notify.bad_manager_phone", value=raw)
-            continue
-        if contact_is_whitelisted(phone=phone):
+    whitelisted = whitelisted_phones(phones=phones)
+    for phone in phones:
+        if phone in whitelisted:
             # A personal number on the whitelist is never messaged, not even as a manager.
             log.error("notify.manager_phone_whitelisted", phone_tail=phone[-4:])
             continue
@@ -73,14 +75,20 @@ def unanswered_notify(*, now: datetime) -> int:
     contacts = [contact for pk, contact in fresh.items() if pk not in seen_before]
     if not contacts:
         return 0
-    names = [f"{c.display_name} (#{c.pk})" if c.display_name else f"#{c.pk}" for c in contacts[:30]]
-    more = f" и ещё {len(contacts) - 30}" if len(contacts) > 30 else ""
     managers_notify(
         contact=None,
-        who="Клиенты: " + ", ".join(names) + more,
+        who=customers_line(contacts),
         reason="Клиентам никто не ответил больше суток. Ответьте сами",
         summary=f"Без ответа: {len(contacts)}",
         key=f"unanswered:{min(c.pk for c in contacts)}:{now:%Y%m%dT%H%M%S.%f}",
     )
     log.warning("inbound.unanswered_reported", contact_ids=[c.pk for c in contacts])
     return len(contacts)
+
+
+def customers_line(contacts: list[Contact], *, limit: int = 30) -> str:
+    """The "who" line of a notice about several customers: names and contact ids, never phone
+    numbers; past `limit`, how many more."""
+    names = [f"{c.display_name} (#{c.pk})" if c.display_name else f"#{c.pk}" for c in contacts[:limit]]
+    more = f" и ещё {len(contacts) - limit}" if len(contacts) > limit else ""
+    return "Клиенты: " + ", ".join(names) + more

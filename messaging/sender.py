@@ -322,11 +322,7 @@ def outbox_redrive(*, now: datetime | None = None) -> list[int]:
         created_at__lte=now,
         created_at__gte=now - timedelta(hours=settings.OUTBOX_MAX_AGE_HOURS),
     )
-    ids = list(
-        failed.filter(Q(last_error__startswith=GAVE_UP) | Q(last_error__startswith=LOGGED_OUT)).values_list(
-            "pk", flat=True
-        )[:500]
-    )
+    ids = list(failed.filter(_outage_failed()).values_list("pk", flat=True)[:500])
     Message.objects.filter(pk__in=ids, status=Message.Status.FAILED).update(
         status=Message.Status.QUEUED, attempts=0, next_attempt_at=now, last_error=REDRIVEN
     )
@@ -335,15 +331,19 @@ def outbox_redrive(*, now: datetime | None = None) -> list[int]:
     return ids
 
 
+def _outage_failed() -> Q:
+    """Rows an outage failed: retries given up on transient errors, or a logged-out phone."""
+    return Q(last_error__startswith=GAVE_UP) | Q(last_error__startswith=LOGGED_OUT)
+
+
 def outbox_recover_from_outage(*, now: datetime | None = None) -> list[int]:
     """Wappi is healthy again after an outage: re-drives what the outage failed (outbox_redrive)
     and marks the rows it failed that are too old to resend (so no later outage lists them
     again). The managers get ONE notice naming the customers affected (names or contact ids,
     never phones), idempotent per recovery. Returns the ids requeued."""
     now = now or timezone.now()
-    outage_failed = Q(last_error__startswith=GAVE_UP) | Q(last_error__startswith=LOGGED_OUT)
     too_old = list(
-        Message.objects.filter(outage_failed, direction=Message.Direction.OUT, status=Message.Status.FAILED)
+        Message.objects.filter(_outage_failed(), direction=Message.Direction.OUT, status=Message.Status.FAILED)
         .filter(created_at__lt=now - timedelta(hours=settings.OUTBOX_MAX_AGE_HOURS))
         .values_list("pk", flat=True)[:500]
     )
@@ -351,17 +351,15 @@ def outbox_recover_from_outage(*, now: datetime | None = None) -> list[int]:
     redriven = outbox_redrive(now=now)
     if not (redriven or too_old):
         return redriven
-    names = []
-    for contact in Contact.objects.filter(messages__pk__in=[*redriven, *too_old]).distinct().order_by("pk")[:30]:
-        names.append(f"{contact.display_name} (#{contact.pk})" if contact.display_name else f"#{contact.pk}")
+    affected = list(Contact.objects.filter(messages__pk__in=[*redriven, *too_old]).distinct().order_by("pk"))
     notify.managers_notify(
         contact=None,
-        who="Клиенты: " + ", ".join(names),
+        who=notify.customers_line(affected),
         reason="Wappi был недоступен: сообщения клиентам не ушли вовремя",
         summary=f"Отправляем сейчас: {len(redriven)}. Не отправлены (устарели), ответьте сами: {len(too_old)}",
         key=f"outage:{now:%Y%m%dT%H%M%S.%f}",
     )
-    log.info("send.outage_recovered", redriven=len(redriven), too_old=len(too_old), contacts=len(names))
+    log.info("send.outage_recovered", redriven=len(redriven), too_old=len(too_old), contacts=len(affected))
     return redriven
 
 
