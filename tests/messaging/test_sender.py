@@ -340,7 +340,13 @@ def test_a_reply_that_failed_during_a_gateway_outage_is_sent_once_wappi_is_healt
     reply.refresh_from_db()
     assert reply.status == "queued"
     assert outbox_send(message_id=reply.pk, client=client).status == "sent"
-    assert check_wappi_status() == "healthy"  # a healthy check with no outage before re-drives nothing
+    # A healthy check with no outage before re-drives nothing, not even a row an outage would have failed.
+    later = OutboundMessageFactory(
+        contact=reply.contact, status="failed", last_error="gave up after 3 attempts: 503", text="Другой ответ"
+    )
+    assert check_wappi_status() == "healthy"
+    later.refresh_from_db()
+    assert later.status == "failed"
     assert [m["body"] for m in fake_wappi.sent] == [reply.text]
 
 
