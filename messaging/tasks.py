@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from messaging import ingest, poller, sender
@@ -91,15 +92,18 @@ def check_wappi_status() -> str:
             },
         )
         return f"error: {exc}"
-    GatewayState.objects.update_or_create(
-        pk=1,
-        defaults={
-            "authorized": status.healthy,
-            "auth_error": "" if status.healthy else status.app_status,
-            "auth_checked_at": timezone.now(),
-        },
-    )
-    if status.healthy and was_down:
-        for pk in sender.outbox_recover_from_outage():
-            send_outgoing.apply_async((pk,), expires=300)
+    # One transaction: if the recovery fails, the state still says "down" and the next check
+    # recovers again, instead of the outage's rows staying failed behind a healthy state.
+    with transaction.atomic():
+        GatewayState.objects.update_or_create(
+            pk=1,
+            defaults={
+                "authorized": status.healthy,
+                "auth_error": "" if status.healthy else status.app_status,
+                "auth_checked_at": timezone.now(),
+            },
+        )
+        redriven = sender.outbox_recover_from_outage() if status.healthy and was_down else []
+        for pk in redriven:
+            transaction.on_commit(lambda pk=pk: send_outgoing.apply_async((pk,), expires=300), robust=True)
     return "healthy" if status.healthy else f"unhealthy: {status.app_status}"
