@@ -45,7 +45,7 @@ from ai.conversation import conversation_turns
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import PromptText, prompt_get, prompt_render
 from followups.models import FollowUp, FollowUpTouch
-from followups.selectors import SENT_STATUSES, followup_blocker
+from followups.selectors import SENT_STATUSES, followup_own_stop
 from followups.services import followup_after_bot_message
 from messaging.models import Message
 from messaging.proactive import Hold, proactive_claim, proactive_gate
@@ -66,7 +66,7 @@ CORRECTION = (
     "Перепиши сообщение касания #{touch} без цен, сумм, скидок и процентов."
 )
 # The proactive gate's "not now", as this runner words and treats it: the contact's standing
-# stops the chain (as followup_blocker would have a moment earlier), time moves the touch on.
+# stops the chain, time moves the touch on.
 STOP_FOR = {
     Hold.WHITELISTED: FollowUp.StopReason.NOT_A_CLIENT,
     Hold.OPTED_OUT: FollowUp.StopReason.OPTED_OUT,
@@ -261,9 +261,12 @@ def _process(*, pk: int, lease: datetime, tick: _Tick, report: RunReport) -> Non
 def _try_touch(*, followup: FollowUp, tick: _Tick) -> Message | None:
     """Queues the follow-up's next touch, or raises _Stop / _Defer saying why not."""
     now, contact, number = tick.now, followup.contact, followup.touch_number
-    blocker = followup_blocker(contact=contact, now=now)
-    if blocker is not None:
-        raise _Stop(blocker)
+    # The contact's standing (whitelist, opt-out, operator mode) is the proactive gate's, below.
+    if contact.is_client is not True:
+        raise _Stop(FollowUp.StopReason.NOT_A_CLIENT)
+    own = followup_own_stop(contact=contact, now=now)
+    if own is not None:
+        raise _Stop(own)
     _check_in_flight(followup=followup, tick=tick)
 
     last_in, last_out = _latest_messages(contact_id=contact.pk)

@@ -16,6 +16,7 @@ __all__ = [
     "MAX_TOUCHES",
     "followup_blocker",
     "followup_counts",
+    "followup_own_stop",
     "followup_stats",
     "followup_touches_by_day",
 ]
@@ -37,6 +38,12 @@ def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason 
     if eligibility.whitelisted:
         # The owners' personal numbers are never messaged; they are nobody's client.
         return FollowUp.StopReason.NOT_A_CLIENT
+    return followup_own_stop(contact=contact, now=now)
+
+
+def followup_own_stop(*, contact: Contact, now: datetime) -> FollowUp.StopReason | None:
+    """The follow-up cadence's own reasons to stop, beyond the contact's standing (which the
+    proactive gate checks for every message we start): one query (a booked call)."""
     if ScheduledCall.objects.filter(
         contact=contact, status=ScheduledCall.Status.SCHEDULED, scheduled_at__gt=now
     ).exists():
