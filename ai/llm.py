@@ -20,6 +20,7 @@ __all__ = [
     "ContactCard",
     "Generation",
     "LLMBackend",
+    "LLMBudgetExceededError",
     "LLMError",
     "LLMPermanentError",
     "LLMTransientError",
@@ -71,6 +72,13 @@ class LLMPermanentError(LLMError):
 
 class LLMUnavailableError(LLMPermanentError):
     """No call can be made at all: ``LLM_BACKEND=offline`` or no ``GEMINI_API_KEY``."""
+
+
+class LLMBudgetExceededError(LLMTransientError, LLMUnavailableError):
+    """The day's model budget (``LLM_DAILY_BUDGET_USD``) is spent: no request was made and
+    none will be until the next local day (or a higher budget). Transient for its callers
+    (the customer gets the fallback and the answer is retried later, like an outage) and
+    "unavailable" for the bookkeeping (no request, so no ModelCall row)."""
 
 
 @dataclass(frozen=True)

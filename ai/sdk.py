@@ -8,6 +8,8 @@ many failure shapes into three exception types that say whether a retry can help
 * :class:`LLMPermanentError` - other 4xx, a blocked or empty answer, an invalid request or
   configuration; the same call fails the same way.
 * :class:`LLMUnavailableError` - no API key or ``LLM_BACKEND=offline``: no call is made.
+* :class:`LLMBudgetExceededError` - the day's ``LLM_DAILY_BUDGET_USD`` is spent: no call is
+  made (transient for callers: the next local day or a higher budget lets calls through).
 
 Traps of google-genai 3.x this module handles (see /work/shared/reference/gemini.md):
 no retries and no timeout by default (§0.2, §0.3: ``HttpOptions.timeout`` is in
@@ -36,6 +38,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from ai.llm import LLMError, LLMPermanentError, LLMTransientError, LLMUnavailableError, ToolSpec
+from ai.usage import budget_guard
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -183,8 +186,12 @@ def generate(
     is chained as ``__cause__``). The response itself is not judged here: use
     :func:`response_text` to reject blocked or unfinished answers. Logs one ``gemini.generate``
     (model, latency, tokens) or ``gemini.failed`` event; never the key, the prompt or the answer.
+
+    The one budget check of every model request is here (ai.usage.budget_guard): past the
+    day's LLM_DAILY_BUDGET_USD it raises LLMBudgetExceededError and no request is made.
     """
     client = get_client()
+    budget_guard()
     started = time.monotonic()
     try:
         response = client.models.generate_content(model=model, contents=contents, config=config)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
 
-from ai.llm import CallContext
+from ai.llm import CallContext, LLMBudgetExceededError
 from ai.models import ContextCache, ModelCall
+from messaging.notify import managers_notify
 
 log = structlog.get_logger(__name__)
 
@@ -144,3 +147,78 @@ def storage_cost_usd(*, since: datetime, until: datetime) -> Decimal:
         hours = Decimal((end - start).total_seconds()) / Decimal(3600)
         total += Decimal(row.token_count) * hours * price / Decimal(1_000_000)
     return total
+
+
+# --- Limits on the bill: the business's money a day, one contact's tokens a day ----------------------
+
+BUDGET_NOTICE = "Дневной бюджет на ИИ исчерпан: до конца дня бот не отвечает, клиентам ответят менеджеры"
+
+
+def local_day_start(now: datetime | None = None) -> datetime:
+    """Midnight of the business's local day (settings.TIME_ZONE) that `now` falls in."""
+    local = timezone.localtime(now or timezone.now())
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def spent_today_usd(now: datetime | None = None) -> Decimal:
+    """What the model calls of the local day cost so far (their recorded cost_usd)."""
+    total = ModelCall.objects.filter(created_at__gte=local_day_start(now)).aggregate(cost=Sum("cost_usd"))["cost"]
+    return total or Decimal(0)
+
+
+def budget_spent(now: datetime | None = None) -> bool:
+    """True when LLM_DAILY_BUDGET_USD is set (above 0) and the local day's calls reached it."""
+    budget = Decimal(settings.LLM_DAILY_BUDGET_USD or 0)
+    return budget > 0 and spent_today_usd(now) >= budget
+
+
+def budget_guard(now: datetime | None = None) -> None:
+    """The model door's one check (ai.sdk.generate runs it before every request, whatever its
+    purpose). Raises LLMBudgetExceededError once the day's budget is spent; the first refusal
+    of a local day tells the managers (one notice a day: a cache mark, and the outbox's
+    idempotency key behind it)."""
+    now = now or timezone.now()
+    if not budget_spent(now):
+        return
+    day = local_day_start(now)
+    log.warning("usage.budget_spent", budget_usd=str(settings.LLM_DAILY_BUDGET_USD), day=day.date().isoformat())
+    try:
+        if cache.add(f"llm-budget-notice:{day.date().isoformat()}", 1, timeout=2 * 86400):
+            managers_notify(
+                contact=None,
+                who="Все клиенты",
+                reason=BUDGET_NOTICE,
+                summary=f"Потрачено ${spent_today_usd(now):.2f} из ${settings.LLM_DAILY_BUDGET_USD}",
+                key=f"llm-budget:{day.date().isoformat()}",
+            )
+    except Exception:  # the notice must never turn a refusal into a crash
+        log.exception("usage.budget_notice_failed")
+    retry_after = (day + timedelta(days=1) - now).total_seconds()
+    raise LLMBudgetExceededError("the daily model budget is spent (LLM_DAILY_BUDGET_USD)", retry_after=retry_after)
+
+
+def budget_health(now: datetime | None = None) -> dict[str, Any]:
+    """For /health's llm section: {} while the budget allows calls, else "degraded" with the
+    reason "budget" and the figures."""
+    if not budget_spent(now):
+        return {}
+    return {
+        "status": "degraded",
+        "reason": "budget",
+        "budget_usd": float(settings.LLM_DAILY_BUDGET_USD),
+        "spent_today_usd": float(spent_today_usd(now)),
+    }
+
+
+def contact_tokens_today(contact_id: int, now: datetime | None = None) -> int:
+    """Tokens (input, output and thinking) the contact's model calls used in the local day."""
+    total = ModelCall.objects.filter(contact_id=contact_id, created_at__gte=local_day_start(now)).aggregate(
+        tokens=Sum(F("prompt_tokens") + F("output_tokens") + F("thinking_tokens"))
+    )["tokens"]
+    return total or 0
+
+
+def contact_over_daily_tokens(contact_id: int, now: datetime | None = None) -> bool:
+    """True when LLM_CONTACT_DAILY_TOKENS is set (above 0) and the contact used that many today."""
+    cap = settings.LLM_CONTACT_DAILY_TOKENS
+    return bool(cap) and contact_tokens_today(contact_id, now) >= cap

@@ -18,12 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from ai.compose import Correction, Draft, Result, compose
+from ai.conversation import model_text
 from ai.intent import reply_intent
 from ai.llm import LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
 from ai.rules.guard import known_figures
 from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.rules.optout import is_opt_out
+from ai.usage import contact_over_daily_tokens, local_day_start
 from assistant.agent import AgentReply, agent_reply
 from assistant.handoff import contact_hand_off
 from assistant.moderator import contact_moderate
@@ -118,6 +120,8 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         return _finish(contact, message, status="not a client")
     if is_opt_out(message.transcription or message.text):
         return _opt_out(contact, message, now)
+    if contact_over_daily_tokens(contact.pk, now):
+        return _over_daily_tokens(contact, message, now)
     if contact.is_client is None:
         try:
             contact_moderate(contact=contact)
@@ -238,7 +242,8 @@ def _follow_up_intent(*, contact: Contact, message: Message, now: datetime) -> N
         intent = "other"  # the client's first words answer nothing of ours
     else:
         asked = _open_inbound(contact).filter(timestamp__lte=message.timestamp).order_by("timestamp", "id")
-        text = "\n".join(m.display_text for m in asked if m.display_text.strip()) or message.display_text
+        text = "\n".join(model_text(m.display_text) for m in asked if m.display_text.strip())
+        text = text or model_text(message.display_text)
         intent = reply_intent(contact=contact, text=text, last_bot_text=last_bot.display_text)
     followup_on_customer_reply(contact=contact, intent=intent, now=now)
 
@@ -296,9 +301,32 @@ def _complaint(contact: Contact, message: Message, now: datetime) -> Outcome:
     return _finish(contact, message, status="complaint handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.HANDOFF)
 
 
+def _over_daily_tokens(contact: Contact, message: Message, now: datetime) -> Outcome:
+    """The contact's model calls used LLM_CONTACT_DAILY_TOKENS today: no more model calls for
+    them; the customer gets the fallback line and the managers the conversation (the bot is
+    paused, so the customer's next messages wait for a person; one notice a day per contact)."""
+    log.warning("ai.contact_daily_tokens_spent", contact_id=contact.pk, cap=settings.LLM_CONTACT_DAILY_TOKENS)
+    contact_hand_off(
+        contact=contact,
+        message=message,
+        reason="Клиент исчерпал дневной лимит ИИ, ответьте ему сами",
+        key=f"daily-tokens:{contact.pk}:{local_day_start(now).date().isoformat()}",
+        now=now,
+    )
+    return _finish(
+        contact,
+        message,
+        status="handed off",
+        detail="daily tokens spent",
+        reply=FALLBACK_TEXT,
+        purpose=Message.Purpose.HANDOFF,
+    )
+
+
 def _fallback(contact: Contact, message: Message, now: datetime, *, error: str) -> Outcome:
-    """The model is down: one polite message per outage, and a row that retries the real
-    answer when it is back."""
+    """The model is down, or the day's model budget is spent (LLMBudgetExceededError is
+    transient): one polite message per outage, and a row that retries the real answer when it
+    is back."""
     with transaction.atomic():
         pending = PendingReply.objects.select_for_update().filter(contact=contact, resolved_at__isnull=True).first()
         first_of_outage = pending is None
@@ -345,6 +373,8 @@ def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:
         return resolve("operator mode")
     if _newest_open(contact) is not None:
         return resolve("a newer message is being answered by its own task")
+    if contact_over_daily_tokens(contact.pk, now):
+        return resolve("the contact's daily model tokens are spent; the managers were notified at the fallback")
     message = (
         Message.objects.filter(contact=contact, direction=Message.Direction.IN)
         .exclude(voice_status=Message.VoiceStatus.FAILED)

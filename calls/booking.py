@@ -2,9 +2,13 @@
 
 A slot is `slot_minutes` long and starts on a boundary counted from `start_hour`; the whole slot
 must fit inside the working window, Monday to Friday in the business's time zone, outside
-Kazakhstan's public holidays, at least `min_lead_minutes` from `now`, with fewer than
-`capacity` calls already in it. `taken` maps a slot's start (an aware datetime) to how many
-calls it holds.
+Kazakhstan's public holidays, at least `min_lead_minutes` from `now` and on a day at most
+`horizon_days` after today, with fewer than `capacity` calls already in it. `taken` maps a
+slot's start (an aware datetime) to how many calls it holds.
+
+A time given as text (`parse_start`) is the business's wall clock: the model copies the time the
+customer named, so an offset it adds is dropped, never converted (`+06:00`, Almaty's offset
+before March 2024, would otherwise book an hour early).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ PUBLIC_HOLIDAY = "public holiday"
 OUTSIDE_WORKING_HOURS = "outside working hours"
 NOT_ON_SLOT_BOUNDARY = "not on a slot boundary"
 SLOT_FULL = "slot full"
+TOO_FAR_AHEAD = "too far ahead"
 
 SEARCH_DAYS = 30  # how far free_slots looks ahead: a bound, not a business rule
 
@@ -37,6 +42,7 @@ class BookingRules:
     slot_minutes: int = 30
     min_lead_minutes: int = 60
     capacity: int = 1
+    horizon_days: int = 60
 
     @classmethod
     def from_settings(cls) -> BookingRules:
@@ -47,11 +53,16 @@ class BookingRules:
             slot_minutes=getattr(settings, "CALL_SLOT_MINUTES", 30),
             min_lead_minutes=getattr(settings, "CALL_MIN_LEAD_MINUTES", 60),
             capacity=getattr(settings, "MANAGER_CAPACITY", 1),
+            horizon_days=getattr(settings, "CALL_BOOKING_HORIZON_DAYS", 60),
         )
 
     @property
     def slot(self) -> timedelta:
         return timedelta(minutes=self.slot_minutes)
+
+    def latest_day(self, now: datetime) -> date:
+        """The last local day a call may be booked on (`horizon_days` after today)."""
+        return now.astimezone(self.tz).date() + timedelta(days=self.horizon_days)
 
 
 def is_working_day(day: date) -> bool:
@@ -59,8 +70,9 @@ def is_working_day(day: date) -> bool:
 
 
 def parse_start(value: str, tz: ZoneInfo) -> datetime:
-    """ISO 8601 date and time (`2026-11-23T11:00`, `2026-11-23 11:00+05:00`, `...Z`). An offset
-    is honoured; without one the time is read in `tz`. Anything else raises ValueError."""
+    """ISO 8601 date and time (`2026-11-23T11:00`, `2026-11-23 11:00+05:00`, `...Z`) read as the
+    wall clock in `tz`: an offset, whatever it says, is dropped (the time is the one the customer
+    named; see the module's note). Anything else raises ValueError."""
     text = str(value or "").strip()
     try:
         if len(text) < 16:  # a date alone parses as midnight, which nobody means
@@ -70,7 +82,7 @@ def parse_start(value: str, tz: ZoneInfo) -> datetime:
         raise ValueError(
             f"invalid start {text[:40]!r}: expected ISO 8601 date and time, e.g. 2026-11-23T11:00:00+05:00"
         ) from None
-    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
+    return parsed.replace(tzinfo=tz)
 
 
 def slot_problem(start: datetime, *, rules: BookingRules, now: datetime, taken: Mapping[datetime, int]) -> str | None:
@@ -80,6 +92,8 @@ def slot_problem(start: datetime, *, rules: BookingRules, now: datetime, taken: 
         return IN_THE_PAST
     if start < now + timedelta(minutes=rules.min_lead_minutes):
         return TOO_SOON
+    if local.date() > rules.latest_day(now):
+        return TOO_FAR_AHEAD
     if local.weekday() >= 5:
         return WEEKEND
     if is_public_holiday(local.date()):
@@ -105,10 +119,13 @@ def day_slots(day: date, *, rules: BookingRules) -> list[datetime]:
 def free_slots(
     *, rules: BookingRules, now: datetime, taken: Mapping[datetime, int], after: datetime, limit: int = 3
 ) -> list[datetime]:
-    """The first `limit` bookable slots starting at or after `after`, within SEARCH_DAYS."""
+    """The first `limit` bookable slots starting at or after `after`, within SEARCH_DAYS and the
+    booking horizon."""
     found: list[datetime] = []
     first_day = after.astimezone(rules.tz).date()
     for offset in range(SEARCH_DAYS + 1):
+        if first_day > rules.latest_day(now) - timedelta(days=offset):
+            break  # past the booking horizon: nothing more to offer
         day = first_day + timedelta(days=offset)
         if not is_working_day(day):
             continue

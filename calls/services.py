@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from calls.booking import (
+    TOO_FAR_AHEAD,
     BookingRules,
     day_slots,
     is_public_holiday,
@@ -55,6 +56,8 @@ def _human(moment: datetime, rules: BookingRules) -> str:
 
 
 def _alternatives(*, around: datetime, now: datetime, rules: BookingRules) -> list[str]:
+    # A moment past the horizon (the year 9999, say) is offered the latest slots there are.
+    around = min(around, datetime.combine(rules.latest_day(now), time(23, 59), tzinfo=rules.tz))
     start = min(around, now) - timedelta(days=1)
     end = max(around, now) + timedelta(days=40)
     taken = call_taken_counts(start=start, end=end)
@@ -63,7 +66,10 @@ def _alternatives(*, around: datetime, now: datetime, rules: BookingRules) -> li
 
 
 def _refusal(error: str, *, around: datetime, now: datetime, rules: BookingRules) -> dict[str, Any]:
-    return {"ok": False, "error": error, "alternatives": _alternatives(around=around, now=now, rules=rules)}
+    refusal: dict[str, Any] = {"ok": False, "error": error}
+    if error == TOO_FAR_AHEAD:
+        refusal["latest_date"] = rules.latest_day(now).isoformat()  # the model can say "until ..."
+    return {**refusal, "alternatives": _alternatives(around=around, now=now, rules=rules)}
 
 
 def _future_call(contact: Contact, now: datetime) -> ScheduledCall | None:
@@ -86,7 +92,10 @@ def _lock_slot(start: datetime) -> None:
     re-checked under it). The contact row lock alone would let two customers take the last place."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SLOT_LOCK_NAMESPACE, int(start.timestamp()) // 60])
+            # The key is a 32-bit integer: a far-off start wraps round (two slots may then share
+            # a lock, which only serialises them).
+            key = int(start.timestamp()) // 60 % 2**31
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SLOT_LOCK_NAMESPACE, key])
 
 
 def _reminders_create(call: ScheduledCall, now: datetime) -> list[CallReminder]:
@@ -124,9 +133,7 @@ def call_book(*, contact: Contact, start_text: str, topic: str, now: datetime) -
             }
         _lock_slot(start)
         problem = _problem_now(start, rules=rules, now=now)
-        if problem is not None:
-            refusal = {"ok": False, "error": problem}
-        else:
+        if problem is None:
             call = ScheduledCall.objects.create(
                 contact=contact,
                 scheduled_at=start,
@@ -155,7 +162,7 @@ def call_book(*, contact: Contact, start_text: str, topic: str, now: datetime) -
             log.info("call.booked", call_id=call.pk, contact_id=contact.pk, scheduled_at=start.isoformat())
             return {"ok": True, "call_id": call.pk, "scheduled_at": _iso(start, rules)}
     # Alternatives are looked up after the locks are released.
-    return {**refusal, "alternatives": _alternatives(around=start, now=now, rules=rules)}
+    return _refusal(problem, around=start, now=now, rules=rules)
 
 
 def call_availability(*, date_text: str, time_text: str | None, now: datetime) -> dict[str, Any]:
@@ -178,6 +185,8 @@ def call_availability(*, date_text: str, time_text: str | None, now: datetime) -
         others = [slot for slot in _alternatives(around=start, now=now, rules=rules) if slot != _iso(start, rules)]
         return {"ok": True, "free": [_iso(start, rules), *others[:2]]}
 
+    if day > rules.latest_day(now):
+        return _refusal(TOO_FAR_AHEAD, around=now, now=now, rules=rules)
     day_start = datetime.combine(day, time(0), tzinfo=rules.tz)
     taken = call_taken_counts(start=day_start, end=day_start + timedelta(days=1))
     free = [

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from ai.selectors import model_calls_recent, pending_replies_waiting_count
+from ai.usage import budget_health
 from messaging.selectors import gateway_status, inbound_unanswered_count
 from project.celery import app
 from project.lib.heartbeat import HEARTBEAT_TASK, heartbeat_beats_live, heartbeat_worker_seen
@@ -85,6 +86,7 @@ def llm_status(now: datetime | None = None) -> dict[str, Any]:
         f"calls_{LLM_WINDOW_MINUTES}m": recent.calls,
         f"errors_{LLM_WINDOW_MINUTES}m": recent.errors,
         "customers_waiting": waiting,
+        **budget_health(now),  # past the day's LLM_DAILY_BUDGET_USD: "degraded", reason "budget"
     }
 
 

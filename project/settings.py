@@ -199,6 +199,8 @@ USE_TZ = True
 CALL_SLOT_MINUTES = env.int("CALL_SLOT_MINUTES", default=30, minimum=1, maximum=24 * 60)
 CALL_MIN_LEAD_MINUTES = env.int("CALL_MIN_LEAD_MINUTES", default=60)
 MANAGER_CAPACITY = env.int("MANAGER_CAPACITY", default=1, minimum=1)
+# How many days ahead a call can be booked at most (the model cannot book the year 9999).
+CALL_BOOKING_HORIZON_DAYS = env.int("CALL_BOOKING_HORIZON_DAYS", default=60, minimum=1, maximum=366)
 WORKING_HOURS_START = env.hour("WORKING_HOURS_START", default=10)
 WORKING_HOURS_END = env.hour("WORKING_HOURS_END", default=18)
 check_hours_window(
@@ -464,6 +466,13 @@ GEMINI_CACHE_MIN_TOKENS = env.int("GEMINI_CACHE_MIN_TOKENS", default=4096)
 
 REPLY_DEBOUNCE_SECONDS = env.float("REPLY_DEBOUNCE_SECONDS", default=4.0)
 MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20, minimum=1)
+# Limits on the model bill. A message's text reaches the model cut to this many characters
+# (the stored message stays whole); one contact's model calls use at most this many tokens a
+# local day (0: no limit); and no model request is made once the local day's calls cost this
+# many USD (0: no limit).
+LLM_MAX_MESSAGE_CHARS = env.int("LLM_MAX_MESSAGE_CHARS", default=2000, minimum=100)
+LLM_CONTACT_DAILY_TOKENS = env.int("LLM_CONTACT_DAILY_TOKENS", default=200_000)
+LLM_DAILY_BUDGET_USD = env.decimal("LLM_DAILY_BUDGET_USD", default=Decimal("0"))
 # Normalised (77012345678): a number contacts.phones cannot read stops the start.
 MANAGER_PHONES = env.phones("MANAGER_PHONES", default=[], normalize=normalize_phone)
 # A relative path is relative to the project folder, wherever the process was started. A folder

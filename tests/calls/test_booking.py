@@ -79,16 +79,34 @@ def test_capacity_two_allows_a_second_call_in_a_slot():
     assert slot_problem(at(23, 11), rules=rules, now=FRIDAY_NOON, taken={at(23, 11): 2}) == "slot full"
 
 
-def test_an_offset_is_honoured_and_astana_is_utc_plus_five():
-    start = parse_start("2026-11-23T05:00:00+00:00", ASTANA)
-    assert start.astimezone(ASTANA).hour == 10
-    assert problem(start) is None
-    assert parse_start("2026-11-23T05:00:00Z", ASTANA) == at(23, 10)
+def test_an_offset_is_dropped_the_time_is_the_astana_wall_clock_the_customer_named():
+    # The model copies the customer's local time: "+06:00" is Almaty's offset before March 2024,
+    # read as an instant it would book an hour early.
+    assert parse_start("2026-11-23T11:00:00+06:00", ASTANA) == at(23, 11)
+    assert parse_start("2026-11-23T11:00+05:00", ASTANA) == at(23, 11)
+    assert parse_start("2026-11-23T11:00:00Z", ASTANA) == at(23, 11)
+    assert parse_start("2026-11-23T11:00:00+06:00", ASTANA).utcoffset() == timedelta(hours=5)
 
 
 def test_a_start_without_an_offset_is_astana_time():
     assert parse_start("2026-11-23T11:00", ASTANA) == at(23, 11)
     assert parse_start("2026-11-23 11:00:00", ASTANA).utcoffset() == timedelta(hours=5)
+
+
+def test_a_start_past_the_booking_horizon_is_too_far_ahead():
+    # 60 days from Friday 20.11.2026 is Tuesday 19.01.2027: bookable; the day after is not.
+    assert problem(datetime(2027, 1, 19, 11, 0, tzinfo=ASTANA)) is None
+    assert problem(datetime(2027, 1, 20, 11, 0, tzinfo=ASTANA)) == "too far ahead"
+    assert problem(parse_start("9999-12-31T10:00+05:00", ASTANA)) == "too far ahead"
+    short = BookingRules(tz=ASTANA, start_hour=10, end_hour=18, horizon_days=3)
+    assert slot_problem(at(24, 11), rules=short, now=FRIDAY_NOON, taken={}) == "too far ahead"
+
+
+def test_free_slots_never_offer_a_slot_past_the_horizon():
+    short = BookingRules(tz=ASTANA, start_hour=10, end_hour=18, horizon_days=3)
+    slots = free_slots(rules=short, now=FRIDAY_NOON, taken={}, after=FRIDAY_NOON, limit=100)
+    assert slots
+    assert max(slots).date() == date(2026, 11, 23)  # Monday; Tuesday is the 4th day
 
 
 @pytest.mark.parametrize("value", ["завтра в 11", "", "2026-11-23", "2026-13-40T11:00", "11:00"])

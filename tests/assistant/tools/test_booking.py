@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-import assistant.tools.booking  # noqa: F401  (registers the tools until AiConfig.ready() imports it)
 from assistant.pipeline import incoming_process
-from calls.booking import BookingRules, free_slots
+from assistant.tools.booking import BOOK_CALL, CHECK_AVAILABILITY
+from calls.booking import BookingRules, free_slots, is_working_day
 from calls.services import call_taken_counts
 from contacts.models import CallReminder, ScheduledCall
 from followups.models import FollowUp
@@ -92,3 +92,66 @@ def test_check_availability_answers_the_model_with_free_slots(fake_gemini):
     answer = json.dumps(fake_gemini.last_request().json["contents"][-1], ensure_ascii=False)
     assert slot.isoformat() in answer
     assert not ScheduledCall.objects.exists()
+
+
+def a_working_day_in_a_year_and_more():
+    day = timezone.localdate() + timedelta(days=400)
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return f"{day:%Y-%m-%d}T11:00:00+05:00"
+
+
+@pytest.mark.parametrize("start", [lambda: "9999-12-31T10:00+05:00", a_working_day_in_a_year_and_more])
+def test_a_booking_years_ahead_is_refused_with_a_reason_the_model_can_relay(fake_gemini, settings, start):
+    settings.CALL_BOOKING_HORIZON_DAYS = 60
+    contact = ContactFactory(is_client=True, classified_by="model")
+    message = customer_says(contact, "Запишите меня через пару лет")
+    fake_gemini.enqueue(function_call_response("book_call", {"start": start(), "topic": "цены"}))
+    fake_gemini.reply_text("Так далеко записать не могу, предлагаю ближайшие даты 😊")
+
+    assert incoming_process(message_id=message.pk).status == "answered"
+
+    assert not ScheduledCall.objects.exists()
+    answer = json.loads(json.dumps(fake_gemini.last_request().json["contents"][-1], ensure_ascii=False))
+    [part] = answer["parts"]
+    response = part["functionResponse"]["response"]
+    assert (response["ok"], response["error"]) == (False, "too far ahead")
+    latest = timezone.localdate() + timedelta(days=60)
+    assert response["latest_date"] == latest.isoformat()
+    assert all(alternative[:10] <= latest.isoformat() for alternative in response["alternatives"])
+
+
+def test_a_stale_plus_six_offset_books_the_time_the_customer_named_not_an_hour_early(fake_gemini):
+    contact = ContactFactory(is_client=True, classified_by="model")
+    wanted = timezone.localtime(a_free_slot_in_a_few_days() + timedelta(hours=1))
+    message = customer_says(contact, f"Давайте {wanted:%d.%m} в {wanted:%H:%M}")
+    start = f"{wanted:%Y-%m-%dT%H:%M}:00+06:00"  # Almaty's offset before March 2024
+    fake_gemini.enqueue(function_call_response("book_call", {"start": start, "topic": "тариф"}))
+    fake_gemini.reply_text("Готово, записал вас 😊")
+
+    assert incoming_process(message_id=message.pk).status == "answered"
+
+    call = ScheduledCall.objects.get(contact=contact)
+    assert call.scheduled_at == wanted
+    assert f"{wanted:%H:%M} (время Астаны)" in Message.objects.get(contact=contact, purpose="booking").text
+
+
+def test_a_day_past_the_horizon_has_no_free_time_and_says_why(fake_gemini, settings):
+    settings.CALL_BOOKING_HORIZON_DAYS = 10
+    contact = ContactFactory(is_client=True, classified_by="model")
+    far = timezone.localdate() + timedelta(days=30)
+    message = customer_says(contact, "А через месяц можно?")
+    fake_gemini.enqueue(function_call_response("check_availability", {"date": far.isoformat()}))
+    fake_gemini.reply_text("Так далеко записи нет 😊")
+
+    assert incoming_process(message_id=message.pk).status == "answered"
+
+    answer = json.dumps(fake_gemini.last_request().json["contents"][-1], ensure_ascii=False)
+    assert '"error": "too far ahead"' in answer
+
+
+def test_the_booking_tools_tell_the_model_the_business_time_zone_and_the_horizon():
+    for tool in (BOOK_CALL, CHECK_AVAILABILITY):
+        declared = json.dumps(tool.spec.parameters, ensure_ascii=False) + tool.spec.description
+        assert "UTC+5" in declared
+    assert "too far ahead" in BOOK_CALL.spec.description
