@@ -2,6 +2,10 @@
 
 Reads only: the heartbeat bookkeeping lives in project.lib.heartbeat (the Celery app and the
 heartbeat task write it), the state of Wappi and of the model comes from their apps' selectors.
+
+The report is built from PROBES, named parts each giving a ProbeResult: a public summary (its
+state and counts, safe for anyone on the internet) and details for staff and the monitoring
+system. To report one more part, add a Probe there.
 """
 
 from __future__ import annotations

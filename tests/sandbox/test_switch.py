@@ -198,8 +198,10 @@ def test_a_server_without_debug_that_switched_the_sandbox_app_on_does_not_talk_t
 
     seen, _output = health(db=db, SANDBOX_ENABLED="true")
 
-    # Then neither emulator stands in for WhatsApp or the bank: Wappi is "not configured"
+    # Then neither emulator stands in for WhatsApp or the bank: Wappi is "not configured", and
+    # the chat page that plays a customer through the emulator is not there
     assert (seen["wappi_sandbox"], seen["kaspi_sandbox"]) == (False, False)
+    assert seen["sandbox_page"] == 404
     assert seen["wappi_connection"] == "not_configured"
     assert seen["health_sandbox"] == {"wappi": False, "kaspi": False}
 
