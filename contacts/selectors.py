@@ -114,3 +114,11 @@ def contact_eligibility(*, contact: Contact, now: datetime) -> Eligibility:
         operator_mode=contact.bot_is_paused(now),
         is_client=contact.is_client,
     )
+
+
+def scheduled_call_totals_by_status() -> dict[str, int]:
+    """Calls by status, every status named (0 when none). One query."""
+    totals = dict.fromkeys(ScheduledCall.Status.values, 0)
+    for row in ScheduledCall.objects.values("status").annotate(n=Count("id")):
+        totals[row["status"]] = row["n"]
+    return totals

@@ -38,7 +38,14 @@ def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
     totals = window.aggregate(
         inbound=Count("id", filter=Q(direction=Message.Direction.IN)),
         inbound_voice=Count("id", filter=Q(direction=Message.Direction.IN, is_voice=True)),
+        # Voice notes whose transcription succeeded (a failed one is not counted).
+        inbound_voice_transcribed=Count(
+            "id",
+            filter=Q(direction=Message.Direction.IN, is_voice=True, voice_status=Message.VoiceStatus.DONE),
+        ),
         outbound=Count("id", filter=Q(direction=Message.Direction.OUT)),
+        # Really handed to WhatsApp (sent, delivered or read), not merely queued.
+        outbound_sent=Count("id", filter=Q(direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES)),
     )
     by_status = dict.fromkeys(Message.Status.values, 0)
     for row in window.filter(direction=Message.Direction.OUT).values("status").annotate(n=Count("id")):
@@ -170,6 +177,13 @@ def outbox_pending_count() -> int:
     return Message.objects.filter(direction=Message.Direction.OUT, status__in=Message.PENDING_STATUSES).count()
 
 
+def voice_pending_count() -> int:
+    """Voice notes whose transcription is still to come."""
+    return Message.objects.filter(
+        direction=Message.Direction.IN, is_voice=True, voice_status=Message.VoiceStatus.PENDING
+    ).count()
+
+
 def outbox_totals() -> dict[str, int]:
     """The outbox so far: attempts to hand messages to Wappi, messages that failed for good,
     and messages waiting (queued) or in flight (sending). One query."""
@@ -189,13 +203,22 @@ def quarantined_chats(*, now: datetime | None = None) -> list[str]:
     )
 
 
+def wappi_configured() -> bool:
+    """A real account (WAPPI_TOKEN) or, asked for by name, the built-in emulator (WAPPI_SANDBOX).
+    Without either Wappi is "not configured": the client makes no request (WappiNotConfigured),
+    /health says so, and the product never falls back to the emulator by itself."""
+    return bool(settings.WAPPI_SANDBOX or settings.WAPPI_TOKEN)
+
+
 def gateway_status() -> dict[str, object]:
     """What an operator needs to know about Wappi, for /health."""
     state = GatewayState.objects.filter(pk=1).first()
     quarantined = quarantined_chats()
     alarm = cache.get(QUARANTINE_ALARM_KEY)
     authorized = state.authorized if state else None
-    if authorized is False:
+    if not wappi_configured():
+        status = "not_configured"
+    elif authorized is False:
         status = "error"
     elif alarm:
         status = "degraded"
@@ -203,7 +226,7 @@ def gateway_status() -> dict[str, object]:
         status = "ok" if authorized else "unknown"
     return {
         "status": status,
-        "mode": "sandbox" if settings.WAPPI_SANDBOX else "live",
+        "mode": "sandbox" if settings.WAPPI_SANDBOX else ("live" if settings.WAPPI_TOKEN else "not_configured"),
         "authorized": authorized,
         "auth_error": (state.auth_error if state else "") or None,
         "auth_checked_at": state.auth_checked_at.isoformat() if state and state.auth_checked_at else None,

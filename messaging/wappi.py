@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +41,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from contacts.phones import InvalidPhoneError, PhoneError, normalize_phone, parse_jid
 from project.lib.locks import LockTimeout, cache_lock
+from project.lib.tallies import tally_add, tally_observe
 
 log = structlog.get_logger(__name__)
 
@@ -104,6 +106,36 @@ class WappiPermanentError(WappiError):
 
 class WappiAuthError(WappiPermanentError):
     """Token or profile rejected (401/403, "token"/"Profile not found" in the detail): fix the config."""
+
+
+class WappiNotConfigured(WappiAuthError):
+    """A client without a token (no WAPPI_TOKEN, and the emulator not asked for): no request is
+    made; an operator must set the token. Never a fall-back to the emulator."""
+
+
+# /metrics (project/metrics.py) reads these tallies (project/lib/tallies.py): every API call's
+# time to answer or fail, and its failures by kind, per endpoint (the API path, no ids or query).
+WAPPI_REQUEST_TALLY = "wappi_request_seconds"
+WAPPI_ERROR_TALLY = "wappi_errors"
+WAPPI_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0)
+_ID_SEGMENT = re.compile(r"/[^/]*\d[^/]*")
+
+
+def wappi_endpoint_label(path: str) -> str:
+    """The API path as a metrics label: no query, and any segment holding digits (an id) as {id}."""
+    return _ID_SEGMENT.sub("/{id}", path.split("?", 1)[0])
+
+
+def wappi_error_kind(error: WappiError) -> str:
+    if isinstance(error, WappiTimeoutError):
+        return "timeout"
+    if isinstance(error, WappiTransientError):
+        return "transient"
+    if isinstance(error, WappiNotConfigured):
+        return "not_configured"
+    if isinstance(error, WappiAuthError):
+        return "auth"
+    return "permanent"
 
 
 @dataclass(frozen=True)
@@ -377,9 +409,38 @@ class WappiClient:
         required: str | None = None,
         read_timeout: float | None = None,
     ) -> dict:
-        """One API call: returns the JSON object of a successful answer or raises a WappiError."""
-        query = {"profile_id": self.profile_id, **(params or {})}
+        """One API call: returns the JSON object of a successful answer or raises a WappiError.
+        Every call is timed and every failure counted for /metrics, by endpoint."""
+        endpoint = wappi_endpoint_label(path)
+        if not self._token:
+            error = WappiNotConfigured(
+                f"{path}: Wappi is not configured (set WAPPI_TOKEN and WAPPI_PROFILE_ID)", endpoint=path
+            )
+            tally_add(WAPPI_ERROR_TALLY, {"endpoint": endpoint, "error": wappi_error_kind(error)})
+            raise error
         started = time.monotonic()
+        try:
+            return self._request(method, path, params, json, expect_done, required, read_timeout, started)
+        except WappiError as error:
+            tally_add(WAPPI_ERROR_TALLY, {"endpoint": endpoint, "error": wappi_error_kind(error)})
+            raise
+        finally:
+            tally_observe(
+                WAPPI_REQUEST_TALLY, {"endpoint": endpoint}, time.monotonic() - started, buckets=WAPPI_LATENCY_BUCKETS
+            )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        expect_done: bool,
+        required: str | None,
+        read_timeout: float | None,
+        started: float,
+    ) -> dict:
+        query = {"profile_id": self.profile_id, **(params or {})}
         try:
             response = self._session.request(
                 method,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import structlog
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
@@ -16,6 +17,25 @@ class ProjectConfig(AppConfig):
         post_migrate.connect(_register_periodic_tasks, dispatch_uid="project.register_periodic_tasks")
         # The settings as they are now, held to the rules the environment was read with.
         checks.register(check_settings, "settings")
+        _warn_of_sandboxes()
+
+
+def _warn_of_sandboxes() -> None:
+    """One warning line at the start of every process (web, worker, beat) when an emulator or the
+    sandbox pages are on without DEBUG: a server that talks to a pretend WhatsApp or bank must
+    say so where operators look. /health shows the same ("sandbox")."""
+    on = {
+        "pages": settings.SANDBOX_ENABLED,
+        "wappi": settings.WAPPI_SANDBOX,
+        "kaspi": settings.KASPI_SANDBOX,
+    }
+    if settings.DEBUG or not any(on.values()):
+        return
+    structlog.get_logger(__name__).warning(
+        "sandbox.on_without_debug",
+        sandboxes=",".join(name for name, value in on.items() if value),
+        note="built-in emulators, asked for by name; not for real customers",
+    )
 
 
 def _register_periodic_tasks(sender: AppConfig, using: str = "default", **_kwargs: object) -> None:

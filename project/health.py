@@ -2,16 +2,22 @@
 
 Reads only: the heartbeat bookkeeping lives in project.lib.heartbeat (the Celery app and the
 heartbeat task write it), the state of Wappi and of the model comes from their apps' selectors.
+
+The report is built from PROBES, named parts each giving a ProbeResult: a public summary (its
+state and counts, safe for anyone on the internet) and details for staff and the monitoring
+system. To report one more part, add a Probe there.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -23,29 +29,40 @@ from messaging.selectors import gateway_status, inbound_unanswered_count
 from project.celery import app
 from project.lib.heartbeat import HEARTBEAT_TASK, heartbeat_beats_live, heartbeat_worker_seen
 
+log = structlog.get_logger(__name__)
+
 BROKER_TIMEOUT_SECONDS = 3.0
 
 
-@dataclass
-class Check:
-    ok: bool
-    detail: dict[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True)
+class ProbeResult:
+    """One part's state as /health shows it. `public` is what anyone may see besides the status:
+    states, counts and times only (no phone number, name, error text, host or user); `details`
+    is what staff and the monitoring system see on top of it (merged over `public`)."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"status": "ok" if self.ok else "error", **self.detail}
+    status: str
+    public: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def shown(self, *, detailed: bool) -> dict[str, Any]:
+        return {"status": self.status, **self.public, **(self.details if detailed else {})}
 
 
-def check_database() -> Check:
+def check_database() -> ProbeResult:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # noqa: BLE001 - any failure means "down", named in the reply
-        return Check(False, {"error": f"{type(exc).__name__}: {exc}"})
-    return Check(True, {"vendor": connection.vendor})
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", named in the details
+        return ProbeResult("error", details={"error": f"{type(exc).__name__}: {exc}"})
+    return ProbeResult("ok", details={"vendor": connection.vendor})
 
 
-def check_broker() -> Check:
+def check_broker() -> ProbeResult:
     conn = app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS)
     transport = conn.transport_cls
     try:
@@ -56,14 +73,16 @@ def check_broker() -> Check:
             for key in ("data_folder_in", "data_folder_out", "control_folder"):
                 folder = Path(opts.get(key, ""))
                 if not folder.is_dir() or not os.access(folder, os.W_OK):
-                    return Check(False, {"transport": transport, "error": f"{key} {folder} is not a writable folder"})
+                    return ProbeResult(
+                        "error", details={"transport": transport, "error": f"{key} {folder} is not a writable folder"}
+                    )
         else:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001
-        return Check(False, {"transport": transport, "error": f"{type(exc).__name__}: {exc}"})
+        return ProbeResult("error", details={"transport": transport, "error": f"{type(exc).__name__}: {exc}"})
     finally:
         conn.release()
-    return Check(True, {"transport": transport})
+    return ProbeResult("ok", details={"transport": transport})
 
 
 # A model call is "recent" for this long; this many failures with the latest one failing means
@@ -125,30 +144,122 @@ def heartbeat_status(now: datetime | None = None) -> dict[str, Any]:
     return {"beat": beat, "worker": state(heartbeat_worker_seen())}
 
 
-def health_report() -> tuple[bool, dict[str, Any]]:
-    """Healthy when the database and the broker answer; beat/worker liveness, the state of
-    Wappi (authorised, last poll, last webhook, quarantined chats), of the model (recent
-    failures, customers waiting) and the customers nobody answered within a day are reported
-    alongside without failing the check (a deploy may run web alone; Wappi's or Gemini's
-    trouble is not ours)."""
-    database, broker = check_database(), check_broker()
-    healthy = database.ok and broker.ok
+# --- The probes /health runs, each giving a public summary and staff details --------------------
+
+_PROCESS_STATES = ("ok", "unknown", "stale", "duplicate")  # best first
+
+
+def probe_processes() -> ProbeResult:
+    beats = heartbeat_status()
+    beat, worker = beats["beat"], beats["worker"]
+    status = max((beat["status"], worker["status"]), key=_PROCESS_STATES.index)
+    public_beat = {"status": beat["status"], **({"instances": beat["instances"]} if "instances" in beat else {})}
+    return ProbeResult(
+        status,
+        public={"beat": public_beat, "worker": {"status": worker["status"]}},
+        # The details name the hosts and processes (host:pid) and when they were last seen.
+        details={"beat": beat, "worker": worker},
+    )
+
+
+def _local(moment: str | None) -> str | None:
+    """An ISO time from the database as the business's local time (TIME_ZONE), as the spec shows it."""
+    return timezone.localtime(datetime.fromisoformat(moment)).isoformat() if moment else None
+
+
+def probe_wappi() -> ProbeResult:
+    """Wappi as messaging.selectors.gateway_status sees it. Public: the state, counts and times;
+    the alarm only as a yes/no (it lists the quarantined chats, i.e. customers' numbers). Staff:
+    the error texts Wappi gave and the alarm's chats."""
+    gateway = gateway_status()
+    alarm = gateway["quarantine_alarm"]
+    public = {
+        "mode": gateway["mode"],
+        "authorized": gateway["authorized"],
+        "last_poll_at": _local(gateway["last_poll_at"]),
+        "last_webhook_at": _local(gateway["last_webhook_at"]),
+        "auth_checked_at": _local(gateway["auth_checked_at"]),
+        "polling_backoff_until": _local(gateway["polling_backoff_until"]),
+        "quarantined_chats": gateway["quarantined_chats"],
+        "quarantine_alarm": bool(alarm),
+        "failed_sends": gateway["failed_sends"],
+    }
+    details = {
+        "auth_error": gateway["auth_error"],
+        "last_poll_error": gateway["last_poll_error"],
+        "quarantine_alarm": alarm,
+    }
+    return ProbeResult(str(gateway["status"]), public=public, details=details)
+
+
+def probe_llm() -> ProbeResult:
+    summary = llm_status()
+    return ProbeResult(summary.pop("status"), public=summary)
+
+
+def probe_messaging() -> ProbeResult:
+    summary = messaging_status()
+    return ProbeResult(summary.pop("status"), public=summary)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A part /health reports under `name`. A `vital` part being down makes /health 503 (it goes
+    under "checks"); the others are reported without failing it, and run only while the
+    database answers (they read it)."""
+
+    name: str
+    run: Callable[[], ProbeResult]
+    vital: bool = False
+
+
+# To report one more part, add a Probe here: a function returning ProbeResult(status,
+# public={...states and counts...}, details={...what only staff may see...}).
+PROBES: list[Probe] = [
+    Probe("database", check_database, vital=True),
+    Probe("broker", check_broker, vital=True),
+    Probe("processes", probe_processes),
+    Probe("wappi", probe_wappi),
+    Probe("llm", probe_llm),
+    Probe("messaging", probe_messaging),
+]
+
+
+def _run(probe: Probe) -> ProbeResult:
+    try:
+        return probe.run()
+    except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state
+        log.warning("health.probe_failed", probe=probe.name, error=type(exc).__name__)
+        return ProbeResult("error", details={"error": f"{type(exc).__name__}: {exc}"})
+
+
+def health_report(*, detailed: bool) -> tuple[bool, dict[str, Any]]:
+    """Healthy when the vital parts (the database and the broker) answer; beat/worker liveness,
+    the state of Wappi (authorised, last poll, last webhook, quarantined chats), of the model
+    (recent failures, customers waiting) and the customers nobody answered within a day are
+    reported alongside without failing the check (a deploy may run web alone; Wappi's or
+    Gemini's trouble is not ours).
+
+    Besides, the spec's keys: `status`, `wappi_connection`, `queue_connection`, `last_poll_time`,
+    and which sandbox (emulator) is on. Without `detailed` every part shows its public summary
+    only: what anyone on the internet may read."""
+    vital = [(probe.name, _run(probe)) for probe in PROBES if probe.vital]
+    healthy = all(result.ok for _name, result in vital)
+    checks = dict(vital)
+    database_ok = checks["database"].ok
+    others = {probe.name: _run(probe) for probe in PROBES if not probe.vital and database_ok}
+    wappi = others.get("wappi")
     report: dict[str, Any] = {
         "status": "healthy" if healthy else "unhealthy",
         "time": timezone.localtime().isoformat(),
-        "checks": {"database": database.as_dict(), "broker": broker.as_dict()},
+        "wappi_connection": wappi.status if wappi else "unknown",
+        "queue_connection": checks["broker"].status,
+        "last_poll_time": wappi.public.get("last_poll_at") if wappi else None,
+        "sandbox": {"wappi": bool(settings.WAPPI_SANDBOX), "kaspi": bool(settings.KASPI_SANDBOX)},
+        "checks": {name: result.shown(detailed=detailed) for name, result in vital},
     }
     if not healthy:
-        report["failed"] = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
-    if database.ok:
-        for key, probe in (
-            ("processes", heartbeat_status),
-            ("wappi", gateway_status),
-            ("llm", llm_status),
-            ("messaging", messaging_status),
-        ):
-            try:
-                report[key] = probe()
-            except Exception as exc:  # noqa: BLE001 - the cache being down must not hide DB/broker state
-                report[key] = {"error": f"{type(exc).__name__}: {exc}"}
+        report["failed"] = [name for name, result in vital if not result.ok]
+    for name, result in others.items():
+        report[name] = result.shown(detailed=detailed)
     return healthy, report

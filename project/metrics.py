@@ -6,24 +6,27 @@ Two kinds of series:
   broker (`ProductCollector`), read through the owning apps' selectors: messages by direction
   and status, the outbox, hand-offs to managers, Celery queue depths, model calls, tokens,
   errors and latency (ModelCall rows), send attempts, follow-ups due, answers waiting for the
-  model, Wappi's health, worker and beat heartbeats. These are the
+  model, Wappi's health, worker and beat heartbeats, scheduled calls by status. These are the
   same for every web process, so any process can answer a scrape. Celery task runtimes are not
   recorded by the product; the latency of the work that matters (the model call) and the
   failures (ModelCall errors, failed sends, send attempts) come from the rows instead, and
   Flower shows per-task runtimes.
+* What the processes counted as the work happened, kept in the cache (project.lib.tallies)
+  because most of it happens in Celery workers, which this web server's memory (or its
+  multiprocess files) never sees: Wappi's response time and failures by API endpoint (counted
+  in messaging.wappi's one request function) and the model's tool calls by tool and outcome
+  (counted in assistant.tools' registry). Also the same for every web process.
 * Requests to this web server (`RequestMetricsMiddleware`): counts by view, method and status,
   and a latency histogram by view. They live in the process that served the request: with
   several gunicorn workers set PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode)
   so every scrape sums all workers; without it each process reports its own requests.
 
 No label carries a phone number, a name, a message text or a token: labels are directions,
-statuses, purposes, model names, queue names and URL pattern names.
+statuses, purposes, model names, queue names, URL pattern names, Wappi API paths and tool names.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +34,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -42,6 +44,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ai.selectors import model_call_totals, pending_replies_waiting_count
+from assistant.tools import TOOL_CALLS_TALLY
+from contacts.selectors import scheduled_call_totals_by_status
 from followups.selectors import followup_counts
 from messaging.selectors import (
     gateway_status,
@@ -51,7 +55,10 @@ from messaging.selectors import (
     message_totals_by_status,
     outbox_totals,
 )
+from messaging.wappi import WAPPI_ERROR_TALLY, WAPPI_LATENCY_BUCKETS, WAPPI_REQUEST_TALLY
 from project.health import heartbeat_status
+from project.lib.access import metrics_refusal
+from project.lib.tallies import tally_counts, tally_histogram
 from project.stats import queue_depths
 
 log = structlog.get_logger(__name__)
@@ -114,6 +121,8 @@ class ProductCollector(Collector):
         yield from self._work()
         yield from self._wappi()
         yield from self._processes()
+        yield from self._calls()
+        yield from self._tallies()
 
     def _messages(self) -> Iterator[Any]:
         total = CounterMetricFamily(
@@ -249,6 +258,53 @@ class ProductCollector(Collector):
             value=beats["beat"].get("instances", 0),
         )
 
+    def _calls(self) -> Iterator[Any]:
+        gauge = GaugeMetricFamily("scheduled_calls", "Calls with a manager, by status", labels=["status"])
+        for status, n in scheduled_call_totals_by_status().items():
+            gauge.add_metric([status], n)
+        yield gauge
+
+    def _tallies(self) -> Iterator[Any]:
+        """What workers and web processes counted in the cache (project.lib.tallies)."""
+        try:
+            wappi = tally_histogram(WAPPI_REQUEST_TALLY, buckets=WAPPI_LATENCY_BUCKETS)
+            wappi_errors = tally_counts(WAPPI_ERROR_TALLY)
+            tools = tally_counts(TOOL_CALLS_TALLY)
+        except Exception:
+            log.warning("metrics.tallies_unavailable", exc_info=True)
+            return
+        latency = HistogramMetricFamily(
+            "wappi_request_duration_seconds",
+            "Time Wappi took to answer (or a call took to fail), by API endpoint",
+            labels=["endpoint"],
+        )
+        for row in wappi:
+            latency.add_metric(
+                [row.labels["endpoint"]],
+                buckets=[
+                    *((str(b), n) for b, n in zip(WAPPI_LATENCY_BUCKETS, row.at_most, strict=True)),
+                    ("+Inf", row.count),
+                ],
+                sum_value=row.sum_seconds,
+            )
+        yield latency
+        errors = CounterMetricFamily(
+            "wappi_errors",
+            "Failed Wappi calls by API endpoint and kind (transient, timeout, auth, not_configured, permanent)",
+            labels=["endpoint", "error"],
+        )
+        for labels, n in wappi_errors:
+            errors.add_metric([labels["endpoint"], labels["error"]], n)
+        yield errors
+        calls = CounterMetricFamily(
+            "assistant_tool_calls",
+            "The model's tool calls by tool and outcome (ok, refused, error)",
+            labels=["tool", "outcome"],
+        )
+        for labels, n in tools:
+            calls.add_metric([labels["tool"], labels["outcome"]], n)
+        yield calls
+
 
 def metrics_registry() -> CollectorRegistry:
     """A fresh registry per scrape: the product's state, and this server's requests (all
@@ -263,44 +319,13 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-def _client_allowed(request: HttpRequest) -> bool:
-    """REMOTE_ADDR only: X-Forwarded-For is whatever the caller says. Behind a proxy use the token."""
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    for entry in settings.METRICS_ALLOWED_IPS:
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def _bearer(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus scrape endpoint. Allowed for a request bearing METRICS_TOKEN, or coming from an
-    address in METRICS_ALLOWED_IPS; a wrong token is refused even from an allowed address."""
-    token = settings.METRICS_TOKEN
-    offered = _bearer(request)
-    if offered is not None:
-        if not token or not hmac.compare_digest(offered.encode(), token.encode()):
-            log.warning("metrics.bad_token", remote=request.META.get("REMOTE_ADDR"))
-            return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    elif not _client_allowed(request):
-        if token:
-            response = HttpResponse("authentication required\n", status=401, content_type="text/plain")
-            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-            return response
-        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    """Prometheus scrape endpoint: for a request with the metrics credentials (project.lib.access)."""
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
 
 

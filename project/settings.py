@@ -108,7 +108,10 @@ INSTALLED_APPS = [
 ]
 # The built-in emulators of Wappi and Kaspi Pay (the `sandbox` app: a chat page to play a customer,
 # invoices an operator pays by hand). A development tool: installed and mounted only when on; by
-# default in a DEBUG run (`make run`) that lacks a real Wappi token or Kaspi contract.
+# default in a DEBUG run (`make run`) that lacks a real Wappi token or Kaspi contract. Without
+# DEBUG each sandbox (SANDBOX_ENABLED, WAPPI_SANDBOX, KASPI_SANDBOX) runs only when its own
+# variable says true: none follows from another, and a missing WAPPI_TOKEN means Wappi is "not
+# configured", never the emulator. One that is on says so at start (ProjectConfig.ready) and on /health.
 SANDBOX_ENABLED = env.bool(
     "SANDBOX_ENABLED",
     default=DEBUG
@@ -385,7 +388,7 @@ WAPPI_WEBHOOK_SECRET = env.token(
     example="the output of python -c 'import secrets; print(secrets.token_urlsafe(32))'",
     url_safe=True,
 )
-WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=SANDBOX_ENABLED and not WAPPI_TOKEN)
+WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=DEBUG and SANDBOX_ENABLED and not WAPPI_TOKEN)
 if WAPPI_SANDBOX and WAPPI_TOKEN:
     raise ImproperlyConfigured("WAPPI_SANDBOX cannot be on while a real WAPPI_TOKEN is configured.")
 # Where the built-in Wappi emulator answers (our own web server) when WAPPI_SANDBOX is on.
@@ -602,8 +605,9 @@ KASPI_ORGANIZATION_BIN = env.read(
 )
 KASPI_DEVICE_TOKEN = env.token("KASPI_DEVICE_TOKEN", example="the DeviceToken that device/register returned")
 KASPI_TIMEOUT = env.seconds("KASPI_TIMEOUT", default=15.0)
-# The built-in Kaspi emulator (`make run`): on by default only when nothing real is configured.
-KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=SANDBOX_ENABLED and not KASPI_BASE_URL)
+# The built-in Kaspi emulator (`make run`): on by default only with DEBUG when nothing real is
+# configured; without DEBUG only when KASPI_SANDBOX says true (see SANDBOX_ENABLED).
+KASPI_SANDBOX = env.bool("KASPI_SANDBOX", default=DEBUG and SANDBOX_ENABLED and not KASPI_BASE_URL)
 if KASPI_SANDBOX and KASPI_BASE_URL:
     raise ImproperlyConfigured("KASPI_SANDBOX cannot be on while a real KASPI_BASE_URL is configured.")
 if KASPI_SANDBOX:

@@ -30,9 +30,11 @@ os.environ.update(
         "STATIC_MANIFEST": "false",
         "LOG_FORMAT": "console",
         "WAPPI_TOKEN": "",
-        # The sandbox app is installed (its tests and the e2e tests talk to the Wappi emulator);
-        # the Kaspi emulator stays off unless a test switches it on, so Kaspi is unconfigured.
+        # The sandbox app is installed and the Wappi emulator asked for by name (its tests and the
+        # e2e tests talk to it; without DEBUG no sandbox follows from another); the Kaspi emulator
+        # stays off unless a test switches it on, so Kaspi is unconfigured.
         "SANDBOX_ENABLED": "true",
+        "WAPPI_SANDBOX": "true",
         "KASPI_SANDBOX": "false",
         # The published sandbox token (what DEBUG uses), so tests can speak to the emulator.
         "WAPPI_SANDBOX_TOKEN": "sandbox-token",

@@ -14,6 +14,7 @@ from ai.llm import ToolCall, ToolResult, ToolSpec
 from assistant.handoff import contact_hand_off
 from contacts.models import Contact
 from messaging.models import Message
+from project.lib.tallies import tally_add
 
 log = structlog.get_logger(__name__)
 
@@ -43,17 +44,28 @@ def tool_specs() -> list[ToolSpec]:
     return [tool.spec for tool in _REGISTRY.values()]
 
 
+# /metrics (project/metrics.py) reads this tally (project/lib/tallies.py): tool calls by tool
+# name ("unknown" for a name the model made up) and outcome.
+TOOL_CALLS_TALLY = "assistant_tool_calls"
+
+
 def tool_run(*, call: ToolCall, ctx: ToolContext) -> ToolResult:
-    """Runs one call; an unknown tool or a failure becomes an error the model can read."""
+    """Runs one call; an unknown tool or a failure becomes an error the model can read. Counted
+    by outcome: "ok", "refused" (an unknown tool, or the tool's own rules said no: a taken slot,
+    an invoice not issued) or "error" (the tool broke)."""
     tool = _REGISTRY.get(call.name)
     if tool is None:
+        tally_add(TOOL_CALLS_TALLY, {"tool": "unknown", "outcome": "refused"})
         return ToolResult(name=call.name, id=call.id, response={"error": f"unknown tool {call.name}"})
     try:
         response = tool.run(ctx, dict(call.args or {}))
+        outcome = "refused" if "error" in response or response.get("ok") is False else "ok"
     except Exception as exc:
         log.exception("tool.failed", tool=call.name, contact_id=ctx.contact.pk)
         response = {"error": f"{type(exc).__name__}: {exc}"}
-    log.info("tool.ran", tool=call.name, contact_id=ctx.contact.pk, ok="error" not in response)
+        outcome = "error"
+    tally_add(TOOL_CALLS_TALLY, {"tool": call.name, "outcome": outcome})
+    log.info("tool.ran", tool=call.name, contact_id=ctx.contact.pk, ok="error" not in response, outcome=outcome)
     return ToolResult(name=call.name, id=call.id, response=response)
 
 

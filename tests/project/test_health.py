@@ -117,3 +117,123 @@ def test_health_counts_the_messages_that_failed_for_good(client):
     OutboundMessageFactory(contact=contact, status="sent")
     body = client.get("/health").json()
     assert body["wappi"]["failed_sends"] == 1
+
+
+# --- Who sees what: a stranger gets states and counts, staff and the scraper the details ------
+
+STRANGER = "203.0.113.9"
+METRICS_TOKEN = "health-metrics-token-5b1e"
+QUARANTINED_PHONE = "77031234567"
+
+
+@pytest.fixture
+def wappi_in_trouble(settings):
+    """Wappi's state holds customers' numbers: the poller's alarm names the quarantined chats,
+    and the last poll error quotes one."""
+    from django.core.cache import cache
+
+    from messaging.models import GatewayState
+    from messaging.selectors import QUARANTINE_ALARM_KEY
+
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    cache.set(QUARANTINE_ALARM_KEY, {"at": timezone.now().isoformat(), "chats": [f"{QUARANTINED_PHONE}@c.us"]})
+    GatewayState.objects.update_or_create(
+        pk=1,
+        defaults={
+            "authorized": True,
+            "last_poll_at": timezone.now(),
+            "last_poll_error": f"HTTP 404 on chat {QUARANTINED_PHONE}@c.us",
+        },
+    )
+
+
+def test_a_stranger_sees_states_and_counts_but_no_phone_number_of_a_quarantined_chat(client, wappi_in_trouble):
+    response = client.get("/health", REMOTE_ADDR=STRANGER)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert QUARANTINED_PHONE not in response.content.decode()
+    assert body["status"] == "healthy"
+    assert body["wappi"]["status"] == "degraded"
+    assert body["wappi"]["quarantine_alarm"] is True
+    assert body["checks"]["broker"] == {"status": "ok"}  # no transport, no host
+
+
+def test_staff_and_the_metrics_scraper_see_the_full_report(client, admin_client, wappi_in_trouble):
+    staff = admin_client.get("/health", REMOTE_ADDR=STRANGER).json()
+    scraper = client.get("/health", REMOTE_ADDR=STRANGER, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).json()
+    from_allowed_address = client.get("/health", REMOTE_ADDR="127.0.0.1").json()
+
+    for body in (staff, scraper, from_allowed_address):
+        assert body["wappi"]["quarantine_alarm"]["chats"] == [f"{QUARANTINED_PHONE}@c.us"]
+        assert body["checks"]["broker"]["transport"] == "redis"
+    # A wrong token is no credential: the public answer, not a refusal (load balancers probe it).
+    guess = client.get("/health", REMOTE_ADDR=STRANGER, headers={"Authorization": "Bearer guess"})
+    assert guess.status_code == 200
+    assert QUARANTINED_PHONE not in guess.content.decode()
+
+
+HEALTH_AS_A_STRANGER_AND_AS_THE_SCRAPER = """
+import json, django
+django.setup()
+from django.test import Client
+stranger = Client().get("/health", REMOTE_ADDR="203.0.113.9")
+scraper = Client().get("/health", REMOTE_ADDR="203.0.113.9", headers={"Authorization": "Bearer tok-7f3a"})
+print(json.dumps({"code": stranger.status_code, "text": stranger.content.decode(), "body": stranger.json(),
+                  "scraper": scraper.json()}))
+"""
+
+
+def test_a_broker_outage_shows_a_stranger_which_part_failed_but_not_the_address_or_the_exception():
+    result = run_python(
+        HEALTH_AS_A_STRANGER_AND_AS_THE_SCRAPER, TEST_BROKER_URL="redis://127.0.0.1:1/0", METRICS_TOKEN="tok-7f3a"
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["code"] == 503
+    body = outcome["body"]
+    assert body["failed"] == ["broker"]
+    assert body["checks"]["broker"] == {"status": "error"}
+    assert body["queue_connection"] == "error"
+    assert "127.0.0.1" not in outcome["text"]
+    assert "Error" not in outcome["text"]
+    # The scraper (and staff) still get the exception to act on.
+    assert "error" in outcome["scraper"]["checks"]["broker"]
+
+
+# --- The spec's monitoring contract ------------------------------------------------------------
+
+
+def test_health_answers_the_specs_keys_to_anyone(client):
+    from messaging.models import GatewayState
+
+    polled = timezone.now() - timedelta(seconds=7)
+    GatewayState.objects.update_or_create(pk=1, defaults={"authorized": True, "last_poll_at": polled})
+
+    body = client.get("/health", REMOTE_ADDR=STRANGER).json()
+
+    assert body["status"] == "healthy"
+    assert body["wappi_connection"] == "ok"
+    assert body["queue_connection"] == "ok"
+    assert body["last_poll_time"] == timezone.localtime(polled).isoformat()
+    assert body["last_poll_time"].endswith("+05:00")  # the business's clock, as the spec shows it
+
+
+def test_health_says_wappi_is_not_configured_when_there_is_neither_a_token_nor_the_emulator(client, settings):
+    settings.WAPPI_SANDBOX = False
+    settings.WAPPI_TOKEN = ""
+
+    body = client.get("/health", REMOTE_ADDR=STRANGER).json()
+
+    assert body["wappi_connection"] == "not_configured"
+    assert body["wappi"]["status"] == "not_configured"
+    assert body["last_poll_time"] is None
+    assert body["status"] == "healthy"  # our side is up; an operator must add the token
+
+
+def test_health_shows_which_sandbox_is_on(client, settings):
+    settings.WAPPI_SANDBOX = True
+    settings.KASPI_SANDBOX = False
+
+    assert client.get("/health", REMOTE_ADDR=STRANGER).json()["sandbox"] == {"wappi": True, "kaspi": False}

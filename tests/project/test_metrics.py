@@ -170,3 +170,103 @@ def without_fractions(text: str) -> str:
             line = f"{series} {float(value):.0f}"
         lines.append(line)
     return "\n".join(lines)
+
+
+# --- Wappi's response time and errors, scheduled calls, tool calls ------------------------------
+
+
+def delta(before: dict, after: dict, name: str, **labels: str) -> float:
+    return after.get(name, {}).get(key(**labels), 0) - before.get(name, {}).get(key(**labels), 0)
+
+
+def test_wappi_response_times_and_errors_are_counted_by_endpoint(client, metrics_open, fake_wappi):
+    from messaging.wappi import WappiTransientError
+
+    before = scrape(client, Authorization=f"Bearer {TOKEN}")
+    wappi = fake_wappi.client()
+    wappi.message_send(recipient="77012345678", body="Здравствуйте!")
+    wappi.message_send(recipient="77012345678", body="Ещё раз")
+    fake_wappi.fail_next = [503]
+    with pytest.raises(WappiTransientError):
+        wappi.message_send(recipient="77012345678", body="Не дойдёт")
+    wappi.get_status()
+
+    after = scrape(client, Authorization=f"Bearer {TOKEN}")
+
+    send = "/api/sync/message/send"
+    assert delta(before, after, "wappi_request_duration_seconds_count", endpoint=send) == 3
+    assert delta(before, after, "wappi_request_duration_seconds_bucket", endpoint=send, le="+Inf") == 3
+    assert delta(before, after, "wappi_request_duration_seconds_count", endpoint="/api/sync/get/status") == 1
+    assert delta(before, after, "wappi_errors_total", endpoint=send, error="transient") == 1
+    assert delta(before, after, "wappi_errors_total", endpoint="/api/sync/get/status", error="transient") == 0
+    # No label carries the recipient.
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert b"77012345678" not in response.content
+
+
+def test_a_wappi_request_that_never_reached_wappi_counts_as_an_error_of_its_endpoint(client, metrics_open):
+    from messaging.wappi import WappiClient, WappiTransientError
+
+    unreachable = WappiClient(base_url="http://127.0.0.1:1", token="t", profile_id="p", timeout=2)
+    with pytest.raises(WappiTransientError):
+        unreachable.get_status()
+
+    series = scrape(client, Authorization=f"Bearer {TOKEN}")
+    assert series["wappi_errors_total"][key(endpoint="/api/sync/get/status", error="transient")] == 1
+
+
+def test_scheduled_calls_are_counted_by_status(client, metrics_open):
+    from contacts.models import ScheduledCall
+    from tests.factories import ScheduledCallFactory
+
+    ScheduledCallFactory(status=ScheduledCall.Status.SCHEDULED)
+    ScheduledCallFactory(status=ScheduledCall.Status.SCHEDULED)
+    ScheduledCallFactory(status=ScheduledCall.Status.CANCELLED)
+
+    calls = scrape(client, Authorization=f"Bearer {TOKEN}")["scheduled_calls"]
+
+    assert calls[key(status="scheduled")] == 2
+    assert calls[key(status="cancelled")] == 1
+    assert calls[key(status="completed")] == 0
+
+
+@pytest.fixture
+def test_tools():
+    """Three tools of our own making beside the product's: one that works, one a rule refuses,
+    one that breaks."""
+    from ai.llm import ToolSpec
+    from assistant.tools import _REGISTRY, Tool, tool_register
+
+    def broken(_ctx, _args):
+        raise RuntimeError("the calendar is unreachable")
+
+    made = {
+        "probe_ok": lambda _ctx, _args: {"ok": True, "slots": ["10:00"]},
+        "probe_refused": lambda _ctx, _args: {"ok": False, "error": "время занято", "alternatives": []},
+        "probe_broken": broken,
+    }
+    for name, run in made.items():
+        tool_register(Tool(spec=ToolSpec(name=name, description=name, parameters={"type": "object"}), run=run))
+    yield
+    for name in made:
+        _REGISTRY.pop(name, None)
+
+
+def test_tool_calls_are_counted_by_tool_and_outcome(client, metrics_open, test_tools):
+    from ai.llm import ToolCall
+    from assistant.tools import ToolContext, tool_run
+
+    contact = ContactFactory()
+    ctx = ToolContext(contact=contact, message=InboundMessageFactory(contact=contact), now=timezone.now())
+    before = scrape(client, Authorization=f"Bearer {TOKEN}")
+    for name in ("probe_ok", "probe_ok", "probe_refused", "probe_broken", "made_up_by_the_model"):
+        tool_run(call=ToolCall(name=name, args={}), ctx=ctx)
+
+    after = scrape(client, Authorization=f"Bearer {TOKEN}")
+
+    name = "assistant_tool_calls_total"
+    assert delta(before, after, name, tool="probe_ok", outcome="ok") == 2
+    assert delta(before, after, name, tool="probe_refused", outcome="refused") == 1
+    assert delta(before, after, name, tool="probe_broken", outcome="error") == 1
+    # A name the model made up is one label, not a new series per invention.
+    assert delta(before, after, name, tool="unknown", outcome="refused") == 1

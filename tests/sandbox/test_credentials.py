@@ -17,7 +17,7 @@ def credentials(**env: str) -> tuple[str, str]:
 def test_a_server_without_debug_running_the_sandbox_gets_credentials_nobody_can_guess():
     # Given two demo servers that switched the sandbox on
     key_a, key_b = secrets.token_urlsafe(50), secrets.token_urlsafe(50)
-    demo = {"DEBUG": "false", "SANDBOX_ENABLED": "true"}
+    demo = {"DEBUG": "false", "SANDBOX_ENABLED": "true", "WAPPI_SANDBOX": "true"}
     server_a = credentials(**demo, SECRET_KEY=key_a, ALLOWED_HOSTS="a.example")
     server_b = credentials(**demo, SECRET_KEY=key_b, ALLOWED_HOSTS="b.example")
     assert server_a != server_b

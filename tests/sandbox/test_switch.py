@@ -166,3 +166,73 @@ def test_without_the_sandbox_the_local_bootstrap_offers_no_chat_page(tmp_path):
 
     assert "/sandbox/" not in result.stdout
     assert "Admin   http://127.0.0.1:8123/admin/" in result.stdout
+
+
+# --- Outside DEBUG a sandbox runs only when asked for by name -----------------------------------
+
+# A fresh server's view of Wappi and of its own /health, as a stranger asks.
+HEALTH_REPORT = """
+import json
+from django.conf import settings
+from django.test import Client
+body = Client().get("/health", REMOTE_ADDR="203.0.113.9").json()
+print(json.dumps({
+    "wappi_sandbox": settings.WAPPI_SANDBOX,
+    "kaspi_sandbox": settings.KASPI_SANDBOX,
+    "sandbox_page": Client().get("/sandbox/").status_code,
+    "health_sandbox": body.get("sandbox"),
+    "wappi_connection": body.get("wappi_connection"),
+}))
+"""
+
+
+def health(*, db: Path, **env: str) -> tuple[dict, str]:
+    result = manage("shell", "-c", HEALTH_REPORT, db=db, LOG_LEVEL="WARNING", **env)
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stdout + result.stderr
+
+
+def test_a_server_without_debug_that_switched_the_sandbox_app_on_does_not_talk_to_the_emulators(tmp_path):
+    # Given a demo server without DEBUG and without a Wappi token that set only SANDBOX_ENABLED
+    db = tmp_path / "db.sqlite3"
+    manage("migrate", "--noinput", db=db, SANDBOX_ENABLED="true")
+
+    seen, _output = health(db=db, SANDBOX_ENABLED="true")
+
+    # Then neither emulator stands in for WhatsApp or the bank: Wappi is "not configured", and
+    # the chat page that plays a customer through the emulator is not there
+    assert (seen["wappi_sandbox"], seen["kaspi_sandbox"]) == (False, False)
+    assert seen["sandbox_page"] == 404
+    assert seen["wappi_connection"] == "not_configured"
+    assert seen["health_sandbox"] == {"wappi": False, "kaspi": False}
+
+
+def test_a_server_without_debug_and_without_a_token_has_wappi_not_configured_and_no_sandbox_page(tmp_path):
+    db = tmp_path / "db.sqlite3"
+    manage("migrate", "--noinput", db=db)
+
+    seen, output = health(db=db)
+
+    assert seen["wappi_sandbox"] is False
+    assert seen["sandbox_page"] == 404
+    assert seen["wappi_connection"] == "not_configured"
+    assert "sandbox.on_without_debug" not in output
+
+
+def test_each_emulator_asked_for_by_name_runs_and_says_so_at_start(tmp_path):
+    db = tmp_path / "db.sqlite3"
+    asked = {"SANDBOX_ENABLED": "true", "WAPPI_SANDBOX": "true"}
+    manage("migrate", "--noinput", db=db, **asked)
+
+    seen, output = health(db=db, **asked)
+
+    assert (seen["wappi_sandbox"], seen["kaspi_sandbox"]) == (True, False)
+    assert seen["health_sandbox"] == {"wappi": True, "kaspi": False}
+    assert seen["wappi_connection"] != "not_configured"
+    warnings = [line for line in output.splitlines() if "sandbox.on_without_debug" in line]
+    assert len(warnings) == 1, output
+    assert "wappi" in warnings[0]
+
+    kaspi, output = health(db=db, SANDBOX_ENABLED="true", KASPI_SANDBOX="true")
+    assert (kaspi["wappi_sandbox"], kaspi["kaspi_sandbox"]) == (False, True)
+    assert kaspi["health_sandbox"] == {"wappi": False, "kaspi": True}
+    assert "sandbox.on_without_debug" in output
