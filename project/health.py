@@ -19,6 +19,7 @@ from django_celery_beat.models import PeriodicTask
 
 from ai.selectors import model_calls_recent, pending_replies_waiting_count
 from messaging.selectors import gateway_status, inbound_unanswered_count
+from messaging.suspicious import suspicious_status
 from project.celery import app
 from project.lib.backups import backup_status
 from project.lib.heartbeat import HEARTBEAT_TASK, heartbeat_beats_live, heartbeat_worker_seen
@@ -146,6 +147,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
             ("llm", llm_status),
             ("messaging", messaging_status),
             ("backups", backup_status),
+            ("suspicious", suspicious_status),
         ):
             try:
                 report[key] = probe()

@@ -51,6 +51,7 @@ from messaging.selectors import (
     message_totals_by_status,
     outbox_totals,
 )
+from messaging.suspicious import suspicious_metrics
 from project.health import heartbeat_status
 from project.stats import queue_depths
 
@@ -114,6 +115,7 @@ class ProductCollector(Collector):
         yield from self._work()
         yield from self._wappi()
         yield from self._processes()
+        yield from suspicious_metrics()
 
     def _messages(self) -> Iterator[Any]:
         total = CounterMetricFamily(
