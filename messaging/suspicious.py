@@ -89,10 +89,13 @@ def admin_link(contact: Contact | None = None) -> str:
 
 
 @_never_raises
-def suspicious_report(*, kind: str, detail: str, contact: Contact | None = None, now: datetime | None = None) -> bool:
+def suspicious_report(
+    *, kind: str, detail: str, contact: Contact | None = None, now: datetime | None = None, notify: bool = True
+) -> bool:
     """Records one suspicious event of `kind` (a key of KINDS): log, counter, the /health flag, and
-    the managers' notice unless one of this kind went out within the hour. `detail` is one line
-    for the managers (no phone numbers in it). Returns whether the managers were told."""
+    the managers' notice unless one of this kind went out within the hour (or the caller's own
+    notice already says it: `notify=False`). `detail` is one line for the managers (no phone
+    numbers in it). Returns whether the managers were told."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of suspicious activity: {kind}")
     now = now or timezone.now()
@@ -100,6 +103,8 @@ def suspicious_report(*, kind: str, detail: str, contact: Contact | None = None,
     cache.add(f"suspicious:total:{kind}", 0, timeout=None)
     cache.incr(f"suspicious:total:{kind}")
     cache.set(f"suspicious:seen:{kind}", now.timestamp(), timeout=_KEPT)
+    if not notify:
+        return False
     try:
         with cache_lock(f"suspicious-notice:{kind}", ttl=30, wait=5):
             last = cache.get(f"suspicious:notified:{kind}")

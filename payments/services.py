@@ -243,7 +243,9 @@ def payment_open(
 
 def _below_list_watch(payment: Payment) -> None:
     """Suspicious activity: an invoice below the knowledge base's list price for what its
-    description names (ai.knowledge.price_match), whoever wrote it. Never raises."""
+    description names (ai.knowledge.price_match), whoever wrote it. Counted and flagged always;
+    a notice of its own only for one that goes out (one waiting for approval already asked the
+    managers, with the reason). Never raises."""
     try:
         match = price_match(description=payment.description, amount=payment.amount, prices=knowledge_prices())
         if match.below_list and match.list_amount is not None:
@@ -252,6 +254,7 @@ def _below_list_watch(payment: Payment) -> None:
                 contact=payment.contact,
                 detail=f"Счёт #{payment.pk} на {amount_text(payment.amount)}, "
                 f"по прайсу {amount_text(match.list_amount)}",
+                notify=payment.status != Payment.Status.AWAITING_APPROVAL,
             )
     except Exception:
         log.exception("payment.price_check_failed", payment_id=payment.pk)

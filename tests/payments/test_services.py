@@ -457,3 +457,20 @@ def messages_to_managers() -> list[str]:
             "text", flat=True
         )
     )
+
+
+def test_a_below_list_invoice_waiting_for_approval_is_flagged_without_a_second_notice(
+    client_contact, demo_knowledge, client
+):
+    from payments.services import payment_open
+
+    payment_open(
+        contact=client_contact,
+        amount="1000",
+        description="Вода 19 л (бутыль), 3 шт.",
+        created_by=Payment.CreatedBy.AI,
+        approval_reason="сумма 1 000 ₸ ниже цены по прайсу",
+    )
+
+    assert len(messages_to_managers()) == 1  # the approval notice says it already
+    assert client.get("/health").json()["suspicious"]["kinds"] == ["invoice_below_list"]
