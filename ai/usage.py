@@ -12,11 +12,13 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ai.llm import CallContext, LLMBudgetExceededError
 from ai.models import ContextCache, ModelCall
 from messaging.notify import managers_notify
+from messaging.suspicious import suspicious_report
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +61,7 @@ def record_call(
 ) -> ModelCall:
     """Writes the row for one call; `started` is time.monotonic() taken before the call."""
     usage = usage or Usage()
-    return ModelCall.objects.create(
+    row = ModelCall.objects.create(
         backend=backend,
         purpose=ctx.purpose,
         model=model,
@@ -76,6 +78,49 @@ def record_call(
         error=error[:2000],
         cache_name=cache_name,
     )
+    if row.cost_usd:
+        spend_watch(now=row.created_at)
+    return row
+
+
+# The usual day is the mean cost of the days with calls among this many before today.
+SPEND_USUAL_DAYS = 7
+
+
+def spend_watch(*, now: datetime) -> None:
+    """Suspicious activity: today's model cost (the business's local day) above
+    SUSPICIOUS_SPEND_FACTOR times the usual day and above SUSPICIOUS_SPEND_MIN_USD (a leaked key,
+    a loop, a flood answered at length). Checked at most once a minute, reported once a day;
+    never raises (accounting must not fail a call)."""
+    try:
+        if not cache.add(f"ai:spend-checked:{int(now.timestamp()) // 60}", 1, timeout=120):
+            return
+        start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = ModelCall.objects.filter(created_at__gte=start, created_at__lte=now).aggregate(s=Sum("cost_usd"))["s"]
+        today = today or Decimal(0)
+        if today <= Decimal(str(settings.SUSPICIOUS_SPEND_MIN_USD)):
+            return
+        days = [
+            row["cost"]
+            for row in ModelCall.objects.filter(
+                created_at__gte=start - timedelta(days=SPEND_USUAL_DAYS), created_at__lt=start
+            )
+            .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+            .values("day")
+            .annotate(cost=Sum("cost_usd"))
+        ]
+        usual = sum(days, Decimal(0)) / len(days) if days else Decimal(0)
+        if today <= Decimal(str(settings.SUSPICIOUS_SPEND_FACTOR)) * usual:
+            return
+        if not cache.add(f"ai:spend-reported:{start.date()}", 1, timeout=2 * 86400):
+            return
+        suspicious_report(
+            kind="spend",
+            detail=f"Сегодня ${today:.2f}, обычно ${usual:.2f} в день (модель: ModelCall в админке)",
+            now=now,
+        )
+    except Exception:
+        log.exception("usage.spend_check_failed")
 
 
 def usage_summary(*, since: datetime, until: datetime) -> dict[str, Any]:

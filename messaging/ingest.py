@@ -25,6 +25,7 @@ from django.utils import timezone
 from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import whitelisted_phones
 from contacts.services import contact_pause_bot
+from messaging import suspicious
 from messaging.models import GatewayState, Message
 from messaging.signals import announce, inbound_stored
 from messaging.wire import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
@@ -135,6 +136,8 @@ def _contact_for(event: WappiMessage) -> Contact:
     contact, created = Contact.objects.get_or_create(
         phone=event.phone, defaults={"chat_id": event.chat_id[:64], **names}
     )
+    if created:
+        suspicious.contact_created_watch(contact=contact)
     if not created:
         changed = {k: v for k, v in names.items() if getattr(contact, k) != v}
         if not contact.chat_id:
@@ -186,6 +189,7 @@ def _ingest_customer_message(event: WappiMessage, *, via: str, now: datetime, re
         last_inbound_at=Greatest(Coalesce("last_inbound_at", event.sent_at), event.sent_at),
     )
     report.stored.append(message.pk)
+    suspicious.inbound_watch(contact=contact, text=event.text)
     # Robust: a broker outage must not undo or interrupt the ingest; the inbound sweeper hands
     # over whatever was stored but not taken.
     transaction.on_commit(

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.selectors import contact_eligibility
-from messaging import notify
+from messaging import notify, suspicious
 from messaging.models import Message
 from messaging.proactive import PROACTIVE_PURPOSES, Hold, proactive_gate
 from messaging.signals import announce, outbound_sent
@@ -134,7 +134,7 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     except WappiPermanentError as exc:  # auth errors included: fatal, shown on /health
         # A logged-out phone is an outage too: the row is re-driven once Wappi is back.
         error = f"{LOGGED_OUT}: {exc}" if isinstance(exc, WappiAuthError) else str(exc)
-        _finish(message, status=Message.Status.FAILED, error=error)
+        _fail(message, error=error)
         log.warning("send.failed", message_id=message.pk, error=str(exc))
         return SendOutcome("failed", str(exc))
 
@@ -213,7 +213,7 @@ def _pace(phone: str) -> None:
 def _retry_or_fail(message: Message, exc: WappiTransientError, now: datetime) -> SendOutcome:
     attempts = message.attempts  # loaded after the claim counted this attempt
     if attempts >= settings.SEND_MAX_ATTEMPTS:
-        _finish(message, status=Message.Status.FAILED, error=f"{GAVE_UP} {attempts} attempts: {exc}")
+        _fail(message, error=f"{GAVE_UP} {attempts} attempts: {exc}")
         log.warning("send.gave_up", message_id=message.pk, attempts=attempts, error=str(exc))
         return SendOutcome("failed", str(exc))
     delay = min(600.0, 5 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
@@ -228,6 +228,12 @@ def _retry_or_fail(message: Message, exc: WappiTransientError, now: datetime) ->
 
 def _finish(message: Message, *, status: str, error: str) -> None:
     Message.objects.filter(pk=message.pk).update(status=status, last_error=error[:2000], next_attempt_at=None)
+
+
+def _fail(message: Message, *, error: str) -> None:
+    """Wappi would not take the message, for good (a refusal at send time is not a failure)."""
+    _finish(message, status=Message.Status.FAILED, error=error)
+    suspicious.send_failed_watch()
 
 
 @transaction.atomic

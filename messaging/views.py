@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from messaging import ingest
+from messaging import ingest, suspicious
 from messaging.models import GatewayState, Message
 from messaging.tasks import ingest_webhook
 from messaging.wire import VOICE_TYPES, parse_webhook, webhook_events
@@ -31,6 +31,7 @@ def wappi_webhook(request: HttpRequest) -> JsonResponse:
     secret = settings.WAPPI_WEBHOOK_SECRET
     if not secret or not hmac.compare_digest(request.GET.get("secret", ""), secret):
         log.warning("webhook.forbidden", remote=request.META.get("REMOTE_ADDR"))
+        suspicious.webhook_auth_failed()
         return JsonResponse({"status": "forbidden"}, status=403)
     try:
         payload = json.loads(request.body or b"null")

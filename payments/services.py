@@ -31,10 +31,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ai.knowledge import knowledge_prices, price_match
 from contacts.models import Contact
 from messaging.models import Message
 from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
+from messaging.suspicious import suspicious_report
 from payments.kaspi import (
     KaspiCall,
     KaspiCannotInvoiceError,
@@ -235,7 +237,27 @@ def payment_open(
             summary=description,
             key=f"payment-approval:{row.pk}",
         )
+    _below_list_watch(row)
     return PaymentRequest(payment=row, created=True, open_before=open_before)
+
+
+def _below_list_watch(payment: Payment) -> None:
+    """Suspicious activity: an invoice below the knowledge base's list price for what its
+    description names (ai.knowledge.price_match), whoever wrote it. Counted and flagged always;
+    a notice of its own only for one that goes out (one waiting for approval already asked the
+    managers, with the reason). Never raises."""
+    try:
+        match = price_match(description=payment.description, amount=payment.amount, prices=knowledge_prices())
+        if match.below_list and match.list_amount is not None:
+            suspicious_report(
+                kind="invoice_below_list",
+                contact=payment.contact,
+                detail=f"Счёт #{payment.pk} на {amount_text(payment.amount)}, "
+                f"по прайсу {amount_text(match.list_amount)}",
+                notify=payment.status != Payment.Status.AWAITING_APPROVAL,
+            )
+    except Exception:
+        log.exception("payment.price_check_failed", payment_id=payment.pk)
 
 
 def _assistant_open_invoice(*, contact: Contact, amount: Decimal) -> Payment | None:

@@ -26,7 +26,9 @@ from django_celery_beat.models import PeriodicTask
 from ai.selectors import model_calls_recent, pending_replies_waiting_count
 from ai.usage import budget_health
 from messaging.selectors import gateway_status, inbound_unanswered_count
+from messaging.suspicious import suspicious_status
 from project.celery import app
+from project.lib.backups import backup_status
 from project.lib.heartbeat import HEARTBEAT_TASK, heartbeat_beats_live, heartbeat_worker_seen
 
 log = structlog.get_logger(__name__)
@@ -202,6 +204,18 @@ def probe_messaging() -> ProbeResult:
     return ProbeResult(summary.pop("status"), public=summary)
 
 
+def probe_backups() -> ProbeResult:
+    """The newest database dump's time and age; the file's name is for staff."""
+    summary = backup_status()
+    details = {key: summary.pop(key) for key in ("file", "error") if key in summary}
+    return ProbeResult(summary.pop("status"), public=summary, details=details)
+
+
+def probe_suspicious() -> ProbeResult:
+    summary = suspicious_status()
+    return ProbeResult(summary.pop("status"), public=summary)
+
+
 @dataclass(frozen=True)
 class Probe:
     """A part /health reports under `name`. A `vital` part being down makes /health 503 (it goes
@@ -222,6 +236,8 @@ PROBES: list[Probe] = [
     Probe("wappi", probe_wappi),
     Probe("llm", probe_llm),
     Probe("messaging", probe_messaging),
+    Probe("backups", probe_backups),
+    Probe("suspicious", probe_suspicious),
 ]
 
 

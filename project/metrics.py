@@ -55,6 +55,7 @@ from messaging.selectors import (
     message_totals_by_status,
     outbox_totals,
 )
+from messaging.suspicious import suspicious_metrics
 from messaging.wappi import WAPPI_ERROR_TALLY, WAPPI_LATENCY_BUCKETS, WAPPI_REQUEST_TALLY
 from project.health import heartbeat_status
 from project.lib.access import metrics_refusal
@@ -123,6 +124,7 @@ class ProductCollector(Collector):
         yield from self._processes()
         yield from self._calls()
         yield from self._tallies()
+        yield from suspicious_metrics()
 
     def _messages(self) -> Iterator[Any]:
         total = CounterMetricFamily(

@@ -28,6 +28,7 @@ from project.lib.settings_parsing import (
     check_time_limits,
     parse_bin,
     parse_check_ids,
+    parse_folder,
     parse_hosts,
     parse_hours_list,
     parse_networks,
@@ -642,3 +643,27 @@ POST_PURCHASE_MAX_DELAY_HOURS = env.float("POST_PURCHASE_MAX_DELAY_HOURS", defau
 
 PERIODIC_TASKS["payments.expire_invoices"] = env.seconds("PAYMENT_EXPIRY_INTERVAL", default=300.0)
 PERIODIC_TASKS["payments.post_purchase_tick"] = env.seconds("POST_PURCHASE_INTERVAL", default=300.0)
+
+# --- Operations: backups and suspicious activity ------------------------------------------------
+# Daily dumps (`manage.py backup_database`, the docker compose `backup` service): pg_dump -Fc
+# files in BACKUP_DIR, dumps older than BACKUP_KEEP_DAYS pruned (the newest always kept). Unset:
+# no backups are expected and /health says "off"; set: /health degrades when the newest dump is
+# older than BACKUP_STALE_HOURS.
+BACKUP_DIR = env.read(
+    "BACKUP_DIR",
+    default=None,
+    parse=lambda v: parse_folder(v, name="BACKUP_DIR", example="/backups", must_exist=False),
+)
+BACKUP_KEEP_DAYS = env.int("BACKUP_KEEP_DAYS", default=14, minimum=1)
+BACKUP_STALE_HOURS = env.float("BACKUP_STALE_HOURS", default=26.0, positive=True)
+# Suspicious activity (messaging/suspicious.py): each kind tells the managers at most once an hour.
+# Messages from one contact within 5 minutes; characters in one message; new contacts within an
+# hour; webhook requests with a wrong secret within 10 minutes; sends that failed for good within
+# 15 minutes; today's model cost above FACTOR x the usual day (and above MIN_USD).
+SUSPICIOUS_FLOOD_MESSAGES = env.int("SUSPICIOUS_FLOOD_MESSAGES", default=30, minimum=2)
+SUSPICIOUS_LONG_MESSAGE_CHARS = env.int("SUSPICIOUS_LONG_MESSAGE_CHARS", default=4000, minimum=100)
+SUSPICIOUS_NEW_CONTACTS_PER_HOUR = env.int("SUSPICIOUS_NEW_CONTACTS_PER_HOUR", default=60, minimum=2)
+SUSPICIOUS_WEBHOOK_AUTH_FAILURES = env.int("SUSPICIOUS_WEBHOOK_AUTH_FAILURES", default=20, minimum=1)
+SUSPICIOUS_FAILED_SENDS = env.int("SUSPICIOUS_FAILED_SENDS", default=10, minimum=1)
+SUSPICIOUS_SPEND_FACTOR = env.float("SUSPICIOUS_SPEND_FACTOR", default=3.0, positive=True)
+SUSPICIOUS_SPEND_MIN_USD = env.float("SUSPICIOUS_SPEND_MIN_USD", default=5.0)

@@ -248,3 +248,52 @@ def test_caches_never_made_outside_the_window_or_without_a_storage_price_cost_no
     cache_at(at(10), name="cachedContents/empty", token_count=0, expire_at=at(13))
 
     assert storage_cost_usd(since=since, until=until) == 0
+
+
+# --- spend spikes (suspicious activity) -------------------------------------------------------------
+
+
+def spend_notices() -> list[str]:
+    from messaging.models import Message
+
+    return list(
+        Message.objects.filter(contact__phone="77019990011", purpose=Message.Purpose.NOTIFICATION).values_list(
+            "text", flat=True
+        )
+    )
+
+
+@pytest.fixture
+def spend_watch(settings, db):
+    settings.MANAGER_PHONES = ["+7 701 999 00 11"]
+    settings.SUSPICIOUS_SPEND_FACTOR = 3.0
+    settings.SUSPICIOUS_SPEND_MIN_USD = 1.0
+
+
+def test_a_day_spending_far_more_on_the_model_than_usual_is_told_to_the_managers_once(spend_watch):
+    big = Usage(prompt=1_000_000, output=0)  # $1.00 a call
+    for day in (13, 14, 15, 16, 17, 18, 19):
+        call_at(at(12, day=day), usage=big)  # the usual day: $1
+
+    for minute in (0, 10, 20):
+        call_at(at(9, minute), usage=big)  # $3 by 09:20: not yet more than 3 x usual
+    assert spend_notices() == []
+    call_at(at(9, 30), usage=big)  # $4
+    call_at(at(9, 40), usage=big)
+
+    (notice,) = spend_notices()
+    assert "Расход на модель" in notice
+    assert "$4" in notice
+
+
+def test_an_ordinary_day_of_model_calls_raises_nothing(spend_watch):
+    for day in (17, 18, 19):
+        call_at(at(12, day=day), usage=Usage(prompt=1_000_000))
+    for minute in (0, 10):
+        call_at(at(9, minute), usage=Usage(prompt=1_000_000))
+    assert spend_notices() == []
+
+
+def test_a_first_day_below_the_minimum_spend_raises_nothing(spend_watch):
+    call_at(at(9), usage=Usage(prompt=900_000))  # $0.90, no history
+    assert spend_notices() == []

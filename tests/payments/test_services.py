@@ -425,3 +425,52 @@ def test_an_invoice_never_approved_closes_when_its_time_is_over(client_contact, 
     payment.refresh_from_db()
     assert payment.status == Payment.Status.EXPIRED
     assert fake_kaspi.requests == []
+
+
+# --- invoices below the list price (suspicious activity) ----------------------------------------
+
+
+def test_an_invoice_below_the_list_price_is_told_to_the_managers_as_suspicious(client_contact, demo_knowledge, client):
+    from payments.services import payment_open
+
+    payment_open(
+        contact=client_contact, amount="1000", description="Вода 19 л (бутыль), 3 шт.", created_by=Payment.CreatedBy.AI
+    )
+
+    suspicious = [t for t in messages_to_managers() if "ниже цены по прайсу" in t]
+    assert len(suspicious) == 1
+    assert f"#{client_contact.pk}" in suspicious[0]
+    assert client_contact.phone not in suspicious[0]
+    assert client.get("/health").json()["suspicious"]["kinds"] == ["invoice_below_list"]
+
+
+def test_an_invoice_at_the_list_price_is_not_suspicious(client_contact, demo_knowledge, fake_kaspi, client):
+    invoice(client_contact, amount="3600", description="Вода 19 л (бутыль), 3 шт.")
+
+    assert not [t for t in messages_to_managers() if "ниже цены по прайсу" in t]
+    assert client.get("/health").json()["suspicious"]["kinds"] == []
+
+
+def messages_to_managers() -> list[str]:
+    return list(
+        Message.objects.filter(contact__phone="77019990011", purpose=Message.Purpose.NOTIFICATION).values_list(
+            "text", flat=True
+        )
+    )
+
+
+def test_a_below_list_invoice_waiting_for_approval_is_flagged_without_a_second_notice(
+    client_contact, demo_knowledge, client
+):
+    from payments.services import payment_open
+
+    payment_open(
+        contact=client_contact,
+        amount="1000",
+        description="Вода 19 л (бутыль), 3 шт.",
+        created_by=Payment.CreatedBy.AI,
+        approval_reason="сумма 1 000 ₸ ниже цены по прайсу",
+    )
+
+    assert len(messages_to_managers()) == 1  # the approval notice says it already
+    assert client.get("/health").json()["suspicious"]["kinds"] == ["invoice_below_list"]

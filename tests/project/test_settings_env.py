@@ -177,6 +177,16 @@ WRONG: dict[str, tuple[str, dict[str, str]]] = {
     "POST_PURCHASE_MAX_DELAY_HOURS": ("0", {}),
     "PAYMENT_EXPIRY_INTERVAL": ("5m", {}),
     "POST_PURCHASE_INTERVAL": ("0", {}),
+    "BACKUP_DIR": (str(ROOT / "manage.py"), {}),  # a file, not a folder
+    "BACKUP_KEEP_DAYS": ("0", {}),
+    "BACKUP_STALE_HOURS": ("a day", {}),
+    "SUSPICIOUS_FLOOD_MESSAGES": ("1", {}),
+    "SUSPICIOUS_LONG_MESSAGE_CHARS": ("lots", {}),
+    "SUSPICIOUS_NEW_CONTACTS_PER_HOUR": ("1", {}),
+    "SUSPICIOUS_WEBHOOK_AUTH_FAILURES": ("0", {}),
+    "SUSPICIOUS_FAILED_SENDS": ("0", {}),
+    "SUSPICIOUS_SPEND_FACTOR": ("0", {}),
+    "SUSPICIOUS_SPEND_MIN_USD": ("$5", {}),
 }
 # Keys and tokens are never echoed into a log line.
 SECRETS = {
