@@ -159,6 +159,7 @@ class KnowledgeDocument(models.Model):
     """One PDF of the knowledge base: where it is, what came out of it, and why not when nothing did."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Ждёт индексации"
         INDEXED = "indexed", "Проиндексирован"
         PASSWORD_REQUIRED = "password_required", "Нужен пароль"
         NO_TEXT_LAYER = "no_text_layer", "Нет текстового слоя (нужен OCR)"
@@ -174,6 +175,12 @@ class KnowledgeDocument(models.Model):
     # Entered by an operator for a protected file; the loader retries with it.
     password = models.CharField("пароль PDF", max_length=255, blank=True)
     indexed_at = models.DateTimeField("проиндексирован", null=True, blank=True)
+    # A failed file (status `failed`, the reason in `warnings`) is kept by its hash: the refresh does
+    # not read it again until the file changes or an operator asks for a re-index.
+    failed_at = models.DateTimeField("ошибка индексации", null=True, blank=True)
+    # Set by an upload, a re-index or a new password (the admin): the next refresh reads the file
+    # even if its hash is unchanged.
+    index_requested_at = models.DateTimeField("индексация запрошена", null=True, blank=True)
     created_at = models.DateTimeField("создан", auto_now_add=True)
     updated_at = models.DateTimeField("изменён", auto_now=True)
 

@@ -8,7 +8,7 @@ import structlog
 from celery import shared_task
 
 from ai import voice
-from ai.knowledge import knowledge_refresh
+from ai.knowledge import KnowledgeBusy, knowledge_refresh
 from messaging.wappi import client_from_settings
 
 log = structlog.get_logger(__name__)
@@ -20,8 +20,15 @@ VOICE_MAX_COUNTDOWN = 300
 
 @shared_task(name="ai.refresh_knowledge_base", ignore_result=True)
 def refresh_knowledge_base() -> str:
-    """Every minute: PDFs dropped into KNOWLEDGE_BASE_PATH are answered from within a minute."""
-    changed = [r for r in knowledge_refresh() if r.action != "unchanged"]
+    """Every minute, and after an upload in the admin: PDFs dropped into KNOWLEDGE_BASE_PATH are
+    answered from within a minute. While another refresh runs this one does nothing ("busy"):
+    that one, or the next minute's, picks the files up."""
+    try:
+        results = knowledge_refresh()
+    except KnowledgeBusy:
+        log.info("knowledge.refresh_busy")
+        return "busy"
+    changed = [r for r in results if r.action != "unchanged"]
     if changed:
         log.info("knowledge.refreshed", changes=[r.summary() for r in changed])
     return f"changed={len(changed)}"

@@ -492,6 +492,12 @@ KNOWLEDGE_BASE_PATH = env.folder(
 # searched per request and its KNOWLEDGE_TOP_CHUNKS best chunks travel with the conversation.
 KNOWLEDGE_PROMPT_MAX_CHARS = env.int("KNOWLEDGE_PROMPT_MAX_CHARS", default=120_000)
 KNOWLEDGE_TOP_CHUNKS = env.int("KNOWLEDGE_TOP_CHUNKS", default=8, minimum=1)
+# Each PDF is read in a child process under these limits (a deflate bomb, a file that keeps the
+# parser busy, a huge page count); a file that fails is not read again until it changes.
+KNOWLEDGE_PDF_TIMEOUT_SECONDS = env.seconds("KNOWLEDGE_PDF_TIMEOUT_SECONDS", default=60.0)
+KNOWLEDGE_PDF_MAX_MEMORY_MB = env.int("KNOWLEDGE_PDF_MAX_MEMORY_MB", default=512, minimum=128)
+KNOWLEDGE_PDF_MAX_PAGES = env.int("KNOWLEDGE_PDF_MAX_PAGES", default=300, minimum=1)
+KNOWLEDGE_PDF_MAX_FILE_MB = env.int("KNOWLEDGE_PDF_MAX_FILE_MB", default=25, minimum=1)
 
 ENABLE_FOLLOW_UPS = env.bool("ENABLE_FOLLOW_UPS", default=True)
 FOLLOW_UP_INTERVALS = env.read(

@@ -3,6 +3,10 @@
 Public API:
 - `knowledge_load(*, path=None) -> list[LoadResult]`, `knowledge_file_load(*, path, force=False)`,
   `knowledge_document_reload(*, document)`, `knowledge_document_set_password(*, document, password)`
+- `knowledge_refresh(*, wait=0)`: the folder -> the index, one run at a time (`KnowledgeBusy`);
+  each PDF is read in a child process under the KNOWLEDGE_PDF_* limits (`ai.knowledge.isolation`)
+- `knowledge_upload(*, name, chunks)`, `knowledge_document_request_index(*, document, password=None)`:
+  store a file / ask for a re-index; the next refresh (queue it) reads the file
 - `knowledge_search(*, query, limit=5) -> list[KnowledgeHit]`
 - `knowledge_prompt_text(*, max_chars=30000) -> str`
 - `knowledge_figures() -> frozenset[str]`: the figures the knowledge base states (number guard)
@@ -22,29 +26,36 @@ from ai.knowledge.selectors import (
     knowledge_search,
 )
 from ai.knowledge.services import (
+    KnowledgeBusy,
     LoadResult,
     knowledge_document_reload,
+    knowledge_document_request_index,
     knowledge_document_set_password,
     knowledge_file_load,
     knowledge_file_load_safe,
     knowledge_load,
+    knowledge_lock,
     knowledge_paths,
     knowledge_prune,
     knowledge_refresh,
     knowledge_source,
+    knowledge_upload,
 )
 
 __all__ = [
+    "KnowledgeBusy",
     "KnowledgeHit",
     "LoadResult",
     "PriceMatch",
     "PriceRow",
     "knowledge_document_reload",
+    "knowledge_document_request_index",
     "knowledge_document_set_password",
     "knowledge_figures",
     "knowledge_file_load",
     "knowledge_file_load_safe",
     "knowledge_load",
+    "knowledge_lock",
     "knowledge_paths",
     "knowledge_prices",
     "knowledge_prompt_text",
@@ -52,6 +63,7 @@ __all__ = [
     "knowledge_refresh",
     "knowledge_search",
     "knowledge_source",
+    "knowledge_upload",
     "price_match",
     "price_rows",
 ]

@@ -1,5 +1,9 @@
 """PDF -> text blocks with pdfminer.six, kept apart from the database (pure apart from reading the file).
 
+Run as a script (`python -I extract.py`, what `ai.knowledge.isolation` does) it is the child process
+that reads one untrusted PDF under a memory limit: the request (path, password, limits) comes as JSON
+on stdin, the `Extraction` goes back as JSON on stdout. It imports nothing of the project.
+
 pdfminer's layout analysis gives text boxes in reading order; inside a box, lines. Plain `extract_text`
 reads a table column by column, so lines of different boxes that share a baseline are regrouped into
 one row when they look like table cells (short, and the row holds a number): a price list then comes
@@ -8,15 +12,18 @@ out as "Доставка по Алматы | рейс | 1 500 ₸" on one line.
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pdfminer.high_level import extract_pages
 from pdfminer.layout import LAParams, LTChar, LTFigure, LTPage, LTTextBox, LTTextLine, LTTextLineHorizontal
 from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
+from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import resolve1
 from pdfminer.utils import decode_text
@@ -44,6 +51,19 @@ class Extraction:
     characters: int = 0
     blocks: list[Block] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Extraction:
+        data = json.loads(text)
+        blocks = [Block(kind=b["kind"], lines=tuple(b["lines"])) for b in data.pop("blocks")]
+        return cls(**data, blocks=blocks)
+
+
+def too_many_pages(max_pages: int) -> str:
+    return f"more than {max_pages} pages (KNOWLEDGE_PDF_MAX_PAGES)"
 
 
 class _WarningCollector(logging.Handler):
@@ -198,12 +218,29 @@ def _pdf_title(path: Path, password: str) -> str:
     return ""
 
 
-def pdf_extract(*, path: Path, password: str = "") -> Extraction:
+def _page_count_exceeds(path: Path, password: str, max_pages: int) -> bool:
+    """Whether the page tree lists more than `max_pages` pages (walked lazily, pages not parsed)."""
+    try:
+        with path.open("rb") as fh:
+            document = PDFDocument(PDFParser(fh), password=password)
+            for number, _page in enumerate(PDFPage.create_pages(document), start=1):
+                if number > max_pages:
+                    return True
+    except PDFPasswordIncorrect:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged page tree: the page loop below still enforces the limit
+        return False
+    return False
+
+
+def pdf_extract(*, path: Path, password: str = "", max_pages: int = 0) -> Extraction:
     """Read a PDF. Never raises for a bad file: the outcome is in `status` and `warnings`.
 
     Encrypted files with an empty user password open as they are; a wrong or missing password gives
     `password_required`; a file whose pages hold no text gives `no_text_layer` (needs OCR); pdfminer's
-    logged warnings (e.g. a corrupt stream it recovered from) are kept in `warnings`.
+    logged warnings (e.g. a corrupt stream it recovered from) are kept in `warnings`. A file of more
+    than `max_pages` pages (0: no limit) is `failed` without its text. MemoryError is raised (the
+    child process reports it as the memory limit).
     """
     collector = _WarningCollector()
     pdf_logger = logging.getLogger("pdfminer")
@@ -211,8 +248,15 @@ def pdf_extract(*, path: Path, password: str = "") -> Extraction:
     result = Extraction(status="failed")
     empty_pages: list[int] = []
     try:
+        if max_pages and _page_count_exceeds(path, password, max_pages):
+            result.warnings.append(too_many_pages(max_pages))
+            return result
         laparams = LAParams(detect_vertical=True, all_texts=True, line_margin=LINE_MARGIN)
         for number, page in enumerate(extract_pages(str(path), password=password, laparams=laparams), start=1):
+            if max_pages and number > max_pages:
+                result.blocks = []
+                result.warnings.append(too_many_pages(max_pages))
+                return result
             result.pages = number
             blocks = page_blocks(page)
             if not blocks:
@@ -223,6 +267,8 @@ def pdf_extract(*, path: Path, password: str = "") -> Extraction:
         result.warnings.append("wrong password" if password else "the file is protected by a password")
         result.blocks = []
         return result
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - damaged files: keep what was recovered, report the rest
         result.warnings.append(f"extraction stopped on page {result.pages + 1}: {type(exc).__name__}: {exc}")
     finally:
@@ -238,3 +284,34 @@ def pdf_extract(*, path: Path, password: str = "") -> Extraction:
         result.status = "no_text_layer"
         result.warnings.append("no text layer (needs OCR)")
     return result
+
+
+MEMORY_EXIT_CODE = 3
+
+
+def _child_main() -> int:
+    """The child process: limits first (memory, CPU time as a backstop should the parent die), then
+    the extraction; the result as JSON on stdout. Exit code MEMORY_EXIT_CODE: the memory limit."""
+    import resource
+
+    request = json.loads(sys.stdin.buffer.read())
+    if request.get("max_memory_mb"):
+        limit = int(request["max_memory_mb"]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if request.get("cpu_seconds"):
+        seconds = int(request["cpu_seconds"])
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    try:
+        result = pdf_extract(
+            path=Path(request["path"]), password=request.get("password", ""), max_pages=request.get("max_pages", 0)
+        )
+        payload = result.to_json().encode()
+    except MemoryError:
+        return MEMORY_EXIT_CODE
+    sys.stdout.buffer.write(payload)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -114,7 +114,9 @@ def _keyword_search(*, query: str, limit: int) -> list[KnowledgeHit]:
 
 
 def _postgres_search(*, query: str, limit: int) -> list[KnowledgeHit]:
-    words = sorted({w.lower() for w in _WORD.findall(_expand(query)) if w.lower() not in _STOP and len(w) > 1})
+    found = (w.lower() for w in _WORD.findall(_expand(query)))
+    # Each word nests the OR one level deeper (Django copies it recursively): a bounded number.
+    words = sorted(list(dict.fromkeys(w for w in found if w not in _STOP and len(w) > 1))[:SEARCH_MAX_WORDS])
     if not words:
         return []
     # Any of the words (OR), ranked by ts_rank: a question rarely shares all its words with the answer.
@@ -140,7 +142,7 @@ def knowledge_search(*, query: str, limit: int = 5) -> list[KnowledgeHit]:
     (Kazakh words, codes, typos of a stem), keyword overlap with idf weights."""
     if not query.strip() or limit <= 0:
         return []
-    query = with_typo_corrections(query)
+    query = with_typo_corrections(bounded_query(query))
     # Product codes and model numbers ("Тау-3-07", "TAU0307") are lost by stemming and
     # tokenising: a chunk that contains the exact code comes first.
     exact = _code_search(query=query, limit=limit)
@@ -153,22 +155,55 @@ def knowledge_search(*, query: str, limit: int = 5) -> list[KnowledgeHit]:
 
 
 TYPO_CUTOFF = 0.75  # difflib ratio: "кулир" -> "кулер" 0.8, "доствка" -> "доставка" 0.93
+# What one search may cost, whatever a customer sends (a 65,000-character message of random words
+# cost ~90 s of CPU in difflib): the query is cut to QUERY_MAX_CHARS (each line, i.e. each customer
+# turn, to QUERY_LINE_MAX_CHARS, the latest lines kept), and typo correction looks at the first
+# TYPO_MAX_WORDS unknown words of at most TYPO_MAX_WORD_CHARS letters.
+QUERY_MAX_CHARS = 2000
+QUERY_LINE_MAX_CHARS = 1000
+TYPO_MAX_WORDS = 12
+TYPO_MAX_WORD_CHARS = 30
+# Full-text search ORs at most this many distinct words of the query (the first ones).
+SEARCH_MAX_WORDS = 64
+
+
+def bounded_query(query: str) -> str:
+    """`query` cut for search: each line to its first QUERY_LINE_MAX_CHARS characters, and the last
+    lines (the latest turns) that fit in QUERY_MAX_CHARS. An ordinary question is unchanged."""
+    if len(query) <= QUERY_LINE_MAX_CHARS:
+        return query
+    kept: list[str] = []
+    size = 0
+    for line in reversed(query.splitlines()):
+        line = line[:QUERY_LINE_MAX_CHARS]
+        if kept and size + len(line) + 1 > QUERY_MAX_CHARS:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(reversed(kept))[:QUERY_MAX_CHARS]
 
 
 def with_typo_corrections(query: str) -> str:
     """The query with, appended, the closest knowledge-base word for each word the knowledge base
     does not contain ("кулир" -> "кулер", "доствка" -> "доставка"): typos and misspelt product
     names then still find their chunk. The original words stay (a correction can be wrong, an
-    inflected word may be right). Codes and numbers are left to the exact code search."""
+    inflected word may be right). Codes and numbers are left to the exact code search. At most
+    TYPO_MAX_WORDS unknown words (of at most TYPO_MAX_WORD_CHARS letters) are looked up."""
     vocabulary = knowledge_vocabulary()
     if not vocabulary:
         return query
     by_length: dict[int, list[str]] = {}
     extra: list[str] = []
-    for token in _WORD.findall(query):
-        word = token.lower().replace("ё", "е")
+    considered = 0
+    for token in _WORD.finditer(query):
+        word = token.group().lower().replace("ё", "е")
         if len(word) < 4 or word in _STOP or word in vocabulary or any(c.isdigit() for c in word):
             continue
+        if len(word) > TYPO_MAX_WORD_CHARS:
+            continue
+        if considered >= TYPO_MAX_WORDS:
+            break
+        considered += 1
         if not by_length:
             for known in vocabulary:
                 by_length.setdefault(len(known), []).append(known)

@@ -5,7 +5,6 @@ writes is read-only here: it is a record, not something to edit."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -16,9 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import get_valid_filename
 
-from ai.knowledge import knowledge_document_reload, knowledge_document_set_password, knowledge_file_load_safe
+from ai.knowledge import knowledge_document_request_index, knowledge_upload
 from ai.models import (
     ClassificationRecord,
     ContextCache,
@@ -29,6 +27,7 @@ from ai.models import (
     PromptOverride,
 )
 from ai.prompts import prompt_file, prompt_get, prompt_placeholders, prompt_reset_to_file
+from ai.tasks import refresh_knowledge_base
 from ai.usage import usage_summary
 
 OFFLINE_BANNER = "Офлайн-режим: ответы генерируются правилами, без Gemini"
@@ -250,7 +249,7 @@ class KnowledgeDocumentForm(forms.ModelForm):
         label="пароль PDF",
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Для защищённого файла: после сохранения документ будет проиндексирован с этим паролем.",
+        help_text="Для защищённого файла: после сохранения документ будет переиндексирован с этим паролем.",
     )
 
     class Meta:
@@ -258,14 +257,15 @@ class KnowledgeDocumentForm(forms.ModelForm):
         fields = ("title", "password")
 
 
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+QUEUED_MESSAGE = "«{name}» сохранён и поставлен в очередь на индексацию: статус и результат появятся здесь."
 
 
 class KnowledgeUploadForm(forms.ModelForm):
-    """Adding a document = uploading a PDF into KNOWLEDGE_BASE_PATH; it is indexed at once."""
+    """Adding a document = uploading a PDF into KNOWLEDGE_BASE_PATH; a worker indexes it (the web
+    request never reads the file: a poison PDF is the worker's child process's problem)."""
 
     file = forms.FileField(
-        label="PDF-файл", help_text="Файл попадёт в папку базы знаний и будет сразу проиндексирован."
+        label="PDF-файл", help_text="Файл попадёт в папку базы знаний, индексация идёт в фоне за несколько секунд."
     )
 
     class Meta:
@@ -274,8 +274,9 @@ class KnowledgeUploadForm(forms.ModelForm):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError("Файл больше 25 МБ.")
+        limit_mb = settings.KNOWLEDGE_PDF_MAX_FILE_MB
+        if upload.size > limit_mb * 1024 * 1024:
+            raise forms.ValidationError(f"Файл больше {limit_mb} МБ.")
         head = upload.read(5)
         upload.seek(0)
         if head != b"%PDF-":
@@ -286,12 +287,36 @@ class KnowledgeUploadForm(forms.ModelForm):
 @admin.register(KnowledgeDocument)
 class KnowledgeDocumentAdmin(admin.ModelAdmin):
     form = KnowledgeDocumentForm
-    list_display = ("title", "path", "status", "pages", "characters", "indexed_at")
+    list_display = ("title", "path", "state", "reason", "pages", "characters", "indexed_at")
     list_filter = ("status",)
     search_fields = ("title", "path", "chunks__text")
-    readonly_fields = ("path", "sha256", "status", "pages", "characters", "warnings", "indexed_at", "created_at")
+    readonly_fields = (
+        "path",
+        "sha256",
+        "state",
+        "pages",
+        "characters",
+        "warnings",
+        "indexed_at",
+        "failed_at",
+        "index_requested_at",
+        "created_at",
+    )
     inlines = (KnowledgeChunkInline,)
     actions = ("reload",)
+
+    @admin.display(description="статус", ordering="status")
+    def state(self, obj: KnowledgeDocument) -> str:
+        if obj.index_requested_at is not None and obj.status != KnowledgeDocument.Status.QUEUED:
+            return f"{obj.get_status_display()} · ждёт переиндексации"
+        return obj.get_status_display()
+
+    @admin.display(description="причина")
+    def reason(self, obj: KnowledgeDocument) -> str:
+        """Why a failed file is not indexed (the limit it hit); it is not read again until it changes."""
+        if obj.status != KnowledgeDocument.Status.FAILED:
+            return ""
+        return (obj.warnings.strip().splitlines() or [""])[-1]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -310,25 +335,21 @@ class KnowledgeDocumentAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: KnowledgeDocument, form: Any, change: bool) -> None:
         if not change:
             upload = form.cleaned_data["file"]
-            folder = Path(settings.KNOWLEDGE_BASE_PATH)
-            folder.mkdir(parents=True, exist_ok=True)
-            name = get_valid_filename(Path(upload.name).name)
-            destination = folder / (name if name.lower().endswith(".pdf") else f"{name}.pdf")
-            with destination.open("wb") as out:
-                for piece in upload.chunks():
-                    out.write(piece)
-            result = knowledge_file_load_safe(path=destination)
-            obj.pk = KnowledgeDocument.objects.get(path=result.path).pk
-            self.message_user(request, result.summary(), messages.INFO)
+            document = knowledge_upload(name=upload.name, chunks=upload.chunks())
+            obj.pk = document.pk
+            refresh_knowledge_base.delay_on_commit()
+            self.message_user(request, QUEUED_MESSAGE.format(name=document.path), messages.INFO)
             return
         password = form.cleaned_data.get("password")
         if password:
-            result = knowledge_document_set_password(document=obj, password=password)
-            self.message_user(request, f"{obj.title}: {result.status}", messages.INFO)
+            knowledge_document_request_index(document=obj, password=password)
+            refresh_knowledge_base.delay_on_commit()
+            self.message_user(request, QUEUED_MESSAGE.format(name=obj.path), messages.INFO)
         KnowledgeDocument.objects.filter(pk=obj.pk).update(title=obj.title)
 
     @admin.action(description="Переиндексировать выбранные документы")
     def reload(self, request: HttpRequest, queryset: QuerySet[KnowledgeDocument]) -> None:
         for document in queryset:
-            result = knowledge_document_reload(document=document)
-            self.message_user(request, f"{document.title}: {result.status}", messages.INFO)
+            knowledge_document_request_index(document=document)
+            self.message_user(request, QUEUED_MESSAGE.format(name=document.path), messages.INFO)
+        refresh_knowledge_base.delay_on_commit()

@@ -5,7 +5,18 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ai.knowledge import knowledge_file_load_safe, knowledge_paths, knowledge_prune, knowledge_refresh, knowledge_source
+from ai.knowledge import (
+    KnowledgeBusy,
+    knowledge_file_load_safe,
+    knowledge_lock,
+    knowledge_paths,
+    knowledge_prune,
+    knowledge_refresh,
+    knowledge_source,
+)
+
+# How long the command queues behind a refresh a worker is running.
+LOCK_WAIT_SECONDS = 600.0
 
 
 class Command(BaseCommand):
@@ -24,14 +35,19 @@ class Command(BaseCommand):
             raise CommandError(f"{root} does not exist")
         files = knowledge_paths(path=root)
         results = []
-        with tqdm(files, desc="knowledge base", unit="pdf", disable=not files) as bar:
-            for file in bar:
-                bar.set_postfix_str(file.name)
-                results.append(knowledge_file_load_safe(path=file))
-        results.extend(knowledge_prune(path=root))
-        if not path:
-            # Also drops the demo company once the company's own PDFs are there.
-            results.extend(r for r in knowledge_refresh() if r.action == "removed")
+        try:
+            # Never alongside a worker's refresh (the same files, the same rows).
+            with knowledge_lock(wait=LOCK_WAIT_SECONDS):
+                with tqdm(files, desc="knowledge base", unit="pdf", disable=not files) as bar:
+                    for file in bar:
+                        bar.set_postfix_str(file.name)
+                        results.append(knowledge_file_load_safe(path=file))
+                results.extend(knowledge_prune(path=root))
+            if not path:
+                # Also drops the demo company once the company's own PDFs are there.
+                results.extend(r for r in knowledge_refresh(wait=LOCK_WAIT_SECONDS) if r.action == "removed")
+        except KnowledgeBusy as exc:
+            raise CommandError("another refresh of the knowledge base is still running; try again later") from exc
         for result in results:
             style = self.style.SUCCESS if result.status == "indexed" else self.style.WARNING
             self.stdout.write(style(result.summary()))

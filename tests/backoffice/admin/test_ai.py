@@ -1,6 +1,6 @@
 """The AI admin (backoffice.admin.ai): model calls and the audit trail are read-only records, prompts
 get new versions (never edited ones), the offline mode says so, and a PDF uploaded to the knowledge
-base is indexed."""
+base is stored and queued (a worker indexes it; the result and a failure's reason show here)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from ai.models import ClassificationRecord, KnowledgeDocument, ModelCall, PendingReply, PromptOverride
 from ai.prompts import prompt_file, prompt_get
+from ai.tasks import refresh_knowledge_base
 from backoffice.admin.ai import OFFLINE_BANNER
 from tests.factories import ContactFactory, InboundMessageFactory
 from tests.fixtures import DEMO_KNOWLEDGE
+from tests.pdfs import pages_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -217,17 +219,87 @@ def test_the_revert_action_puts_the_file_back_for_the_selected_prompts(admin_cli
     assert prompt_get("moderator_prompt").version.startswith("file:")
 
 
-def test_an_operator_uploads_a_pdf_in_the_admin_and_it_is_indexed(admin_client, tmp_path, settings):
+def test_an_operator_uploads_a_pdf_and_a_worker_indexes_it(
+    admin_client, tmp_path, settings, published, django_capture_on_commit_callbacks
+):
     settings.KNOWLEDGE_BASE_PATH = tmp_path
     pricing = (DEMO_KNOWLEDGE / "pricing.pdf").read_bytes()
-    response = admin_client.post(
-        "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("Прайс 2026.pdf", pricing)}
-    )
-    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("Прайс 2026.pdf", pricing)}, follow=True
+        )
+
+    # The request only stores the file and queues the indexing: the page says so.
+    assert response.status_code == 200
+    assert "поставлен в очередь на индексацию" in response.content.decode()
     document = KnowledgeDocument.objects.get()
+    assert (tmp_path / document.path).read_bytes() == pricing
+    assert document.status == "queued"
+    assert not document.chunks.exists()
+    assert published == ["ai.refresh_knowledge_base"]
+    listing = admin_client.get(reverse("admin:ai_knowledgedocument_changelist")).content.decode()
+    assert "Ждёт индексации" in listing
+
+    refresh_knowledge_base()  # what the worker runs
+
+    document.refresh_from_db()
     assert document.status == "indexed"
     assert document.chunks.exists()
-    assert (tmp_path / document.path).exists()
+    assert document.index_requested_at is None
+    listing = admin_client.get(reverse("admin:ai_knowledgedocument_changelist")).content.decode()
+    assert "Проиндексирован" in listing
+
+
+def test_an_uploaded_file_that_fails_shows_its_reason_in_the_admin(
+    admin_client, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    settings.KNOWLEDGE_PDF_MAX_PAGES = 2
+    long = pages_pdf(tmp_path / "long_source.pdf", pages=3).read_bytes()
+    (tmp_path / "long_source.pdf").unlink()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post("/admin/ai/knowledgedocument/add/", {"file": SimpleUploadedFile("catalogue.pdf", long)})
+
+    refresh_knowledge_base()
+
+    document = KnowledgeDocument.objects.get()
+    assert document.status == "failed"
+    listing = html.unescape(admin_client.get(reverse("admin:ai_knowledgedocument_changelist")).content.decode())
+    assert "Ошибка" in listing
+    assert "more than 2 pages (KNOWLEDGE_PDF_MAX_PAGES)" in listing
+    page = html.unescape(
+        admin_client.get(reverse("admin:ai_knowledgedocument_change", args=[document.pk])).content.decode()
+    )
+    assert "KNOWLEDGE_PDF_MAX_PAGES" in page
+
+
+def test_a_reindex_in_the_admin_is_queued_and_the_worker_reads_the_file_again(
+    admin_client, tmp_path, settings, published, django_capture_on_commit_callbacks
+):
+    settings.KNOWLEDGE_BASE_PATH = tmp_path
+    (tmp_path / "pricing.pdf").write_bytes((DEMO_KNOWLEDGE / "pricing.pdf").read_bytes())
+    refresh_knowledge_base()
+    document = KnowledgeDocument.objects.get()
+    indexed_at = document.indexed_at
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:ai_knowledgedocument_changelist"),
+            {"action": "reload", helpers.ACTION_CHECKBOX_NAME: [document.pk]},
+        )
+
+    document.refresh_from_db()
+    assert published == ["ai.refresh_knowledge_base"]
+    assert document.indexed_at == indexed_at  # nothing read in the request
+    assert document.status == "indexed"  # and it keeps answering meanwhile
+    listing = admin_client.get(reverse("admin:ai_knowledgedocument_changelist")).content.decode()
+    assert "ждёт переиндексации" in listing
+
+    refresh_knowledge_base()
+
+    document.refresh_from_db()
+    assert document.indexed_at > indexed_at
+    assert document.index_requested_at is None
 
 
 def test_an_upload_that_is_not_a_pdf_is_refused_and_nothing_is_written(admin_client, tmp_path, settings):

@@ -73,3 +73,36 @@ def test_index_time_and_retrieval_latency_of_a_30_page_knowledge_base(tmp_path, 
             ("recall@3 on model-number questions", f"{found}/{len(questions)} = {found / len(questions):.2f}"),
         ],
     )
+
+
+def test_retrieval_cost_of_a_65k_character_message_is_bounded(demo_knowledge, monkeypatch):
+    """A 65,000-character message of near-miss words: typo correction and the whole search with the
+    bounds (after), and typo correction on a tenth of it with the bounds lifted (before: the cost
+    grows with the length; the unbounded full-text query of such a message did not even build)."""
+    from ai.knowledge import selectors
+    from tests.ai.knowledge.test_selectors import near_miss_message
+
+    message = near_miss_message(selectors.knowledge_vocabulary(), chars=65_000)
+    started = time.perf_counter()
+    selectors.with_typo_corrections(message)
+    after_typos = time.perf_counter() - started
+    started = time.perf_counter()
+    knowledge_search(query=message, limit=8)
+    after_search = time.perf_counter() - started
+
+    tenth = message[:6_500]
+    monkeypatch.setattr(selectors, "TYPO_MAX_WORDS", 10**9)
+    started = time.perf_counter()
+    selectors.with_typo_corrections(tenth)
+    before_tenth = time.perf_counter() - started
+
+    record("knowledge: typo correction, 65k-character message (bounded)", after_typos, "s")
+    record("knowledge: search, 65k-character message (bounded)", after_search, "s")
+    record("knowledge: typo correction, 6.5k characters (unbounded, before)", before_tenth, "s")
+    report(
+        "knowledge base: a 65,000-character message of near-miss words",
+        [
+            ("after: typo correction / whole search, 65,000 characters", f"{after_typos:.3f} / {after_search:.3f} s"),
+            ("before: typo correction, 6,500 characters", f"{before_tenth:.2f} s (about x10 for the whole message)"),
+        ],
+    )
