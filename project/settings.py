@@ -35,6 +35,7 @@ from project.lib.settings_parsing import (
     parse_prices,
     parse_rate,
     parse_swagger_dist,
+    parse_token,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -382,6 +383,17 @@ WAPPI_WEBHOOK_SECRET = env.token(
     "WAPPI_WEBHOOK_SECRET",
     example="the output of python -c 'import secrets; print(secrets.token_urlsafe(32))'",
     url_safe=True,
+)
+# A rotation: the old secret(s), comma-separated, still let in until Wappi has the new one
+# (README, "Rotating the webhook secret"). Empty the variable once the rotation is done.
+WAPPI_WEBHOOK_SECRET_PREVIOUS = env.read(
+    "WAPPI_WEBHOOK_SECRET_PREVIOUS",
+    default=[],
+    parse=lambda v: [
+        parse_token(item.strip(), name="WAPPI_WEBHOOK_SECRET_PREVIOUS", example="old-secret", url_safe=True)
+        for item in (v if isinstance(v, list) else str(v).split(","))
+        if str(item).strip()
+    ],
 )
 WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=SANDBOX_ENABLED and not WAPPI_TOKEN)
 if WAPPI_SANDBOX and WAPPI_TOKEN:
