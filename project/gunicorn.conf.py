@@ -1,5 +1,7 @@
 """gunicorn settings for the web service (Dockerfile): several worker processes share Prometheus
-request metrics through prometheus-client's multiprocess files in PROMETHEUS_MULTIPROC_DIR."""
+request metrics through prometheus-client's multiprocess files in PROMETHEUS_MULTIPROC_DIR, and
+gunicorn's own lines (its error log and the access log) go through the product's logging: the
+same structured lines, secrets redacted and phone numbers masked, the same LOG_FILE."""
 
 from __future__ import annotations
 
@@ -14,8 +16,23 @@ bind = "0.0.0.0:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = 4
 timeout = 60
-accesslog = "-"
 forwarded_allow_ips = "*"
+
+# The product's LOGGING (project/settings.py) for the master and the workers alike: it names
+# `gunicorn.error` and `gunicorn.access`, so gunicorn's plain handlers are replaced by ours.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+
+def _product_logging() -> dict[str, Any]:
+    from django.conf import settings
+
+    return settings.LOGGING
+
+
+logconfig_dict = _product_logging()
+# The path without the query string: a query can carry a secret (Wappi's ?secret=); the client
+# address is the TCP peer (see FORWARDED_ALLOW_IPS for a proxy).
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 
 
 def on_starting(server: Any) -> None:

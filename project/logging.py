@@ -32,9 +32,9 @@ REDACTED = "[redacted]"
 # the chat id 77012345678@c.us), wherever they appear: all but the last four digits are masked
 # (***5678). A run glued to letters or longer digits (a provider id 3EB0..., a timestamp, an
 # amount, a BIN) is not a phone number.
-_SEP = r"[\s\-()]*"
+_SEP = r"(?:[\s\-()]|%20)*"  # %20: a number in a URL's path
 PHONE_PATTERN = re.compile(
-    rf"(?<![0-9A-Za-z])(?:\+?[78]{_SEP}\(?\d{{3}}|\(?[79]\d{{2}}){_SEP}\d{{3}}{_SEP}\d{{2}}{_SEP}(\d{{2}})(?![0-9A-Za-z])"
+    rf"(?<![0-9A-Za-z])(?:(?:\+|%2B)?[78]{_SEP}\(?\d{{3}}|\(?[79]\d{{2}}){_SEP}\d{{3}}{_SEP}\d{{2}}{_SEP}(\d{{2}})(?![0-9A-Za-z])"
 )
 PHONE_MASK = "***"
 

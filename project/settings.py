@@ -266,6 +266,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        # The web server's own lines (project/gunicorn.conf.py hands gunicorn this LOGGING):
+        # through the root's handlers, structured and redacted like every other line.
+        "gunicorn.error": {"level": LOG_LEVEL, "propagate": True},
+        "gunicorn.access": {"level": LOG_LEVEL, "propagate": True},
     },
 }
 
