@@ -131,6 +131,16 @@ def build_formatter(fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
     )
 
 
+def file_handler(filename: str, *, backup_days: int) -> logging.Handler:
+    """LOG_FILE's handler: a new file each midnight (the old one renamed `<file>.YYYY-MM-DD`),
+    `backup_days` of them kept. Several processes (gunicorn's master and workers, Celery) write
+    the one file: concurrent-log-handler takes a lock file beside it for each write and rollover,
+    so lines are never mixed or lost and the file is rotated once."""
+    from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
+
+    return ConcurrentTimedRotatingFileHandler(filename, when="midnight", backupCount=backup_days, encoding="utf-8")
+
+
 structlog.configure(
     processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
     logger_factory=structlog.stdlib.LoggerFactory(),

@@ -22,6 +22,7 @@ from kombu import Queue
 from contacts.phones import normalize_phone
 from project.lib.settings_parsing import (
     Env,
+    InvalidSetting,
     check_hours_window,
     check_jitter,
     check_llm_backend,
@@ -272,6 +273,32 @@ LOGGING = {
         "gunicorn.access": {"level": LOG_LEVEL, "propagate": True},
     },
 }
+
+
+def _log_file(value: object) -> str:
+    # A file in an existing folder (relative paths: from the project folder).
+    path = Path(str(value).strip()).expanduser()
+    path = path if path.is_absolute() else BASE_DIR / path
+    if path.is_dir() or not path.parent.is_dir():
+        raise InvalidSetting("LOG_FILE", value, "a file in an existing folder", "/var/log/sales-assistant/app.log")
+    return str(path)
+
+
+# Optional: every process (web, worker, beat, Flower) also writes its lines to this one file,
+# redacted like the console's, as JSON lines; rotated at midnight, LOG_FILE_BACKUP_DAYS kept.
+LOG_FILE = env.read("LOG_FILE", default="", parse=_log_file)
+LOG_FILE_BACKUP_DAYS = env.int("LOG_FILE_BACKUP_DAYS", default=30, minimum=1)
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "()": "project.logging.file_handler",
+        "filename": LOG_FILE,
+        "backup_days": LOG_FILE_BACKUP_DAYS,
+        "formatter": "json",
+        "filters": ["redact"],
+    }
+    # A file is read by tools (grep, jq, a log shipper): one JSON object per line, whatever LOG_FORMAT.
+    LOGGING["formatters"]["json"] = {"()": "project.logging.build_formatter", "fmt": "json"}
+    LOGGING["root"]["handlers"].append("file")
 
 # --- Celery -----------------------------------------------------------------------------
 

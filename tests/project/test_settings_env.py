@@ -149,6 +149,8 @@ WRONG: dict[str, tuple[str, dict[str, str]]] = {
     "ADMIN_LOGIN_COOLOFF_HOURS": ("0", {}),
     "METRICS_TOKEN": ("metrics token with spaces", {}),
     "METRICS_ALLOWED_IPS": ("localhost", {}),
+    "LOG_FILE": ("/nonexistent/folder/app.log", {}),
+    "LOG_FILE_BACKUP_DAYS": ("0", {}),
     "KASPI_API_KEY": ("kaspi key with spaces", {}),
     "KASPI_CERT_PATH": ("/nonexistent/client.pem", {}),
     "KASPI_KEY_PATH": ("/nonexistent/client.key", {}),
