@@ -16,20 +16,22 @@ bind = "0.0.0.0:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = 4
 timeout = 60
-forwarded_allow_ips = "*"
-
-# The product's LOGGING (project/settings.py) for the master and the workers alike: it names
-# `gunicorn.error` and `gunicorn.access`, so gunicorn's plain handlers are replaced by ours.
+# The product's settings (project/settings.py, the same strict reading of the environment).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 
-def _product_logging() -> dict[str, Any]:
+def _settings() -> Any:
     from django.conf import settings
 
-    return settings.LOGGING
+    return settings
 
 
-logconfig_dict = _product_logging()
+# X-Forwarded-Proto (and the other secure-scheme headers) only from the listed proxies
+# (FORWARDED_ALLOW_IPS, default this machine): a client connecting directly cannot claim https.
+forwarded_allow_ips = ",".join(_settings().FORWARDED_ALLOW_IPS)
+# The product's LOGGING for the master and the workers alike: it names `gunicorn.error` and
+# `gunicorn.access`, so gunicorn's plain handlers are replaced by ours.
+logconfig_dict = _settings().LOGGING
 # The path without the query string: a query can carry a secret (Wappi's ?secret=); the client
 # address is the TCP peer (see FORWARDED_ALLOW_IPS for a proxy).
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'

@@ -237,6 +237,13 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The reverse proxies in front of gunicorn (addresses or networks, as gunicorn sees them: in
+# docker compose the bridge's gateway, e.g. 172.16.0.0/12). Only from these does gunicorn believe
+# X-Forwarded-Proto (https) and the admin's lockout believe X-Forwarded-For; a client connecting
+# directly can set neither. "*" is refused: anyone could claim any address.
+FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"], parse=parse_networks)
+# Django's own reading of X-Forwarded-Proto believes any client: only for a server that is not
+# gunicorn behind a proxy (gunicorn already sets the scheme from FORWARDED_ALLOW_IPS's proxies).
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -608,6 +615,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # The lockout answer: a page in Russian with the wait, status 429 (dashboard/views.py).
 AXES_LOCKOUT_CALLABLE = "dashboard.views.login_locked_out"
+# The address a lockout holds: X-Forwarded-For's client only when the request came through a
+# proxy named in FORWARDED_ALLOW_IPS (project/lib/client_ip.py), else the TCP peer.
+AXES_CLIENT_IP_CALLABLE = "project.lib.client_ip.client_ip_address"
 # django-axes logs every successful login at INFO; failures and lockouts stay (WARNING).
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # /metrics (project/metrics.py): a scraper presenting `Authorization: Bearer <METRICS_TOKEN>`,

@@ -193,7 +193,7 @@ def gunicorn_server(*, env: dict[str, str], port: int | None = None) -> Iterator
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start:\n{server.log()[-5000:]}")
             try:
-                requests.get(f"{url}/admin/login/", timeout=10)
+                requests.get(f"{url}/admin/login/", timeout=10, allow_redirects=False)
                 break
             except requests.ConnectionError:
                 time.sleep(0.2)

@@ -150,6 +150,7 @@ WRONG: dict[str, tuple[str, dict[str, str]]] = {
     "METRICS_TOKEN": ("metrics token with spaces", {}),
     "METRICS_ALLOWED_IPS": ("localhost", {}),
     "LOG_FILE": ("/nonexistent/folder/app.log", {}),
+    "FORWARDED_ALLOW_IPS": ("*", {}),
     "LOG_FILE_BACKUP_DAYS": ("0", {}),
     "KASPI_API_KEY": ("kaspi key with spaces", {}),
     "KASPI_CERT_PATH": ("/nonexistent/client.pem", {}),
