@@ -172,7 +172,7 @@ def _read_chat(
             if len(batch) < PAGE or len(newer) < len(events) or _all_known(newer):
                 break
         else:
-            log.warning("poll.page_limit", chat_id=cursor.chat_id, read=MAX_PAGES * PAGE)
+            log.warning("poll.page_limit", cursor_id=cursor.pk, read=MAX_PAGES * PAGE)
     except WappiPermanentError as exc:
         if isinstance(exc, WappiAuthError):
             raise
@@ -181,7 +181,7 @@ def _read_chat(
         cursor.last_error = str(exc)[:500]
         cursor.save()
         report.quarantined.append(cursor.chat_id)
-        log.warning("poll.chat_quarantined", chat_id=cursor.chat_id, error=str(exc))
+        log.warning("poll.chat_quarantined", cursor_id=cursor.pk, error=str(exc))
         return
     # Oldest first, so a burst is stored in the order it was written.
     fresh.sort(key=lambda e: e.sent_at if isinstance(e, WappiMessage) else now)

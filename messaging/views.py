@@ -22,20 +22,45 @@ log = structlog.get_logger(__name__)
 MEDIA_TYPES = VOICE_TYPES | {"image", "video", "document", "sticker"}
 
 
+def _authorised(request: HttpRequest) -> bool:
+    """The webhook secret, from `?secret=` or the `Authorization` header (raw or `Bearer <secret>`:
+    Wappi's `auth` parameter of webhook/url/set), matches the configured secret or, during a
+    rotation, one of the previous ones. Compared as bytes: any text a client sends (non-ASCII
+    included) is just a wrong secret."""
+    current = settings.WAPPI_WEBHOOK_SECRET
+    if not current:
+        return False
+    offered = []
+    if "secret" in request.GET:
+        offered.append(request.GET["secret"])
+    header = request.headers.get("Authorization", "").strip()
+    if header:
+        scheme, _, rest = header.partition(" ")
+        offered.append(rest.strip() if scheme.lower() == "bearer" else header)
+    accepted = [current, *settings.WAPPI_WEBHOOK_SECRET_PREVIOUS]
+    matches = [
+        hmac.compare_digest(value.encode("utf-8", "replace"), secret.encode())
+        for value in offered
+        for secret in accepted
+        if secret
+    ]
+    return any(matches)
+
+
 @csrf_exempt
 @require_POST
 def wappi_webhook(request: HttpRequest) -> JsonResponse:
     """Wappi's webhook. Answers fast: the events are handed to a task, never processed here
     (unless the broker is down, when they are ingested inline rather than lost). Malformed or
     unknown events are logged and acknowledged with 200, so Wappi does not retry them forever."""
-    secret = settings.WAPPI_WEBHOOK_SECRET
-    if not secret or not hmac.compare_digest(request.GET.get("secret", ""), secret):
+    if not _authorised(request):
         log.warning("webhook.forbidden", remote=request.META.get("REMOTE_ADDR"))
         suspicious.webhook_auth_failed()
         return JsonResponse({"status": "forbidden"}, status=403)
     try:
         payload = json.loads(request.body or b"null")
-    except (ValueError, RequestDataTooBig) as exc:
+    except (ValueError, RecursionError, RequestDataTooBig) as exc:
+        # RecursionError: JSON nested thousands deep is as malformed as any other bad body.
         log.warning("webhook.malformed", error=type(exc).__name__)
         return JsonResponse({"status": "ignored", "reason": "malformed"})
     events = webhook_events(payload)

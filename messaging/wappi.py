@@ -385,9 +385,11 @@ class WappiClient:
 
     # Webhooks
 
-    def webhook_url_set(self, *, url: str) -> None:
-        """POST /api/webhook/url/set: Wappi POSTs events to `url` (passed in the query, not the body)."""
-        self._call("POST", "/api/webhook/url/set", params={"url": url})
+    def webhook_url_set(self, *, url: str, auth: str | None = None) -> None:
+        """POST /api/webhook/url/set: Wappi POSTs events to `url` (passed in the query, not the body);
+        `auth`: a secret Wappi sends in each webhook's header (Authorization, wappi.md §3.13)."""
+        params = {"url": url} | ({"auth": auth} if auth else {})
+        self._call("POST", "/api/webhook/url/set", params=params)
 
     def webhook_types_set(self, *, types: list[str]) -> None:
         """POST /api/webhook/types/set with a JSON array of event type names (e.g. ``incoming_message``)."""

@@ -1,5 +1,7 @@
 """gunicorn settings for the web service (Dockerfile): several worker processes share Prometheus
-request metrics through prometheus-client's multiprocess files in PROMETHEUS_MULTIPROC_DIR."""
+request metrics through prometheus-client's multiprocess files in PROMETHEUS_MULTIPROC_DIR, and
+gunicorn's own lines (its error log and the access log) go through the product's logging: the
+same structured lines, secrets redacted and phone numbers masked, the same LOG_FILE."""
 
 from __future__ import annotations
 
@@ -14,8 +16,25 @@ bind = "0.0.0.0:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = 4
 timeout = 60
-accesslog = "-"
-forwarded_allow_ips = "*"
+# The product's settings (project/settings.py, the same strict reading of the environment).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+
+def _settings() -> Any:
+    from django.conf import settings
+
+    return settings
+
+
+# X-Forwarded-Proto (and the other secure-scheme headers) only from the listed proxies
+# (FORWARDED_ALLOW_IPS, default this machine): a client connecting directly cannot claim https.
+forwarded_allow_ips = ",".join(_settings().FORWARDED_ALLOW_IPS)
+# The product's LOGGING for the master and the workers alike: it names `gunicorn.error` and
+# `gunicorn.access`, so gunicorn's plain handlers are replaced by ours.
+logconfig_dict = _settings().LOGGING
+# The path without the query string: a query can carry a secret (Wappi's ?secret=); the client
+# address is the TCP peer (see FORWARDED_ALLOW_IPS for a proxy).
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 
 
 def on_starting(server: Any) -> None:

@@ -27,11 +27,31 @@ SECRET_PATTERNS = (
 )
 REDACTED = "[redacted]"
 
+# Customers' phone numbers (Kazakh and Russian: +7 / 7 / 8 and ten digits, or the ten digits alone
+# starting with 7 or 9), written any usual way (+7 (701) 234-56-78, 8 701 234 56 78, 87012345678,
+# the chat id 77012345678@c.us), wherever they appear: all but the last four digits are masked
+# (***5678). A run glued to letters or longer digits (a provider id 3EB0..., a timestamp, an
+# amount, a BIN) is not a phone number.
+_SEP = r"(?:[\s\-()]|%20)*"  # %20: a number in a URL's path
+PHONE_PATTERN = re.compile(
+    rf"(?<![0-9A-Za-z])(?:(?:\+|%2B)?[78]{_SEP}\(?\d{{3}}|\(?[79]\d{{2}}){_SEP}\d{{3}}{_SEP}\d{{2}}{_SEP}(\d{{2}})(?![0-9A-Za-z])"
+)
+PHONE_MASK = "***"
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return PHONE_MASK + digits[-4:]
+
+
+def mask_phones(text: str) -> str:
+    return PHONE_PATTERN.sub(_mask_phone, text)
+
 
 def redact_text(text: str) -> str:
     for pattern in SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
-    return text
+    return mask_phones(text)
 
 
 # Celery's task log lines carry the task's arguments (extra data "args"/"kwargs"): a webhook
@@ -48,6 +68,8 @@ def redact_value(key: str, value: Any) -> Any:
         return redact_text(value)
     if isinstance(value, dict):
         return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and PHONE_PATTERN.fullmatch(str(value)):
+        return mask_phones(str(value))  # a number stored as an integer is still a number
     if value is None or isinstance(value, int | float | bool):
         return value
     # Anything else is printed with its repr (a request object shows its URL with the webhook's
@@ -101,9 +123,22 @@ def build_formatter(fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Once more: a traceback only becomes text here, and an exception's message can
+            # carry a number or a URL with its secret.
+            _redact_event_dict,
             renderer,
         ],
     )
+
+
+def file_handler(filename: str, *, backup_days: int) -> logging.Handler:
+    """LOG_FILE's handler: a new file each midnight (the old one renamed `<file>.YYYY-MM-DD`),
+    `backup_days` of them kept. Several processes (gunicorn's master and workers, Celery) write
+    the one file: concurrent-log-handler takes a lock file beside it for each write and rollover,
+    so lines are never mixed or lost and the file is rotated once."""
+    from concurrent_log_handler import ConcurrentTimedRotatingFileHandler
+
+    return ConcurrentTimedRotatingFileHandler(filename, when="midnight", backupCount=backup_days, encoding="utf-8")
 
 
 structlog.configure(

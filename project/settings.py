@@ -22,6 +22,7 @@ from kombu import Queue
 from contacts.phones import normalize_phone
 from project.lib.settings_parsing import (
     Env,
+    InvalidSetting,
     check_hours_window,
     check_jitter,
     check_llm_backend,
@@ -36,6 +37,7 @@ from project.lib.settings_parsing import (
     parse_prices,
     parse_rate,
     parse_swagger_dist,
+    parse_token,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -241,6 +243,13 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The reverse proxies in front of gunicorn (addresses or networks, as gunicorn sees them: in
+# docker compose the bridge's gateway, e.g. 172.16.0.0/12). Only from these does gunicorn believe
+# X-Forwarded-Proto (https) and the admin's lockout believe X-Forwarded-For; a client connecting
+# directly can set neither. "*" is refused: anyone could claim any address.
+FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"], parse=parse_networks)
+# Django's own reading of X-Forwarded-Proto believes any client: only for a server that is not
+# gunicorn behind a proxy (gunicorn already sets the scheme from FORWARDED_ALLOW_IPS's proxies).
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -271,8 +280,38 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        # The web server's own lines (project/gunicorn.conf.py hands gunicorn this LOGGING):
+        # through the root's handlers, structured and redacted like every other line.
+        "gunicorn.error": {"level": LOG_LEVEL, "propagate": True},
+        "gunicorn.access": {"level": LOG_LEVEL, "propagate": True},
     },
 }
+
+
+def _log_file(value: object) -> str:
+    # A file in an existing folder (relative paths: from the project folder).
+    path = Path(str(value).strip()).expanduser()
+    path = path if path.is_absolute() else BASE_DIR / path
+    if path.is_dir() or not path.parent.is_dir():
+        raise InvalidSetting("LOG_FILE", value, "a file in an existing folder", "/var/log/sales-assistant/app.log")
+    return str(path)
+
+
+# Optional: every process (web, worker, beat, Flower) also writes its lines to this one file,
+# redacted like the console's, as JSON lines; rotated at midnight, LOG_FILE_BACKUP_DAYS kept.
+LOG_FILE = env.read("LOG_FILE", default="", parse=_log_file)
+LOG_FILE_BACKUP_DAYS = env.int("LOG_FILE_BACKUP_DAYS", default=30, minimum=1)
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "()": "project.logging.file_handler",
+        "filename": LOG_FILE,
+        "backup_days": LOG_FILE_BACKUP_DAYS,
+        "formatter": "json",
+        "filters": ["redact"],
+    }
+    # A file is read by tools (grep, jq, a log shipper): one JSON object per line, whatever LOG_FORMAT.
+    LOGGING["formatters"]["json"] = {"()": "project.logging.build_formatter", "fmt": "json"}
+    LOGGING["root"]["handlers"].append("file")
 
 # --- Celery -----------------------------------------------------------------------------
 
@@ -388,6 +427,17 @@ WAPPI_WEBHOOK_SECRET = env.token(
     "WAPPI_WEBHOOK_SECRET",
     example="the output of python -c 'import secrets; print(secrets.token_urlsafe(32))'",
     url_safe=True,
+)
+# A rotation: the old secret(s), comma-separated, still let in until Wappi has the new one
+# (README, "Rotating the webhook secret"). Empty the variable once the rotation is done.
+WAPPI_WEBHOOK_SECRET_PREVIOUS = env.read(
+    "WAPPI_WEBHOOK_SECRET_PREVIOUS",
+    default=[],
+    parse=lambda v: [
+        parse_token(item.strip(), name="WAPPI_WEBHOOK_SECRET_PREVIOUS", example="old-secret", url_safe=True)
+        for item in (v if isinstance(v, list) else str(v).split(","))
+        if str(item).strip()
+    ],
 )
 WAPPI_SANDBOX = env.bool("WAPPI_SANDBOX", default=DEBUG and SANDBOX_ENABLED and not WAPPI_TOKEN)
 if WAPPI_SANDBOX and WAPPI_TOKEN:
@@ -584,6 +634,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # The lockout answer: a page in Russian with the wait, status 429 (dashboard/views.py).
 AXES_LOCKOUT_CALLABLE = "dashboard.views.login_locked_out"
+# The address a lockout holds: X-Forwarded-For's client only when the request came through a
+# proxy named in FORWARDED_ALLOW_IPS (project/lib/client_ip.py), else the TCP peer.
+AXES_CLIENT_IP_CALLABLE = "project.lib.client_ip.client_ip_address"
 # django-axes logs every successful login at INFO; failures and lockouts stay (WARNING).
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 # /metrics (project/metrics.py): a scraper presenting `Authorization: Bearer <METRICS_TOKEN>`,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,3 +140,65 @@ def wait_for(condition, *, timeout: float = 30.0, what: str):
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class WebProcess:
+    url: str
+    process: subprocess.Popen[str]
+    log_file: Any = None
+
+    def log(self) -> str:
+        """Everything the server (master and workers, stdout and stderr) has logged so far."""
+        fd = self.log_file.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", errors="replace")
+
+
+@contextmanager
+def gunicorn_server(*, env: dict[str, str], port: int | None = None) -> Iterator[WebProcess]:
+    """The production web command (the Dockerfile's: `gunicorn project.wsgi --config
+    project/gunicorn.conf.py`) on a free local port, in the given environment (clean_env: only
+    what is given), until it answers."""
+    import requests
+
+    port = port or free_port()
+    log_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    workdir = tempfile.mkdtemp(prefix="gunicorn-")
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "project.wsgi", "--config", "project/gunicorn.conf.py"),
+            *("--bind", f"127.0.0.1:{port}"),
+            # Not ~/.gunicorn/gunicorn.ctl, which every gunicorn of the user shares.
+            *("--control-socket", f"{workdir}/gunicorn.ctl"),
+        ],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1", **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    server = WebProcess(url, proc, log_file)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start:\n{server.log()[-5000:]}")
+            try:
+                requests.get(f"{url}/admin/login/", timeout=10, allow_redirects=False)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield server
+    finally:
+        stop_process(proc)
+        log_file.close()
+        shutil.rmtree(workdir, ignore_errors=True)

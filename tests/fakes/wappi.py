@@ -172,6 +172,12 @@ class FakeWappi:
             )
         )
 
+    def _webhook_url_set(self, request: Request, query: dict[str, str]) -> Response:
+        return _json(wire.envelope(_now()))
+
+    def _webhook_types_set(self, request: Request, query: dict[str, str]) -> Response:
+        return _json(wire.envelope(_now()))
+
     def _sync_chats_filter(self, request: Request, query: dict[str, str]) -> Response:
         dialogs = [
             wire.dialog(messages[-1], name=self.names.get(chat, ""), unread_count=0)

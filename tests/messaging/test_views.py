@@ -49,3 +49,15 @@ def test_a_webhook_carrying_a_voice_note_as_megabytes_of_base64_is_accepted(webh
     response = webhook({"messages": [voice]})
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "events": 1}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("depth", [5_000, 200_000])
+@pytest.mark.parametrize(("opener", "closer"), [("[", "]"), ('{"a":', "}")], ids=["lists", "objects"])
+def test_a_deeply_nested_body_is_acknowledged_as_malformed(webhook, published, depth, opener, closer):
+    response = webhook(None, raw=opener * depth + "1" + closer * depth)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ignored", "reason": "malformed"}
+    assert not Message.objects.exists()
+    assert published == []

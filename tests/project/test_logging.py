@@ -149,3 +149,71 @@ def test_an_error_answer_on_the_webhook_does_not_log_its_secret(client, settings
     assert response.status_code == 405
     assert "Method Not Allowed" in captured_logs.getvalue()
     assert secrets_in(captured_logs.getvalue(), WEBHOOK_SECRET) == []
+
+
+PHONE_FORMS = [
+    "77012345678",
+    "+77012345678",
+    "+7 701 234 56 78",
+    "+7 (701) 234-56-78",
+    "8 701 234 56 78",
+    "87012345678",
+    "8(701)2345678",
+    "7012345678",
+    "701 234 56 78",
+    "77012345678@c.us",
+    "77012345678@s.whatsapp.net",
+]
+
+
+@pytest.mark.parametrize("form", PHONE_FORMS)
+def test_a_phone_number_is_masked_in_messages_fields_and_exceptions_whatever_logs_it(captured_logs, form):
+    import structlog
+
+    log = structlog.get_logger("tests.phones")
+    log.info("contact.wrote", note=f"клиент {form} пишет", chat_id=form, nested={"sender": form})
+    logging.getLogger("tests.phones").warning("send to %s failed", form, extra={"recipient": form})
+    try:
+        raise ValueError(f"no such number: {form}")
+    except ValueError:
+        log.exception("send.failed")
+        logging.getLogger("tests.phones").exception("send to %s", form)
+
+    output = captured_logs.getvalue()
+    assert output.count("ValueError") >= 2  # the tracebacks are there, with the number masked
+    leaks = [line for line in output.splitlines() if PHONE_SPELLINGS.search(line)]
+    assert leaks == [], "\n".join(leaks)
+    assert form not in output
+    assert "5678" in output  # the last digits stay, so an operator can still tell numbers apart
+
+
+def test_a_phone_number_given_as_a_number_is_masked_too(captured_logs):
+    import structlog
+
+    structlog.get_logger("tests.phones").info("contact.wrote", phone=77012345678)
+
+    assert "77012345678" not in captured_logs.getvalue()
+
+
+def test_ids_counts_amounts_and_timestamps_are_not_taken_for_phone_numbers(captured_logs):
+    import structlog
+
+    values = {
+        "provider_id": "3EB07012345678ABCDEF",
+        "contact_id": 731,
+        "count": 12,
+        "amount": "69 900 ₸",
+        "total": 1_200_000,
+        "unix": 1795410000,
+        "moment": "2026-11-23T10:00:00+05:00",
+        "invoice": "INV-2026-000123",
+        "task_id": "7f3c2a10-8b9e-4d6f-a1b2-0123456789ab",
+        "duration_ms": 12345,
+        "bin": "123456789012",
+    }
+    structlog.get_logger("tests.phones").info("invoice.created", **values)
+
+    output = captured_logs.getvalue()
+    for value in values.values():
+        assert str(value) in output
+    assert "***" not in output

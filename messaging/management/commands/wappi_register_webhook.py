@@ -18,21 +18,32 @@ WEBHOOK_TYPES = [
 
 
 class Command(BaseCommand):
-    help = "Registers our webhook URL (with the shared secret in its query) and event types with Wappi."
+    help = (
+        "Registers our webhook URL and event types with Wappi; the shared secret goes in the URL's "
+        "query, or with --header in Wappi's `auth` parameter (sent in the webhook's Authorization header)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("base_url", help="public base URL of this server, e.g. https://sales.example.kz")
+        parser.add_argument(
+            "--header",
+            action="store_true",
+            help="send the secret as Wappi's `auth` (the Authorization header), not in the URL",
+        )
 
-    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
-        if not settings.WAPPI_WEBHOOK_SECRET:
-            raise CommandError("Set WAPPI_WEBHOOK_SECRET first: the webhook URL must carry a secret.")
-        url = f"{base_url.rstrip('/')}/webhooks/wappi/?{urlencode({'secret': settings.WAPPI_WEBHOOK_SECRET})}"
+    def handle(self, *args: Any, base_url: str, header: bool = False, **options: Any) -> None:
+        secret = settings.WAPPI_WEBHOOK_SECRET
+        if not secret:
+            raise CommandError("Set WAPPI_WEBHOOK_SECRET first: the webhook must carry a secret.")
+        hook = f"{base_url.rstrip('/')}/webhooks/wappi/"
         client = client_from_settings()
         try:
-            client.webhook_url_set(url=url)
+            if header:
+                client.webhook_url_set(url=hook, auth=secret)
+            else:
+                client.webhook_url_set(url=f"{hook}?{urlencode({'secret': secret})}")
             client.webhook_types_set(types=WEBHOOK_TYPES)
         except WappiError as exc:
             raise CommandError(f"Wappi refused: {exc}") from exc
-        self.stdout.write(
-            f"Webhook registered: {base_url.rstrip('/')}/webhooks/wappi/?secret=… types={','.join(WEBHOOK_TYPES)}"
-        )
+        where = f"{hook} (secret in the Authorization header)" if header else f"{hook}?secret=…"
+        self.stdout.write(f"Webhook registered: {where} types={','.join(WEBHOOK_TYPES)}")
