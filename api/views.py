@@ -71,7 +71,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
         400: "Invalid request (see error.details)",
         401: "No or invalid credentials",
-        403: "The user is not staff",
+        403: "Not staff, or without the permission this action needs (the same as in the admin)",
         404: "Not found",
         409: "Refused in the current state",
         422: "Refused for this number",

@@ -287,7 +287,7 @@ class ContactAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(request, f"{done}: {count}", messages.SUCCESS)
 
-    @admin.action(description="Отметить как клиентов")
+    @admin.action(description="Отметить как клиентов", permissions=("change",))
     def mark_client(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._apply(
             request,
@@ -298,7 +298,7 @@ class ContactAdmin(admin.ModelAdmin):
             "Отмечены как клиенты",
         )
 
-    @admin.action(description="Отметить как не клиентов")
+    @admin.action(description="Отметить как не клиентов", permissions=("change",))
     def mark_not_client(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._apply(
             request,
@@ -309,7 +309,7 @@ class ContactAdmin(admin.ModelAdmin):
             "Отмечены как не клиенты",
         )
 
-    @admin.action(description="Сбросить классификацию (неизвестно)")
+    @admin.action(description="Сбросить классификацию (неизвестно)", permissions=("change",))
     def mark_unknown(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._apply(
             request,
@@ -318,7 +318,10 @@ class ContactAdmin(admin.ModelAdmin):
             "Классификация сброшена",
         )
 
-    @admin.action(description="Переклассифицировать моделью (решит заново, даже поверх решения оператора)")
+    @admin.action(
+        description="Переклассифицировать моделью (решит заново, даже поверх решения оператора)",
+        permissions=("change",),
+    )
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         # The same action as the API's classify: assistant.moderator.contact_reclassify, run by
         # the task after the request commits (a model call per contact is too slow to wait for).
@@ -333,15 +336,15 @@ class ContactAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Поставить бота на паузу (ведёт оператор)")
+    @admin.action(description="Поставить бота на паузу (ведёт оператор)", permissions=("change",))
     def pause_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._apply(request, queryset, lambda c: services.contact_pause_bot(contact=c), "Бот на паузе")
 
-    @admin.action(description="Вернуть диалог боту")
+    @admin.action(description="Вернуть диалог боту", permissions=("change",))
     def resume_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._apply(request, queryset, lambda c: services.contact_resume_bot(contact=c), "Бот снова отвечает")
 
-    @admin.action(description="Остановить follow-up")
+    @admin.action(description="Остановить follow-up", permissions=("change",))
     def stop_followups(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         stopped = sum(followup_stop(contact=c, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR) for c in queryset)
         self.message_user(request, f"Остановлено follow-up: {stopped}", messages.SUCCESS)
@@ -421,7 +424,7 @@ class ScheduledCallAdmin(admin.ModelAdmin):
 
     actions = ("cancel_calls",)
 
-    @admin.action(description="Отменить созвон (клиенту придёт сообщение)")
+    @admin.action(description="Отменить созвон (клиенту придёт сообщение)", permissions=("change",))
     def cancel_calls(self, request: HttpRequest, queryset: QuerySet[ScheduledCall]) -> None:
         cancelled = 0
         for call in queryset.filter(status=ScheduledCall.Status.SCHEDULED).select_related("contact"):

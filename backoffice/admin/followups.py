@@ -141,14 +141,14 @@ class FollowUpAdmin(admin.ModelAdmin):
     def last_touch_local(self, obj: FollowUp) -> str:
         return astana_time(obj.last_touch_at)
 
-    @admin.action(description="Остановить выбранные follow-up")
+    @admin.action(description="Остановить выбранные follow-up", permissions=("change",))
     def stop(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         stopped = 0
         for followup in queryset.filter(is_completed=False).select_related("contact"):
             stopped += followup_stop(contact=followup.contact, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR)
         self.message_user(request, f"Остановлено follow-up: {stopped}", messages.SUCCESS)
 
-    @admin.action(description="Перезапустить с касания 1")
+    @admin.action(description="Перезапустить с касания 1", permissions=("change",))
     def restart(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         contacts = {f.contact_id: f.contact for f in queryset.select_related("contact")}
         for contact in contacts.values():
@@ -160,7 +160,7 @@ class FollowUpAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Отправить следующее касание сейчас")
+    @admin.action(description="Отправить следующее касание сейчас", permissions=("change",))
     def send_now(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         now = timezone.now()
         due = sum(followup_send_now(followup=f, now=now) for f in queryset.filter(is_completed=False))

@@ -210,7 +210,7 @@ class PaymentAdmin(admin.ModelAdmin):
                 request, level, f"#{checked.pk}: {checked.get_status_display()} {checked.last_error}".strip()
             )
 
-    @admin.action(description="Одобрить и выставить счёт")
+    @admin.action(description="Одобрить и выставить счёт", permissions=("change",))
     def action_approve(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         for payment in queryset:
             try:
@@ -218,7 +218,7 @@ class PaymentAdmin(admin.ModelAdmin):
             except PaymentError as exc:
                 messages.error(request, f"#{payment.pk}: {exc}")
 
-    @admin.action(description="Отменить неоплаченный счёт")
+    @admin.action(description="Отменить неоплаченный счёт", permissions=("change",))
     def action_cancel(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         for payment in queryset:
             try:
@@ -227,7 +227,7 @@ class PaymentAdmin(admin.ModelAdmin):
             except PaymentError as exc:
                 messages.error(request, f"#{payment.pk}: {exc}")
 
-    @admin.action(description="Вернуть деньги (полностью или частично)…")
+    @admin.action(description="Вернуть деньги (полностью или частично)…", permissions=("change",))
     def action_refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         if queryset.count() != 1:
             messages.error(request, "Возврат делается по одному платежу: выберите один")
