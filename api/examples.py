@@ -133,6 +133,34 @@ CLASSIFY = OpenApiExample(
     },
     response_only=True,
 )
+ACTION_PAGE = OpenApiExample(
+    "Operator actions",
+    value={
+        "count": 2,
+        "next": None,
+        "previous": None,
+        "results": [
+            {
+                "id": 12,
+                "at": "2026-11-30T10:05:00+05:00",
+                "via": "api",
+                "action": "resume",
+                "actor": "aigul",
+                "detail": "",
+            },
+            {
+                "id": 11,
+                "at": "2026-11-30T09:40:00+05:00",
+                "via": "admin",
+                "action": "pause",
+                "actor": "aigul",
+                "detail": "до ручного возобновления",
+            },
+        ],
+    },
+    response_only=True,
+)
+
 FORGET = OpenApiExample(
     "Forgotten",
     value={

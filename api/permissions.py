@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "contacts": {"GET": _VIEW_CONTACT},
     "contact": {"GET": _VIEW_CONTACT, "DELETE": ("contacts.delete_contact",)},
     "contact-messages": {"GET": ("contacts.view_contact", "messaging.view_message")},
+    "contact-actions": {"GET": ("contacts.view_contact", "contacts.view_operatoraction")},
     "contact-classify": {"POST": ("contacts.change_contact",)},
     "contact-pause": {"POST": ("contacts.change_contact",)},
     "contact-resume": {"POST": ("contacts.change_contact",)},

@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from django.db import transaction
 
+from contacts.audit import operator_actions_anonymise
 from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.phones import format_phone
 from contacts.signals import contact_forgetting, contact_forgetting_messages
@@ -21,7 +22,8 @@ REDACTED = "[удалено по запросу клиента]"
 def contact_forget(*, contact: Contact) -> dict[str, int]:
     """Erases a contact. Deleted: its messages (with follow-up touches and pending replies),
     follow-ups and the reply intent, scheduled calls and their reminders, the classification
-    audit trail. Model-call rows lose the link to the contact (their tokens and cost stay in
+    audit trail. The operators' actions on it keep who did what and when, without the
+    contact or the detail. Model-call rows lose the link to the contact (their tokens and cost stay in
     the usage numbers). Kept but anonymised: payments and refunds (the invoice phone blanked,
     the number scrubbed from Kaspi's stored answers and errors), Kaspi Shop post-purchase rows
     (phone and buyer name blanked, unlinked), and notices to managers that named the contact
@@ -44,6 +46,7 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     CallReminder.objects.filter(call__contact=contact).delete()
     calls.delete()
     contact_forgetting_messages.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
+    operator_actions_anonymise(contact=contact)
     contact.delete()
     counts["contact_deleted"] = 1
     log.info("contact.forgotten", contact_id=contact.pk, **counts)
