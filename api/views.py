@@ -47,7 +47,7 @@ from contacts.forget import contact_forget
 from contacts.models import Contact, OperatorAction, ScheduledCall
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from contacts.selectors import contact_is_whitelisted
-from contacts.services import contact_pause_bot, contact_resume_bot
+from contacts.services import contact_get_or_create, contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
@@ -337,7 +337,7 @@ class SendMessageView(APIView):
             )
         key = data.get("idempotency_key")
         with transaction.atomic():
-            contact, _ = Contact.objects.get_or_create(phone=phone, defaults={"chat_id": f"{phone}@c.us"})
+            contact, _ = contact_get_or_create(phone=phone, defaults={"chat_id": f"{phone}@c.us"})
             message = message_enqueue_outbound(
                 contact=contact,
                 text=data["text"],

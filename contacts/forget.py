@@ -10,6 +10,7 @@ from django.db import transaction
 
 from contacts.audit import operator_actions_anonymise
 from contacts.models import CallReminder, Contact, ScheduledCall
+from contacts.optouts import opt_out_drop, opt_out_remember
 from contacts.phones import format_phone
 from contacts.signals import contact_forgetting, contact_forgetting_messages
 
@@ -37,6 +38,7 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     each kind were touched."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     phone = contact.phone
+    contact_id = contact.pk
     needles = _spellings(phone)
     counts: dict[str, int] = {}
     contact_forgetting.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
@@ -47,9 +49,13 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     calls.delete()
     contact_forgetting_messages.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
     operator_actions_anonymise(contact=contact)
+    if contact.opted_out_at is not None:
+        opt_out_remember(phone=phone, at=contact.opted_out_at)
+    else:
+        opt_out_drop(phone=phone)
     contact.delete()
     counts["contact_deleted"] = 1
-    log.info("contact.forgotten", contact_id=contact.pk, **counts)
+    log.info("contact.forgotten", contact_id=contact_id, **counts)
     return counts
 
 

@@ -235,3 +235,19 @@ class OperatorAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name or '—'}: {self.get_action_display()}"
+
+
+class OptOutRecord(models.Model):
+    """A number that asked for no proactive messages, kept as a keyed hash only (HMAC with
+    SECRET_KEY, contacts.optouts), so the wish outlives the contact's erasure without keeping
+    the number: a contact created again for it starts opted out."""
+
+    phone_hash = models.CharField("хеш номера", max_length=64, unique=True)
+    opted_out_at = models.DateTimeField("отписался")
+
+    class Meta:
+        verbose_name = "отписка (хеш номера)"
+        verbose_name_plural = "отписки удалённых контактов (хеши номеров)"
+
+    def __str__(self) -> str:
+        return self.phone_hash[:12]

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import whitelisted_phones
-from contacts.services import contact_pause_bot
+from contacts.services import contact_get_or_create, contact_pause_bot
 from messaging.models import GatewayState, Message
 from messaging.signals import announce, inbound_stored
 from messaging.wire import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
@@ -132,9 +132,7 @@ def _contact_for(event: WappiMessage) -> Contact:
         "business_name": event.contact.get("business_name", ""),
     }
     names = {k: v[:255] for k, v in names.items() if v}
-    contact, created = Contact.objects.get_or_create(
-        phone=event.phone, defaults={"chat_id": event.chat_id[:64], **names}
-    )
+    contact, created = contact_get_or_create(phone=event.phone, defaults={"chat_id": event.chat_id[:64], **names})
     if not created:
         changed = {k: v for k, v in names.items() if getattr(contact, k) != v}
         if not contact.chat_id:
