@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 
 from ai.llm import CallContext
@@ -144,3 +145,18 @@ def storage_cost_usd(*, since: datetime, until: datetime) -> Decimal:
         hours = Decimal((end - start).total_seconds()) / Decimal(3600)
         total += Decimal(row.token_count) * hours * price / Decimal(1_000_000)
     return total
+
+
+def model_calls_purge(*, before: datetime, batch: int = 1000) -> int:
+    """Deletes the model-call rows made before `before`, `batch` rows a transaction (the
+    classification log keeps its verdicts, unlinked). The usage and cost totals of /stats
+    and /metrics then count only the calls kept. Returns how many."""
+    deleted = 0
+    while True:
+        ids = list(ModelCall.objects.filter(created_at__lt=before).order_by("id").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            deleted += ModelCall.objects.filter(pk__in=ids).delete()[1].get(ModelCall._meta.label, 0)
+        if len(ids) < batch:
+            return deleted
