@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from contacts.audit import operator_actions_anonymise
@@ -49,6 +51,7 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     calls.delete()
     contact_forgetting_messages.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
     operator_actions_anonymise(contact=contact)
+    counts["admin_log_entries"] = _admin_log_forget(contact)
     if contact.opted_out_at is not None:
         opt_out_remember(phone=phone, at=contact.opted_out_at)
     else:
@@ -57,6 +60,15 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     counts["contact_deleted"] = 1
     log.info("contact.forgotten", contact_id=contact_id, **counts)
     return counts
+
+
+def _admin_log_forget(contact: Contact) -> int:
+    """Django's admin log of changes to the contact names it (its name and number in the
+    entry's title): those entries go; the operators' audit trail keeps who did what."""
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Contact), object_id=str(contact.pk)
+    )
+    return entries.delete()[0]
 
 
 def _spellings(phone: str) -> list[str]:

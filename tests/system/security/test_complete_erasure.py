@@ -126,3 +126,18 @@ def test_the_admins_delete_is_the_same_erasure_as_the_apis_forget(admin_client, 
     payment.refresh_from_db()
     assert "234 56 78" not in notice.text
     assert (payment.phone, payment.contact_id) == ("", None)
+
+
+def test_forgetting_drops_the_admins_own_log_of_changes_to_the_contact(admin_user):
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    contact, _notice, _payment = _with_history()
+    LogEntry.objects.log_actions(
+        user_id=admin_user.pk, queryset=[contact], action_flag=CHANGE, change_message="Изменено имя"
+    )
+    assert LogEntry.objects.filter(object_repr__contains="234 56 78").exists()
+
+    contact_forget(contact=contact)
+
+    assert not LogEntry.objects.filter(object_repr__contains="234 56 78").exists()
+    assert not LogEntry.objects.filter(object_repr__contains="Асель").exists()
