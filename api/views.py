@@ -157,7 +157,9 @@ class ContactDetailView(APIView):
         summary="Forget a contact",
         description="Deletes the contact's messages, follow-ups, calls with their reminders and its "
         "classification history in one transaction. Payment records are kept, as the law requires, "
-        "without the phone number; notices to managers that named the contact are redacted. "
+        "without the phone number; notices to managers that named the contact are redacted; the poller's "
+        "state for the chat and the admin's log of changes to the contact go; the operators' actions on it "
+        "keep who did what and when. A contact who had opted out stays opted out when the number comes back. "
         "The counts say what was touched.",
         responses={200: ForgetResultSerializer, **_errors(400, 404)},
         examples=[ex.FORGET],
