@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from ai import voice
 from ai.knowledge import KnowledgeBusy, knowledge_refresh
+from ai.usage import model_calls_purge
+from messaging.services import message_retention_purge, message_transcripts_clear
 from messaging.wappi import client_from_settings
 
 log = structlog.get_logger(__name__)
@@ -16,6 +21,29 @@ log = structlog.get_logger(__name__)
 VOICE_RETRIES = 3
 # Countdowns stay short (Redis redelivers long ETAs); the inbound sweeper is the last resort.
 VOICE_MAX_COUNTDOWN = 300
+
+
+@shared_task(name="ai.apply_retention", ignore_result=True)
+def apply_retention() -> str:
+    """Daily: deletes what is older than the retention settings (RETENTION_MESSAGES_DAYS,
+    RETENTION_TRANSCRIPTS_DAYS, RETENTION_MODEL_CALLS_DAYS; 0 keeps it forever), each app
+    through its own service. Each conversation keeps its last MAX_CONTEXT_MESSAGES messages
+    (the model's context if it goes on) and the outbox its unsent rows."""
+    now = timezone.now()
+    keep_last = settings.MAX_CONTEXT_MESSAGES
+    done: dict[str, int] = {}
+    if settings.RETENTION_MESSAGES_DAYS:
+        before = now - timedelta(days=settings.RETENTION_MESSAGES_DAYS)
+        done["messages"] = message_retention_purge(before=before, keep_last=keep_last)
+    if settings.RETENTION_TRANSCRIPTS_DAYS:
+        before = now - timedelta(days=settings.RETENTION_TRANSCRIPTS_DAYS)
+        done["transcripts"] = message_transcripts_clear(before=before, keep_last=keep_last)
+    if settings.RETENTION_MODEL_CALLS_DAYS:
+        before = now - timedelta(days=settings.RETENTION_MODEL_CALLS_DAYS)
+        done["model_calls"] = model_calls_purge(before=before)
+    if done:
+        log.info("retention.applied", **done)
+    return " ".join(f"{kind}={count}" for kind, count in done.items()) or "keep forever"
 
 
 @shared_task(name="ai.refresh_knowledge_base", ignore_result=True)

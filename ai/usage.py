@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -267,3 +268,18 @@ def contact_over_daily_tokens(contact_id: int, now: datetime | None = None) -> b
     """True when LLM_CONTACT_DAILY_TOKENS is set (above 0) and the contact used that many today."""
     cap = settings.LLM_CONTACT_DAILY_TOKENS
     return bool(cap) and contact_tokens_today(contact_id, now) >= cap
+
+
+def model_calls_purge(*, before: datetime, batch: int = 1000) -> int:
+    """Deletes the model-call rows made before `before`, `batch` rows a transaction (the
+    classification log keeps its verdicts, unlinked). The usage and cost totals of /stats
+    and /metrics then count only the calls kept. Returns how many."""
+    deleted = 0
+    while True:
+        ids = list(ModelCall.objects.filter(created_at__lt=before).order_by("id").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            deleted += ModelCall.objects.filter(pk__in=ids).delete()[1].get(ModelCall._meta.label, 0)
+        if len(ids) < batch:
+            return deleted

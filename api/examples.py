@@ -133,6 +133,34 @@ CLASSIFY = OpenApiExample(
     },
     response_only=True,
 )
+ACTION_PAGE = OpenApiExample(
+    "Operator actions",
+    value={
+        "count": 2,
+        "next": None,
+        "previous": None,
+        "results": [
+            {
+                "id": 12,
+                "at": "2026-11-30T10:05:00+05:00",
+                "via": "api",
+                "action": "resume",
+                "actor": "aigul",
+                "detail": "",
+            },
+            {
+                "id": 11,
+                "at": "2026-11-30T09:40:00+05:00",
+                "via": "admin",
+                "action": "pause",
+                "actor": "aigul",
+                "detail": "до ручного возобновления",
+            },
+        ],
+    },
+    response_only=True,
+)
+
 FORGET = OpenApiExample(
     "Forgotten",
     value={
@@ -148,9 +176,11 @@ FORGET = OpenApiExample(
             "reply_intents": 1,
             "model_calls_unlinked": 9,
             "notices_redacted": 1,
+            "chat_cursors": 1,
             "post_purchase_anonymised": 0,
             "payments_anonymised": 1,
-            "contact_deleted": 0,
+            "admin_log_entries": 2,
+            "contact_deleted": 1,
         },
     },
     response_only=True,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contacts.models import Contact, ScheduledCall
+from contacts.models import Contact, OperatorAction, ScheduledCall
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from followups.models import FollowUp
 from messaging.models import Message
@@ -217,6 +217,15 @@ class ClassifyResultSerializer(serializers.Serializer):
     forced_by = serializers.CharField(help_text="Who forced it: the token's user, as the audit trail records")
     forced_at = serializers.DateTimeField(help_text="When it was forced, as the audit trail records")
     contact = ContactSerializer()
+
+
+class OperatorActionSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name", help_text="The operator's login (empty when not known)")
+
+    class Meta:
+        model = OperatorAction
+        fields = ("id", "at", "via", "action", "actor", "detail")
+        read_only_fields = fields
 
 
 class ForgetResultSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("contacts", views.ContactListView.as_view(), name="contacts"),
     path("contacts/<str:phone>", views.ContactDetailView.as_view(), name="contact"),
     path("contacts/<str:phone>/messages", views.ContactMessagesView.as_view(), name="contact-messages"),
+    path("contacts/<str:phone>/actions", views.ContactActionsView.as_view(), name="contact-actions"),
     path("contacts/<str:phone>/classify", views.ContactClassifyView.as_view(), name="contact-classify"),
     path("contacts/<str:phone>/pause", views.ContactPauseView.as_view(), name="contact-pause"),
     path("contacts/<str:phone>/resume", views.ContactResumeView.as_view(), name="contact-resume"),

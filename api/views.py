@@ -31,6 +31,7 @@ from api.serializers import (
     ForgetResultSerializer,
     MessageLogFilterSerializer,
     MessageSerializer,
+    OperatorActionSerializer,
     PauseSerializer,
     PaymentFilterSerializer,
     PaymentSerializer,
@@ -41,11 +42,12 @@ from api.serializers import (
     StatsSerializer,
 )
 from assistant.moderator import contact_reclassify
+from contacts.audit import Action, Via, operator_action_record, pause_detail, payment_detail, verdict_detail
 from contacts.forget import contact_forget
-from contacts.models import Contact, ScheduledCall
+from contacts.models import Contact, OperatorAction, ScheduledCall
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from contacts.selectors import contact_is_whitelisted
-from contacts.services import contact_pause_bot, contact_resume_bot
+from contacts.services import contact_get_or_create, contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp
 from messaging.models import Message
 from messaging.services import message_enqueue_outbound
@@ -71,7 +73,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     meaning = {
         400: "Invalid request (see error.details)",
         401: "No or invalid credentials",
-        403: "The user is not staff",
+        403: "Not staff, or without the permission this action needs (the same as in the admin)",
         404: "Not found",
         409: "Refused in the current state",
         422: "Refused for this number",
@@ -155,7 +157,9 @@ class ContactDetailView(APIView):
         summary="Forget a contact",
         description="Deletes the contact's messages, follow-ups, calls with their reminders and its "
         "classification history in one transaction. Payment records are kept, as the law requires, "
-        "without the phone number; notices to managers that named the contact are redacted. "
+        "without the phone number; notices to managers that named the contact are redacted; the poller's "
+        "state for the chat and the admin's log of changes to the contact go; the operators' actions on it "
+        "keep who did what and when. A contact who had opted out stays opted out when the number comes back. "
         "The counts say what was touched.",
         responses={200: ForgetResultSerializer, **_errors(400, 404)},
         examples=[ex.FORGET],
@@ -163,7 +167,9 @@ class ContactDetailView(APIView):
     def delete(self, request: Request, phone: str) -> Response:
         contact = contact_by_phone(phone)
         phone = contact.phone
-        removed = contact_forget(contact=contact)
+        with transaction.atomic():
+            removed = contact_forget(contact=contact)
+            operator_action_record(actor=request.user, via=Via.API, action=Action.FORGET)
         return Response({"phone": phone, "removed": removed})
 
 
@@ -181,6 +187,23 @@ class ContactMessagesView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Message]:
         contact = contact_by_phone(self.kwargs["phone"])
         return Message.objects.filter(contact=contact).select_related("contact").order_by("-timestamp", "-id")
+
+
+@extend_schema(
+    tags=["contacts"],
+    summary="What operators did to a contact",
+    description="The audit trail of operator actions on this contact, through the admin or the API "
+    "(classify, re-classify, pause, resume, send, refund, cancel, follow-up and call actions): who, "
+    "when, through which interface and a short detail. Newest first, 50 a page.",
+    parameters=[PHONE_PARAMETER],
+    responses={200: OperatorActionSerializer(many=True), **_errors(400, 404)},
+    examples=[ex.ACTION_PAGE],
+)
+class ContactActionsView(generics.ListAPIView):
+    serializer_class = OperatorActionSerializer
+
+    def get_queryset(self) -> QuerySet[OperatorAction]:
+        return OperatorAction.objects.filter(contact=contact_by_phone(self.kwargs["phone"])).order_by("-at", "-id")
 
 
 @extend_schema(
@@ -210,6 +233,13 @@ class ContactClassifyView(APIView):
                 code="classification_failed",
             )
         contact.refresh_from_db()
+        operator_action_record(
+            actor=request.user,
+            via=Via.API,
+            action=Action.RECLASSIFY,
+            contact=contact,
+            detail=verdict_detail(verdict.is_client),
+        )
         result = {
             "verdict": {
                 "is_client": verdict.is_client,
@@ -239,7 +269,12 @@ class ContactPauseView(APIView):
         contact = contact_by_phone(phone)
         serializer = PauseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        contact = contact_pause_bot(contact=contact, until=serializer.validated_data.get("until"))
+        until = serializer.validated_data.get("until")
+        with transaction.atomic():
+            contact = contact_pause_bot(contact=contact, until=until)
+            operator_action_record(
+                actor=request.user, via=Via.API, action=Action.PAUSE, contact=contact, detail=pause_detail(until)
+            )
         return Response(ContactSerializer(contact).data)
 
 
@@ -254,7 +289,10 @@ class ContactPauseView(APIView):
 )
 class ContactResumeView(APIView):
     def post(self, request: Request, phone: str) -> Response:
-        return Response(ContactSerializer(contact_resume_bot(contact=contact_by_phone(phone))).data)
+        with transaction.atomic():
+            contact = contact_resume_bot(contact=contact_by_phone(phone))
+            operator_action_record(actor=request.user, via=Via.API, action=Action.RESUME, contact=contact)
+        return Response(ContactSerializer(contact).data)
 
 
 # --- Messages ----------------------------------------------------------------------------------
@@ -301,13 +339,16 @@ class SendMessageView(APIView):
             )
         key = data.get("idempotency_key")
         with transaction.atomic():
-            contact, _ = Contact.objects.get_or_create(phone=phone, defaults={"chat_id": f"{phone}@c.us"})
+            contact, _ = contact_get_or_create(phone=phone, defaults={"chat_id": f"{phone}@c.us"})
             message = message_enqueue_outbound(
                 contact=contact,
                 text=data["text"],
                 author=Message.Author.OPERATOR,
                 purpose=Message.Purpose.REPLY,
                 idempotency_key=f"api:{key}" if key else None,
+            )
+            operator_action_record(
+                actor=request.user, via=Via.API, action=Action.SEND, contact=contact, detail=f"сообщение #{message.pk}"
             )
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
@@ -457,6 +498,13 @@ class PaymentRefundView(APIView):
         serializer = RefundRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         refund = payment_refund(payment=payment, amount=serializer.validated_data.get("amount"), user=request.user)
+        operator_action_record(
+            actor=request.user,
+            via=Via.API,
+            action=Action.REFUND,
+            contact=payment.contact,
+            detail=payment_detail(payment_id=payment.pk, amount=refund.amount, state=refund.state),
+        )
         return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 

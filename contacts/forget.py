@@ -6,9 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
+from contacts.audit import operator_actions_anonymise
 from contacts.models import CallReminder, Contact, ScheduledCall
+from contacts.optouts import opt_out_drop, opt_out_remember
 from contacts.phones import format_phone
 from contacts.signals import contact_forgetting, contact_forgetting_messages
 
@@ -21,7 +25,8 @@ REDACTED = "[удалено по запросу клиента]"
 def contact_forget(*, contact: Contact) -> dict[str, int]:
     """Erases a contact. Deleted: its messages (with follow-up touches and pending replies),
     follow-ups and the reply intent, scheduled calls and their reminders, the classification
-    audit trail. Model-call rows lose the link to the contact (their tokens and cost stay in
+    audit trail. The operators' actions on it keep who did what and when, without the
+    contact or the detail. Model-call rows lose the link to the contact (their tokens and cost stay in
     the usage numbers). Kept but anonymised: payments and refunds (the invoice phone blanked,
     the number scrubbed from Kaspi's stored answers and errors), Kaspi Shop post-purchase rows
     (phone and buyer name blanked, unlinked), and notices to managers that named the contact
@@ -35,6 +40,7 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     each kind were touched."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     phone = contact.phone
+    contact_id = contact.pk
     needles = _spellings(phone)
     counts: dict[str, int] = {}
     contact_forgetting.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
@@ -44,10 +50,25 @@ def contact_forget(*, contact: Contact) -> dict[str, int]:
     CallReminder.objects.filter(call__contact=contact).delete()
     calls.delete()
     contact_forgetting_messages.send(sender=Contact, contact=contact, phone=phone, needles=needles, counts=counts)
+    operator_actions_anonymise(contact=contact)
+    counts["admin_log_entries"] = _admin_log_forget(contact)
+    if contact.opted_out_at is not None:
+        opt_out_remember(phone=phone, at=contact.opted_out_at)
+    else:
+        opt_out_drop(phone=phone)
     contact.delete()
     counts["contact_deleted"] = 1
-    log.info("contact.forgotten", contact_id=contact.pk, **counts)
+    log.info("contact.forgotten", contact_id=contact_id, **counts)
     return counts
+
+
+def _admin_log_forget(contact: Contact) -> int:
+    """Django's admin log of changes to the contact names it (its name and number in the
+    entry's title): those entries go; the operators' audit trail keeps who did what."""
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Contact), object_id=str(contact.pk)
+    )
+    return entries.delete()[0]
 
 
 def _spellings(phone: str) -> list[str]:

@@ -180,3 +180,74 @@ class CallReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_audience_display()}: {self.call}"
+
+
+class OperatorAction(models.Model):
+    """The audit trail of what operators did to customers, through the admin or the API: one
+    row per action, written by contacts.audit.operator_action_record. When the contact is
+    forgotten its rows lose the link and the detail: who did what and when stays."""
+
+    class Action(models.TextChoices):
+        CLASSIFY = "classify", "Классификация оператором"
+        RECLASSIFY = "reclassify", "Переклассификация моделью"
+        PAUSE = "pause", "Пауза бота"
+        RESUME = "resume", "Возврат диалога боту"
+        SEND = "send", "Сообщение оператора"
+        FORGET = "forget", "Удаление по запросу"
+        STOP_FOLLOWUPS = "stop_followups", "Остановка follow-up"
+        RESTART_FOLLOWUPS = "restart_followups", "Перезапуск follow-up"
+        SEND_FOLLOWUP_NOW = "send_followup_now", "Касание follow-up сейчас"
+        CANCEL_CALL = "cancel_call", "Отмена созвона"
+        APPROVE_PAYMENT = "approve_payment", "Одобрение счёта"
+        CANCEL_PAYMENT = "cancel_payment", "Отмена счёта"
+        REFUND = "refund", "Возврат денег"
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Админка"
+        API = "api", "API"
+
+    at = models.DateTimeField("когда", default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="оператор",
+    )
+    actor_name = models.CharField("оператор (логин)", max_length=150, blank=True)
+    via = models.CharField("через", max_length=8, choices=Via.choices)
+    action = models.CharField("действие", max_length=32, choices=Action.choices)
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operator_actions",
+        verbose_name="контакт",
+    )
+    detail = models.CharField("подробности", max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = "действие оператора"
+        verbose_name_plural = "действия операторов (журнал)"
+        ordering = ("-at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or '—'}: {self.get_action_display()}"
+
+
+class OptOutRecord(models.Model):
+    """A number that asked for no proactive messages, kept as a keyed hash only (HMAC with
+    SECRET_KEY, contacts.optouts), so the wish outlives the contact's erasure without keeping
+    the number: a contact created again for it starts opted out."""
+
+    phone_hash = models.CharField("хеш номера", max_length=64, unique=True)
+    opted_out_at = models.DateTimeField("отписался")
+
+    class Meta:
+        verbose_name = "отписка (хеш номера)"
+        verbose_name_plural = "отписки удалённых контактов (хеши номеров)"
+
+    def __str__(self) -> str:
+        return self.phone_hash[:12]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import structlog
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -8,10 +9,30 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
+from contacts.optouts import opt_out_remembered
 from contacts.phones import normalize_phone
 from contacts.signals import contact_classified, contact_paused
 
 log = structlog.get_logger(__name__)
+
+
+def contact_get_or_create(*, phone: str, defaults: dict[str, Any] | None = None) -> tuple[Contact, bool]:
+    """The contact with this (normalised) number, created with `defaults` when there is none.
+    Every place that creates contacts goes through here: a number whose contact was forgotten
+    after opting out (contacts.optouts) starts opted out again, so every proactive path
+    (follow-ups, post-purchase, reminders) refuses it through the proactive gate."""
+    contact = Contact.objects.filter(phone=phone).first()
+    if contact is not None:
+        return contact, False
+    defaults = dict(defaults or {})
+    if defaults.get("opted_out_at") is None:
+        remembered = opt_out_remembered(phone=phone)
+        if remembered is not None:
+            defaults["opted_out_at"] = remembered
+    contact, created = Contact.objects.get_or_create(phone=phone, defaults=defaults)
+    if created and contact.opted_out_at is not None:
+        log.info("contact.created_opted_out", contact_id=contact.pk)
+    return contact, created
 
 
 @transaction.atomic

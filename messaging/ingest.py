@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import whitelisted_phones
-from contacts.services import contact_pause_bot
+from contacts.services import contact_get_or_create, contact_pause_bot
 from messaging import suspicious
 from messaging.models import GatewayState, Message
 from messaging.signals import announce, inbound_stored
@@ -133,9 +133,7 @@ def _contact_for(event: WappiMessage) -> Contact:
         "business_name": event.contact.get("business_name", ""),
     }
     names = {k: v[:255] for k, v in names.items() if v}
-    contact, created = Contact.objects.get_or_create(
-        phone=event.phone, defaults={"chat_id": event.chat_id[:64], **names}
-    )
+    contact, created = contact_get_or_create(phone=event.phone, defaults={"chat_id": event.chat_id[:64], **names})
     if created:
         suspicious.contact_created_watch(contact=contact)
     if not created:

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from contacts.models import Contact
 from contacts.phones import PhoneError, format_phone, normalize_phone
 from contacts.selectors import whitelisted_phones
+from contacts.services import contact_get_or_create
 from messaging import services
 from messaging.models import Message
 from messaging.selectors import UNANSWERED_LOOKBACK, inbound_unanswered
@@ -40,7 +41,7 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
             # A personal number on the whitelist is never messaged, not even as a manager.
             log.error("notify.manager_phone_whitelisted", phone_tail=phone[-4:])
             continue
-        manager, _ = Contact.objects.get_or_create(
+        manager, _ = contact_get_or_create(
             phone=phone, defaults={"name": "Менеджер", "is_client": False, "classified_by": "operator"}
         )
         services.message_enqueue_outbound(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from contacts.phones import JidKind, PhoneError, parse_jid
@@ -209,3 +210,19 @@ def _back_off(state: GatewayState, exc: WappiTransientError, now: datetime) -> N
         backoff_seconds=seconds, backoff_until=now + timedelta(seconds=seconds), last_poll_error=str(exc)[:500]
     )
     log.warning("poll.backing_off", seconds=seconds, error=str(exc))
+
+
+def poll_state_forget(*, chat_ids: list[str]) -> int:
+    """A forgotten contact's chats: their cursors go (the chat is met again as a new one), and
+    after the commit the cached quarantine alarm no longer lists them. Returns the cursors
+    deleted."""
+    deleted = ChatCursor.objects.filter(chat_id__in=chat_ids).delete()[0]
+
+    def scrub_alarm() -> None:
+        alarm = cache.get(ALARM_KEY)
+        if alarm and any(chat in chat_ids for chat in alarm.get("chats", [])):
+            alarm["chats"] = [chat for chat in alarm["chats"] if chat not in chat_ids]
+            cache.set(ALARM_KEY, alarm, timeout=int(QUARANTINE.total_seconds()))
+
+    transaction.on_commit(scrub_alarm)
+    return deleted

@@ -197,11 +197,20 @@ def _stale(message: Message, now: datetime) -> str:
     return ""
 
 
+def _pace_key(phone: str) -> str:
+    return f"send:pace:{phone}"
+
+
+def pace_forget(*, phone: str) -> None:
+    """A forgotten number's pacing entry goes from the cache (it names the number)."""
+    cache.delete(_pace_key(phone))
+
+
 def _pace(phone: str) -> None:
     """A small randomised gap between sends to one number, and a global per-minute cap,
     so a burst does not look like a spam bot to WhatsApp."""
     gap = settings.SEND_MIN_GAP_SECONDS + random.uniform(0, settings.SEND_GAP_JITTER_SECONDS)  # noqa: S311
-    if gap > 0 and not cache.add(f"send:pace:{phone}", 1, timeout=gap):
+    if gap > 0 and not cache.add(_pace_key(phone), 1, timeout=gap):
         raise SendLater(gap, "per-number gap")
     minute = int(timezone.now().timestamp() // 60)
     key = f"send:minute:{minute}"

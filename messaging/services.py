@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -56,3 +59,57 @@ def message_enqueue_outbound(
         lambda: announce(message_queued, message_id=row.pk, failure_event="outbox.enqueue_failed"), robust=True
     )
     return row
+
+
+# --- Retention (ai.apply_retention runs these daily) -------------------------------------------
+
+RETENTION_BATCH = 1000
+
+
+def _expired(*, before: datetime, keep_last: int) -> QuerySet[Message]:
+    """Messages older than `before`, except each contact's last `keep_last` messages (the
+    context the model reads if the conversation goes on) and the outbox's unsent rows."""
+    nth_newest = (
+        Message.objects.filter(contact_id=OuterRef("contact_id"))
+        .order_by("-timestamp", "-id")
+        .values("timestamp")[keep_last - 1 : keep_last]
+    )
+    return (
+        Message.objects.filter(timestamp__lt=before)
+        .exclude(direction=Message.Direction.OUT, status__in=Message.PENDING_STATUSES)
+        .annotate(context_from=Subquery(nth_newest))
+        .filter(timestamp__lt=F("context_from"))
+    )
+
+
+def message_retention_purge(*, before: datetime, keep_last: int, batch: int = RETENTION_BATCH) -> int:
+    """Deletes the messages `_expired` names, `batch` rows a transaction (rows that hang off
+    them go with them: follow-up touches, pending replies). Returns how many."""
+    deleted = 0
+    while True:
+        ids = list(_expired(before=before, keep_last=keep_last).order_by("id").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            deleted += Message.objects.filter(pk__in=ids).delete()[1].get(Message._meta.label, 0)
+        if len(ids) < batch:
+            return deleted
+
+
+def message_transcripts_clear(*, before: datetime, keep_last: int, batch: int = RETENTION_BATCH) -> int:
+    """Clears the transcripts of voice notes `_expired` names (the message stays, shown as a
+    voice note), `batch` rows at a time. Returns how many."""
+    cleared = 0
+    while True:
+        ids = list(
+            _expired(before=before, keep_last=keep_last)
+            .filter(is_voice=True)
+            .exclude(transcription="")
+            .order_by("id")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return cleared
+        cleared += Message.objects.filter(pk__in=ids).update(transcription="", updated_at=timezone.now())
+        if len(ids) < batch:
+            return cleared

@@ -31,6 +31,7 @@ from ai.prompts import prompt_get, prompt_render
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import contact_is_whitelisted
+from contacts.services import contact_get_or_create
 from messaging.models import Message
 from messaging.proactive import Hold, proactive_claim, proactive_gate
 from messaging.services import message_enqueue_outbound
@@ -242,7 +243,7 @@ def _work(row: PostPurchaseMessage, *, now: datetime, window: SendWindow, rng: r
 
 def _contact(row: PostPurchaseMessage) -> Contact:
     first, _, _last = row.customer_name.partition(" ")
-    contact, _ = Contact.objects.get_or_create(
+    contact, _ = contact_get_or_create(
         phone=row.phone,
         defaults={"name": first, "full_name": row.customer_name, "chat_id": f"{row.phone}@c.us", "is_client": True},
     )

@@ -369,6 +369,7 @@ CELERY_TASK_ROUTES = {
     "ai.retry_pending": {"queue": "llm"},
     "ai.reclassify": {"queue": "llm"},
     "ai.refresh_knowledge_base": {"queue": "llm"},
+    "ai.apply_retention": {"queue": "default"},
     "followups.run_due": {"queue": "default"},
     "payments.check_payment": {"queue": "default"},
     "payments.expire_invoices": {"queue": "default"},
@@ -413,6 +414,7 @@ PERIODIC_TASKS = {
     "ai.refresh_knowledge_base": env.seconds("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.seconds("WAPPI_STATUS_INTERVAL", default=300.0),
     "followups.run_due": env.seconds("FOLLOW_UP_RUN_INTERVAL", default=60.0),
+    "ai.apply_retention": 24 * 3600.0,
 }
 
 # --- Product settings (DESIGN.md contract) -----------------------------------------------
@@ -527,6 +529,13 @@ MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20, minimum=1)
 LLM_MAX_MESSAGE_CHARS = env.int("LLM_MAX_MESSAGE_CHARS", default=2000, minimum=100)
 LLM_CONTACT_DAILY_TOKENS = env.int("LLM_CONTACT_DAILY_TOKENS", default=200_000)
 LLM_DAILY_BUDGET_USD = env.decimal("LLM_DAILY_BUDGET_USD", default=Decimal("0"))
+
+# Data retention, in days (0: keep forever, the default), applied daily by ai.apply_retention.
+# Each conversation keeps its last MAX_CONTEXT_MESSAGES messages whatever their age, and the
+# outbox its unsent rows; a transcript's voice note stays (shown as a voice note).
+RETENTION_MESSAGES_DAYS = env.int("RETENTION_MESSAGES_DAYS", default=0, minimum=0)
+RETENTION_TRANSCRIPTS_DAYS = env.int("RETENTION_TRANSCRIPTS_DAYS", default=0, minimum=0)
+RETENTION_MODEL_CALLS_DAYS = env.int("RETENTION_MODEL_CALLS_DAYS", default=0, minimum=0)
 # Normalised (77012345678): a number contacts.phones cannot read stops the start.
 MANAGER_PHONES = env.phones("MANAGER_PHONES", default=[], normalize=normalize_phone)
 # A relative path is relative to the project folder, wherever the process was started. A folder
@@ -596,7 +605,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.StaffModelPermissions"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiPagination",
     "PAGE_SIZE": 50,

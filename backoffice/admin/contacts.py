@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -15,8 +16,9 @@ from assistant.tasks import reclassify
 from backoffice.admin.followups import astana_time
 from calls.booking import BookingRules, slot_problem
 from calls.services import call_cancel, call_reschedule, call_taken_counts
-from contacts import services
-from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from contacts import audit, services
+from contacts.forget import contact_forget
+from contacts.models import Contact, OperatorAction, ScheduledCall, WhitelistEntry
 from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
 from followups.models import FollowUp
 from followups.services import followup_stop
@@ -136,6 +138,24 @@ class FollowUpInline(admin.TabularInline):
         return getattr(obj, "touch_count", 0)
 
 
+class OperatorActionInline(admin.TabularInline):
+    """The operators' audit trail of this contact: who did what, when, through which interface."""
+
+    model = OperatorAction
+    extra = 0
+    fields = ("at", "actor_name", "via", "action", "detail")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("-at", "-id")
+    verbose_name_plural = "Действия операторов"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ScheduledCallInline(admin.TabularInline):
     model = ScheduledCall
     extra = 0
@@ -207,7 +227,7 @@ class ContactAdmin(admin.ModelAdmin):
             },
         ),
     )
-    inlines = (FollowUpInline, ScheduledCallInline)
+    inlines = (FollowUpInline, ScheduledCallInline, OperatorActionInline)
     actions = (
         "mark_client",
         "mark_not_client",
@@ -278,77 +298,164 @@ class ContactAdmin(admin.ModelAdmin):
             extra_context["conversation_page"] = paginator.get_page(request.GET.get("conv_page"))
         return super().change_view(request, object_id, form_url, extra_context)
 
-    # --- actions: each calls a service per contact, so the rules live in one place ---
+    # --- deleting is forgetting (contacts.forget): never a bare cascade ---
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet[Contact], fn: Any, done: str) -> None:
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
+        # What the confirmation page lists. Erasure is one service (the same as the API's
+        # DELETE), so delete_contact is the only permission it needs, as in the API.
+        contacts = list(objs)
+        lines = [
+            f"{contact}: переписка, follow-up, созвоны и журнал классификации удаляются; "
+            "платежи остаются без номера телефона"
+            for contact in contacts
+        ]
+        return lines, {Contact._meta.verbose_name_plural: len(contacts)}, set(), []
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> list[Any]:
+        # Django's admin log would keep the contact's name and number after the erasure; the
+        # operators' audit trail records the forgetting instead (delete_model, delete_queryset).
+        return []
+
+    def delete_model(self, request: HttpRequest, obj: Contact) -> None:
+        self._forget(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        for contact in queryset:
+            self._forget(request, contact)
+
+    def _forget(self, request: HttpRequest, contact: Contact) -> None:
+        with transaction.atomic():
+            contact_forget(contact=contact)
+            audit.operator_action_record(actor=request.user, via=audit.Via.ADMIN, action=audit.Action.FORGET)
+
+    # --- actions: each calls a service per contact, so the rules live in one place; each is
+    # recorded in the operators' audit trail (contacts.audit) ---
+
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet[Contact], fn: Any, done: str, action: str, detail: str = ""
+    ) -> None:
         count = 0
         for contact in queryset:
-            fn(contact)
+            with transaction.atomic():
+                fn(contact)
+                audit.operator_action_record(
+                    actor=request.user, via=audit.Via.ADMIN, action=action, contact=contact, detail=detail
+                )
             count += 1
         self.message_user(request, f"{done}: {count}", messages.SUCCESS)
 
-    @admin.action(description="Отметить как клиентов")
+    def _classify(self, request: HttpRequest, queryset: QuerySet[Contact], is_client: bool | None, done: str) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda c: services.contact_set_client_status(
+                contact=c,
+                is_client=is_client,
+                confidence=1.0 if is_client is not None else None,
+                reasoning=_by(request) if is_client is not None else "",
+            ),
+            done,
+            audit.Action.CLASSIFY,
+            audit.verdict_detail(is_client),
+        )
+
+    @admin.action(description="Отметить как клиентов", permissions=("change",))
     def mark_client(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        self._apply(
-            request,
-            queryset,
-            lambda c: services.contact_set_client_status(
-                contact=c, is_client=True, confidence=1.0, reasoning=_by(request)
-            ),
-            "Отмечены как клиенты",
-        )
+        self._classify(request, queryset, True, "Отмечены как клиенты")
 
-    @admin.action(description="Отметить как не клиентов")
+    @admin.action(description="Отметить как не клиентов", permissions=("change",))
     def mark_not_client(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        self._apply(
-            request,
-            queryset,
-            lambda c: services.contact_set_client_status(
-                contact=c, is_client=False, confidence=1.0, reasoning=_by(request)
-            ),
-            "Отмечены как не клиенты",
-        )
+        self._classify(request, queryset, False, "Отмечены как не клиенты")
 
-    @admin.action(description="Сбросить классификацию (неизвестно)")
+    @admin.action(description="Сбросить классификацию (неизвестно)", permissions=("change",))
     def mark_unknown(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        self._apply(
-            request,
-            queryset,
-            lambda c: services.contact_set_client_status(contact=c, is_client=None, reasoning=""),
-            "Классификация сброшена",
-        )
+        self._classify(request, queryset, None, "Классификация сброшена")
 
-    @admin.action(description="Переклассифицировать моделью (решит заново, даже поверх решения оператора)")
+    @admin.action(
+        description="Переклассифицировать моделью (решит заново, даже поверх решения оператора)",
+        permissions=("change",),
+    )
     def reclassify(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         # The same action as the API's classify: assistant.moderator.contact_reclassify, run by
         # the task after the request commits (a model call per contact is too slow to wait for).
-        ids = list(queryset.values_list("pk", flat=True))
+        contacts = list(queryset)
         forced_at = timezone.now().isoformat()
-        for pk in ids:
-            reclassify.delay_on_commit(pk, forced_by_id=request.user.pk, forced_at=forced_at)
+        for contact in contacts:
+            reclassify.delay_on_commit(contact.pk, forced_by_id=request.user.pk, forced_at=forced_at)
+            audit.operator_action_record(
+                actor=request.user, via=audit.Via.ADMIN, action=audit.Action.RECLASSIFY, contact=contact
+            )
         self.message_user(
             request,
-            f"Отправлено на классификацию: {len(ids)}. Модель решит заново, даже если решение принял "
+            f"Отправлено на классификацию: {len(contacts)}. Модель решит заново, даже если решение принял "
             f"оператор; в журнале решений будет записано, что пересмотр запросил {request.user.get_username()}.",
             messages.SUCCESS,
         )
 
-    @admin.action(description="Поставить бота на паузу (ведёт оператор)")
+    @admin.action(description="Поставить бота на паузу (ведёт оператор)", permissions=("change",))
     def pause_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        self._apply(request, queryset, lambda c: services.contact_pause_bot(contact=c), "Бот на паузе")
+        self._apply(
+            request,
+            queryset,
+            lambda c: services.contact_pause_bot(contact=c),
+            "Бот на паузе",
+            audit.Action.PAUSE,
+            audit.pause_detail(None),
+        )
 
-    @admin.action(description="Вернуть диалог боту")
+    @admin.action(description="Вернуть диалог боту", permissions=("change",))
     def resume_bot(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        self._apply(request, queryset, lambda c: services.contact_resume_bot(contact=c), "Бот снова отвечает")
+        self._apply(
+            request,
+            queryset,
+            lambda c: services.contact_resume_bot(contact=c),
+            "Бот снова отвечает",
+            audit.Action.RESUME,
+        )
 
-    @admin.action(description="Остановить follow-up")
+    @admin.action(description="Остановить follow-up", permissions=("change",))
     def stop_followups(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        stopped = sum(followup_stop(contact=c, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR) for c in queryset)
+        stopped = 0
+        for contact in queryset:
+            with transaction.atomic():
+                count = followup_stop(contact=contact, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR)
+                audit.operator_action_record(
+                    actor=request.user,
+                    via=audit.Via.ADMIN,
+                    action=audit.Action.STOP_FOLLOWUPS,
+                    contact=contact,
+                    detail=f"остановлено: {count}",
+                )
+            stopped += count
         self.message_user(request, f"Остановлено follow-up: {stopped}", messages.SUCCESS)
 
 
 def _by(request: HttpRequest) -> str:
     return f"Отмечено оператором {request.user.get_username()}"
+
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(admin.ModelAdmin):
+    """The whole audit trail, forgotten contacts' rows included (without the contact). Nobody
+    edits or deletes it here."""
+
+    list_display = ("at", "actor_name", "via", "action", "contact", "detail")
+    list_filter = ("action", "via", "at")
+    search_fields = ("actor_name", "detail", "contact__name", "contact__full_name")
+    list_select_related = ("contact",)
+    date_hierarchy = "at"
+    readonly_fields = ("at", "actor", "actor_name", "via", "action", "contact", "detail")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(WhitelistEntry)
@@ -421,11 +528,18 @@ class ScheduledCallAdmin(admin.ModelAdmin):
 
     actions = ("cancel_calls",)
 
-    @admin.action(description="Отменить созвон (клиенту придёт сообщение)")
+    @admin.action(description="Отменить созвон (клиенту придёт сообщение)", permissions=("change",))
     def cancel_calls(self, request: HttpRequest, queryset: QuerySet[ScheduledCall]) -> None:
         cancelled = 0
         for call in queryset.filter(status=ScheduledCall.Status.SCHEDULED).select_related("contact"):
             call_cancel(call=call, by_operator=True)
+            audit.operator_action_record(
+                actor=request.user,
+                via=audit.Via.ADMIN,
+                action=audit.Action.CANCEL_CALL,
+                contact=call.contact,
+                detail=f"созвон #{call.pk}",
+            )
             cancelled += 1
         self.message_user(request, f"Отменено созвонов: {cancelled}", messages.SUCCESS)
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from contacts.audit import Action, Via, operator_action_record
 from followups.models import MAX_TOUCHES, FollowUp, FollowUpTouch
 from followups.services import followup_restart, followup_send_now, followup_stop
 
@@ -141,18 +142,20 @@ class FollowUpAdmin(admin.ModelAdmin):
     def last_touch_local(self, obj: FollowUp) -> str:
         return astana_time(obj.last_touch_at)
 
-    @admin.action(description="Остановить выбранные follow-up")
+    @admin.action(description="Остановить выбранные follow-up", permissions=("change",))
     def stop(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         stopped = 0
         for followup in queryset.filter(is_completed=False).select_related("contact"):
             stopped += followup_stop(contact=followup.contact, reason=FollowUp.StopReason.STOPPED_BY_OPERATOR)
+            _record(request, Action.STOP_FOLLOWUPS, followup.contact, f"follow-up #{followup.pk}")
         self.message_user(request, f"Остановлено follow-up: {stopped}", messages.SUCCESS)
 
-    @admin.action(description="Перезапустить с касания 1")
+    @admin.action(description="Перезапустить с касания 1", permissions=("change",))
     def restart(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         contacts = {f.contact_id: f.contact for f in queryset.select_related("contact")}
         for contact in contacts.values():
             followup_restart(contact=contact)
+            _record(request, Action.RESTART_FOLLOWUPS, contact)
         self.message_user(
             request,
             f"Перезапущено follow-up: {len(contacts)}. Первое касание — через "
@@ -160,12 +163,20 @@ class FollowUpAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Отправить следующее касание сейчас")
+    @admin.action(description="Отправить следующее касание сейчас", permissions=("change",))
     def send_now(self, request: HttpRequest, queryset: QuerySet[FollowUp]) -> None:
         now = timezone.now()
-        due = sum(followup_send_now(followup=f, now=now) for f in queryset.filter(is_completed=False))
+        due = 0
+        for followup in queryset.filter(is_completed=False).select_related("contact"):
+            if followup_send_now(followup=followup, now=now):
+                due += 1
+                _record(request, Action.SEND_FOLLOWUP_NOW, followup.contact, f"follow-up #{followup.pk}")
         skipped = queryset.count() - due
         text = f"Касаний к отправке: {due}. Уйдут в течение минуты (в рабочее время и в пределах дневного лимита)."
         if skipped:
             text += f" Пропущено завершённых: {skipped}."
         self.message_user(request, text, messages.SUCCESS)
+
+
+def _record(request: HttpRequest, action: str, contact: Any, detail: str = "") -> None:
+    operator_action_record(actor=request.user, via=Via.ADMIN, action=action, contact=contact, detail=detail)

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from contacts.audit import Action, Via, operator_action_record
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import contact_is_whitelisted
@@ -68,8 +69,12 @@ class MessageAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
         if change:
             return
+        contact = form.cleaned_data["contact"]
         saved = message_enqueue_outbound(
-            contact=form.cleaned_data["contact"], text=form.cleaned_data["text"], author=Message.Author.OPERATOR
+            contact=contact, text=form.cleaned_data["text"], author=Message.Author.OPERATOR
+        )
+        operator_action_record(
+            actor=request.user, via=Via.ADMIN, action=Action.SEND, contact=contact, detail=f"сообщение #{saved.pk}"
         )
         obj.pk = saved.pk
 

@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from contacts.audit import Action, Via, operator_action_record, payment_detail
 from payments.kaspi import money
 from payments.models import Payment, PostPurchaseMessage, Refund
 from payments.services import (
@@ -210,24 +211,26 @@ class PaymentAdmin(admin.ModelAdmin):
                 request, level, f"#{checked.pk}: {checked.get_status_display()} {checked.last_error}".strip()
             )
 
-    @admin.action(description="Одобрить и выставить счёт")
+    @admin.action(description="Одобрить и выставить счёт", permissions=("change",))
     def action_approve(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         for payment in queryset:
             try:
                 self._report(request, payment_approve(payment=payment, user=request.user))
+                _record(request, Action.APPROVE_PAYMENT, payment)
             except PaymentError as exc:
                 messages.error(request, f"#{payment.pk}: {exc}")
 
-    @admin.action(description="Отменить неоплаченный счёт")
+    @admin.action(description="Отменить неоплаченный счёт", permissions=("change",))
     def action_cancel(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
         for payment in queryset:
             try:
                 payment_cancel(payment=payment, user=request.user)
+                _record(request, Action.CANCEL_PAYMENT, payment)
                 messages.success(request, f"#{payment.pk}: счёт отменён")
             except PaymentError as exc:
                 messages.error(request, f"#{payment.pk}: {exc}")
 
-    @admin.action(description="Вернуть деньги (полностью или частично)…")
+    @admin.action(description="Вернуть деньги (полностью или частично)…", permissions=("change",))
     def action_refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         if queryset.count() != 1:
             messages.error(request, "Возврат делается по одному платежу: выберите один")
@@ -258,6 +261,7 @@ class PaymentAdmin(admin.ModelAdmin):
             except PaymentError as exc:
                 messages.error(request, str(exc))
             else:
+                _record(request, Action.REFUND, payment, amount=refund.amount, state=refund.state)
                 if refund.state == Refund.State.DONE:
                     messages.success(request, f"Возвращено {amount_text(refund.amount)}")
                 else:
@@ -272,6 +276,16 @@ class PaymentAdmin(admin.ModelAdmin):
             "back": back,
         }
         return TemplateResponse(request, "admin/payments/payment/refund.html", context)
+
+
+def _record(request: HttpRequest, action: str, payment: Payment, **detail: Any) -> None:
+    operator_action_record(
+        actor=request.user,
+        via=Via.ADMIN,
+        action=action,
+        contact=payment.contact,
+        detail=payment_detail(payment_id=payment.pk, **detail),
+    )
 
 
 @admin.register(PostPurchaseMessage)

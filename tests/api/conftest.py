@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -23,7 +24,13 @@ def _api_settings(settings):
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user("operator", password="not-used-1234", is_staff=True)
+    """An operator: staff, with every permission of the apps the API serves (not a superuser;
+    tests/api/test_permissions.py checks each permission on its own)."""
+    user = get_user_model().objects.create_user("operator", password="not-used-1234", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["contacts", "messaging", "followups", "payments"])
+    )
+    return user
 
 
 @pytest.fixture

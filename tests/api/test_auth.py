@@ -78,7 +78,7 @@ def test_a_staff_token_is_let_in(api, method, url):
 
 
 def test_an_admin_logged_in_to_the_admin_uses_the_api_with_the_session(client):
-    admin = get_user_model().objects.create_user("boss", password="pw-0123456789", is_staff=True)
+    admin = get_user_model().objects.create_user("boss", password="pw-0123456789", is_staff=True, is_superuser=True)
     client.force_login(admin)
 
     response = client.get(f"/api/contacts/{PHONE}")

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -18,7 +19,8 @@ def create_token(*args: str) -> str:
 
 
 def test_the_command_prints_a_working_token_for_staff_and_the_same_one_again():
-    get_user_model().objects.create_user("marat", password="not-used-1234", is_staff=True)
+    user = get_user_model().objects.create_user("marat", password="not-used-1234", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="contacts", codename="view_contact"))
 
     key = create_token("marat")
     client = APIClient()

@@ -26,6 +26,7 @@ OPERATIONS = {
     ("get", "/api/contacts/{phone}"),
     ("delete", "/api/contacts/{phone}"),
     ("get", "/api/contacts/{phone}/messages"),
+    ("get", "/api/contacts/{phone}/actions"),
     ("post", "/api/contacts/{phone}/classify"),
     ("post", "/api/contacts/{phone}/pause"),
     ("post", "/api/contacts/{phone}/resume"),

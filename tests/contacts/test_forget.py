@@ -70,6 +70,8 @@ def test_forgetting_counts_every_kind_of_row_it_erased_or_anonymised(person):
         "reply_intents": 1,
         "model_calls_unlinked": 1,
         "notices_redacted": 1,
+        "chat_cursors": 0,
+        "admin_log_entries": 0,
         "post_purchase_anonymised": 1,
         "payments_anonymised": 1,
         "contact_deleted": 1,

@@ -46,6 +46,7 @@ def test_a_worker_with_no_flags_runs_a_threads_pool_on_all_four_queues():
 # in the broker, routes, dashboards. A renamed task fails here, never silently in production.
 QUEUE_OF_TASK = {
     "ai.answer_pending": "llm",
+    "ai.apply_retention": "default",
     "ai.process_incoming": "llm",
     "ai.reclassify": "llm",
     "ai.refresh_knowledge_base": "llm",

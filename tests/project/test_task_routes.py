@@ -21,6 +21,7 @@ QUEUE_OF = {
     "ai.answer_pending": "llm",
     "ai.reclassify": "llm",
     "ai.refresh_knowledge_base": "llm",
+    "ai.apply_retention": "default",
     "followups.run_due": "default",
     "payments.check_payment": "default",
     "payments.expire_invoices": "default",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -27,6 +28,7 @@ def owner_number():
 @pytest.fixture
 def api():
     user = get_user_model().objects.create_user("operator", password="not-used-1234", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="messaging", codename="add_message"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client

@@ -1,0 +1,41 @@
+"""The opt-outs of forgotten contacts: a customer who asked for no proactive messages and then
+to be forgotten is still someone who asked for no proactive messages. Only a keyed hash of the
+number is kept (HMAC-SHA256 keyed with SECRET_KEY; SECRET_KEY_FALLBACKS still match after a key
+rotation), so the registry names nobody and cannot be reversed by trying every number without
+the key. contacts.services.contact_get_or_create reads it when a contact row is created."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+
+from contacts.models import OptOutRecord
+
+_SALT = "contacts.optouts"
+
+
+def _hash(phone: str, secret: str) -> str:
+    return salted_hmac(_SALT, phone, secret=secret, algorithm="sha256").hexdigest()
+
+
+def _hashes(phone: str) -> list[str]:
+    return [_hash(phone, secret) for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)]
+
+
+def opt_out_remember(*, phone: str, at: datetime) -> None:
+    """Keeps that this (normalised) number opted out at `at`, as a hash."""
+    OptOutRecord.objects.filter(phone_hash__in=_hashes(phone)[1:]).delete()
+    OptOutRecord.objects.update_or_create(phone_hash=_hash(phone, settings.SECRET_KEY), defaults={"opted_out_at": at})
+
+
+def opt_out_drop(*, phone: str) -> int:
+    """Forgets that this number opted out (it was forgotten again, no longer opted out)."""
+    return OptOutRecord.objects.filter(phone_hash__in=_hashes(phone)).delete()[0]
+
+
+def opt_out_remembered(*, phone: str) -> datetime | None:
+    """When this (normalised) number opted out before its contact was forgotten, or None."""
+    record = OptOutRecord.objects.filter(phone_hash__in=_hashes(phone)).order_by("-opted_out_at").first()
+    return record.opted_out_at if record else None
