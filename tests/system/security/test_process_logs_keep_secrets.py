@@ -14,6 +14,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
@@ -85,9 +86,9 @@ def incoming_webhook() -> dict:
 @pytest.fixture
 def process_logs(production_env, fake_wappi) -> str:
     """The whole output of gunicorn and of a worker while the scenario runs."""
-    api_token = Token.objects.create(
-        user=get_user_model().objects.create_user("integrator", password="not-used-1234", is_staff=True)
-    ).key
+    integrator = get_user_model().objects.create_user("integrator", password="not-used-1234", is_staff=True)
+    integrator.user_permissions.set(Permission.objects.filter(codename__in=["view_contact", "view_message"]))
+    api_token = Token.objects.create(user=integrator).key
     worker_env = {k: v for k, v in production_env.items() if k not in ("PATH", "HOME")}
     with gunicorn_server(env=production_env) as web, celery_worker(**worker_env) as worker:
         hook = f"{web.url}/webhooks/wappi/"
