@@ -73,25 +73,55 @@ class NotYet(Exception):
 class Outcome:
     status: str
     detail: str = ""
+    # Set when the customer wrote again while this run worked: the burst's task runs again in
+    # this many seconds (when the new quiet window ends) to answer the newer messages.
+    again_in: float | None = None
 
 
 def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome:
+    """The AI step for the burst of `message_id`'s contact, once its quiet window has passed
+    (Contact.reply_due_at, moved on by every new inbound). Any task of the contact answers the
+    whole burst, to its newest message; one task is scheduled per burst (by ingest), and a run
+    that comes before the due time (the window moved on) raises NotYet until then."""
     now = now or timezone.now()
     message = Message.objects.select_related("contact").filter(pk=message_id, direction=Message.Direction.IN).first()
-    if message is None or message.processed_at is not None:
-        return Outcome("skipped", "already handled")
+    if message is None:
+        return Outcome("skipped", "no such message")
     contact = message.contact
-    newest = _newest_open(contact)
-    if newest is not None and newest.pk != message.pk:
-        return Outcome("superseded", f"message {newest.pk} answers the burst")
-    quiet_for = (now - (message.received_at or message.created_at)).total_seconds()
-    if quiet_for < settings.REPLY_DEBOUNCE_SECONDS:
-        raise NotYet(settings.REPLY_DEBOUNCE_SECONDS - quiet_for)
+    due = contact.reply_due_at
+    if due is None and message.processed_at is not None:
+        return Outcome("skipped", "already handled")
+    if due is not None and due > now:
+        raise NotYet((due - now).total_seconds())
     try:
         with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0, renew=True):
-            return _process(contact=contact, message=message, now=now)
+            return _process_burst(contact=contact, due=due, now=now)
     except LockTimeout:
         raise NotYet(2.0) from None
+
+
+def _process_burst(*, contact: Contact, due: datetime | None, now: datetime) -> Outcome:
+    newest = _newest_open(contact)
+    if newest is None:
+        _due_clear(contact, due)
+        return Outcome("skipped", "already handled")
+    if due is None:
+        # No burst on record (the sweeper, a transcript, a task queued by an older release):
+        # the window counts from the newest message's arrival.
+        quiet_for = (now - (newest.received_at or newest.created_at)).total_seconds()
+        if quiet_for < settings.REPLY_DEBOUNCE_SECONDS:
+            raise NotYet(settings.REPLY_DEBOUNCE_SECONDS - quiet_for)
+    if newest.is_voice and newest.voice_status == Message.VoiceStatus.PENDING:
+        # The transcript's arrival (transcript_ready) runs the step for the burst.
+        _due_clear(contact, due)
+        return Outcome("waiting", f"voice note {newest.pk} is being transcribed")
+    return _process(contact=contact, message=newest, now=now)
+
+
+def _due_clear(contact: Contact, due: datetime | None) -> None:
+    """Ends the burst's window unless a newer message moved it meanwhile (then its run is due)."""
+    if due is not None:
+        Contact.objects.filter(pk=contact.pk, reply_due_at=due).update(reply_due_at=None)
 
 
 def _open_inbound(contact: Contact):
@@ -103,7 +133,7 @@ def _open_inbound(contact: Contact):
 
 
 def _newest_open(contact: Contact) -> Message | None:
-    """The message whose task answers the burst: the newest one still waiting. A message that
+    """The message the burst's answer replies to: the newest one still waiting. A message that
     arrives late with an older timestamp, after the newer ones were answered, is its own."""
     return _open_inbound(contact).order_by("-timestamp", "-id").first()
 
@@ -258,17 +288,27 @@ def _finish(
     purpose: str = Message.Purpose.REPLY,
     review_note: str = "",
 ) -> Outcome:
-    """Marks the customer's unanswered messages handled and queues the reply, atomically; a
-    reply is dropped if the customer wrote again meanwhile (that message will be answered)."""
+    """Marks the customer's messages up to `message` handled and queues the reply, atomically,
+    and ends the burst's quiet window. A reply is dropped if the customer wrote again meanwhile:
+    the burst is not over, its task runs again when the new window ends (`again_in`) and answers
+    everything."""
     with transaction.atomic():
-        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        # The contact's row lock orders this against ingest: a message stored before it is seen
+        # here, one stored after it finds the window ended and schedules its own run.
+        due = Contact.objects.select_for_update().filter(pk=contact.pk).values_list("reply_due_at", flat=True).first()
         newest = _newest_open(contact)
-        if reply and newest is not None and newest.pk != message.pk:
-            return Outcome("superseded", "a newer message arrived while answering")
+        again_in = None
+        if newest is not None and newest.pk != message.pk:
+            window_end = due or timezone.now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS)
+            again_in = max(0.0, (window_end - timezone.now()).total_seconds())
+            if reply:
+                return Outcome("superseded", "a newer message arrived while answering", again_in=again_in)
         # A voice note still being transcribed is not answered yet: it stays open.
         _open_inbound(contact).filter(timestamp__lte=message.timestamp).exclude(
             voice_status=Message.VoiceStatus.PENDING
         ).update(processed_at=timezone.now())
+        if again_in is None and due is not None:
+            Contact.objects.filter(pk=contact.pk).update(reply_due_at=None)
         if reply:
             message_enqueue_outbound(
                 contact=contact,
@@ -283,7 +323,7 @@ def _finish(
                     resolved_at=timezone.now()
                 )
     log.info("ai.processed", contact_id=contact.pk, message_id=message.pk, status=status, detail=detail)
-    return Outcome(status, detail)
+    return Outcome(status, detail, again_in=again_in)
 
 
 def _opt_out(contact: Contact, message: Message, now: datetime) -> Outcome:

@@ -54,6 +54,10 @@ class Contact(models.Model):
     last_inbound_at = models.DateTimeField("последнее входящее", null=True, blank=True)
     first_outbound_at = models.DateTimeField("первое исходящее", null=True, blank=True)
     last_outbound_at = models.DateTimeField("последнее исходящее", null=True, blank=True)
+    # The quiet window of the customer's current burst: the latest inbound's arrival plus
+    # REPLY_DEBOUNCE_SECONDS, set by ingest. Empty when no burst waits for the AI step; set, it
+    # says a task is scheduled for the burst (ingest schedules one only when it was empty).
+    reply_due_at = models.DateTimeField("ответ после", null=True, blank=True, editable=False)
     created_at = models.DateTimeField("создан", auto_now_add=True)
     updated_at = models.DateTimeField("изменён", auto_now=True)
 
@@ -64,6 +68,9 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["is_client"], name="contact_is_client_idx"),
             models.Index(fields=["-last_inbound_at"], name="contact_last_inbound_idx"),
+            models.Index(
+                fields=["reply_due_at"], name="contact_reply_due_idx", condition=Q(reply_due_at__isnull=False)
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(phone__regex=PHONE_REGEX), name="contact_phone_normalised"),

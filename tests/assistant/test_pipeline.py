@@ -26,8 +26,10 @@ from assistant.pipeline import (
 from contacts.models import Contact
 from contacts.services import contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp, ReplyIntent
+from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.sender import outbox_send
+from messaging.wire import parse_webhook
 from payments.models import Payment
 from payments.services import payment_request
 from tests.factories import (
@@ -36,6 +38,7 @@ from tests.factories import (
     OutboundMessageFactory,
     WhitelistEntryFactory,
     customer_says,
+    wappi_incoming,
 )
 from tests.fakes.gemini import function_call_response
 
@@ -114,21 +117,80 @@ def test_three_messages_in_two_seconds_get_one_answer(fake_gemini, settings):
     third = customer_says(contact, "есть ли доставка в Шымкент?", seconds_ago=5)
     fake_gemini.reply_text("Да, подскажу 😊 Какой у вас объём заказа?")
 
+    # Whichever of the burst's runs comes first answers all of it, once; the others find it done.
     outcomes = [incoming_process(message_id=m.pk).status for m in (first, second, third)]
 
-    assert outcomes == ["superseded", "superseded", "answered"]
-    assert len(replies(contact)) == 1
+    assert outcomes == ["answered", "skipped", "skipped"]
+    [reply] = replies(contact)
+    assert reply.reply_to_id == third.pk
     assert not Message.objects.filter(contact=contact, direction="in", processed_at__isnull=True).exists()
     assert "Шымкент" in json.dumps(fake_gemini.last_request().json, ensure_ascii=False)
 
 
-def test_a_burst_still_arriving_waits_for_the_quiet_window(settings):
+def burst(contact, texts, *, start, gap=1.0):
+    """The customer writes `texts` through the webhook, one POST every `gap` seconds from
+    `start` (the hand-offs run as after a commit); returns the stored messages."""
+    stored = []
+    for i, text in enumerate(texts):
+        event = wappi_incoming(
+            f"3EB0BURST{contact.pk:06d}{start.timestamp():.0f}{i:03d}", phone=contact.phone, text=text
+        )
+        report = ingest_events(
+            events=parse_webhook({"messages": [event]}), via="webhook", now=start + timedelta(seconds=i * gap)
+        )
+        stored += report.stored
+    return list(Message.objects.filter(pk__in=stored).order_by("id"))
+
+
+def test_a_burst_of_three_messages_schedules_one_run_and_gets_one_reply_covering_all_three(
+    fake_gemini, settings, django_capture_on_commit_callbacks, published_calls
+):
     settings.REPLY_DEBOUNCE_SECONDS = 4
-    contact = ContactFactory(is_client=True)
-    message = customer_says(contact, "и ещё вопрос", seconds_ago=1)
+    contact = ContactFactory(is_client=True, classified_by="model")
+    start = timezone.now() - timedelta(seconds=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        first, _second, third = burst(
+            contact, ["Здравствуйте", "хотел спросить", "есть доставка в Шымкент?"], start=start
+        )
+    fake_gemini.reply_text("Да, подскажу 😊 Какой у вас объём заказа?")
+
+    # One run is scheduled for the burst, by the message that opened it, for the end of its window.
+    assert published_calls == [("ai.process_incoming", first.pk)]
+    contact.refresh_from_db()
+    assert contact.reply_due_at == start + timedelta(seconds=2 + 4)
+
+    assert incoming_process(message_id=first.pk).status == "answered"
+
+    [reply] = replies(contact)
+    assert reply.reply_to_id == third.pk
+    asked = json.dumps(fake_gemini.last_request().json, ensure_ascii=False)
+    assert all(text in asked for text in ("Здравствуйте", "хотел спросить", "Шымкент"))
+    assert not Message.objects.filter(contact=contact, direction="in", processed_at__isnull=True).exists()
+    contact.refresh_from_db()
+    assert contact.reply_due_at is None  # the burst is over: the next message opens a new one
+
+
+def test_a_message_arriving_during_the_wait_extends_it(
+    fake_gemini, settings, django_capture_on_commit_callbacks, published_calls
+):
+    settings.REPLY_DEBOUNCE_SECONDS = 4
+    contact = ContactFactory(is_client=True, classified_by="model")
+    start = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        [first] = burst(contact, ["Здравствуйте"], start=start)
+        # Three seconds later, still inside the first window, the customer writes again.
+        burst(contact, ["сколько стоит доставка?"], start=start + timedelta(seconds=3))
+
+    # The run scheduled for the first window's end finds it moved on: it waits for the new end.
     with pytest.raises(NotYet) as wait:
-        incoming_process(message_id=message.pk)
-    assert 2.5 < wait.value.delay <= 3.0
+        incoming_process(message_id=first.pk, now=start + timedelta(seconds=4))
+    assert wait.value.delay == pytest.approx(3.0)
+    assert replies(contact) == []
+    assert published_calls == [("ai.process_incoming", first.pk)]  # the second message scheduled nothing
+
+    fake_gemini.reply_text("Здравствуйте! 😊 Стоимость уточню. Куда нужна доставка?")
+    assert incoming_process(message_id=first.pk, now=start + timedelta(seconds=7)).status == "answered"
+    assert len(replies(contact)) == 1
 
 
 @pytest.mark.parametrize(
