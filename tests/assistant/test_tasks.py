@@ -94,8 +94,9 @@ def test_a_burst_of_five_messages_costs_at_most_two_runs_of_the_ai_step(fake_gem
             what=f"the burst's reply; worker log:\n{worker.log()[-3000:]}",
         )
         wait_for(lambda: re.search(r"Task ai\.process_incoming\[\S+\] succeeded", worker.log()), what="the run's end")
-        runs = re.findall(r"Task ai\.process_incoming\[\S+\] received", worker.log())
+        log = worker.log()
+    runs = re.findall(r"Task ai\.process_incoming\[\S+\] received", log)
 
     assert Message.objects.filter(contact=contact, direction="out").count() == 1
     assert not Message.objects.filter(contact=contact, direction="in", processed_at__isnull=True).exists()
-    assert 1 <= len(runs) <= 2, worker.log()[-3000:]
+    assert 1 <= len(runs) <= 2, log[-3000:]
