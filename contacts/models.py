@@ -54,9 +54,10 @@ class Contact(models.Model):
     last_inbound_at = models.DateTimeField("последнее входящее", null=True, blank=True)
     first_outbound_at = models.DateTimeField("первое исходящее", null=True, blank=True)
     last_outbound_at = models.DateTimeField("последнее исходящее", null=True, blank=True)
-    # The quiet window of the customer's current burst: the latest inbound's arrival plus
-    # REPLY_DEBOUNCE_SECONDS, set by ingest. Empty when no burst waits for the AI step; set, it
-    # says a task is scheduled for the burst (ingest schedules one only when it was empty).
+    # The end of the quiet window of the customer's latest burst: the latest typed message's
+    # arrival plus REPLY_DEBOUNCE_SECONDS, set by ingest. While it is ahead, a run of the AI
+    # step is scheduled for the burst; a message arriving after it opens a new burst and
+    # schedules one (assistant.pipeline.incoming_process answers the whole burst).
     reply_due_at = models.DateTimeField("ответ после", null=True, blank=True, editable=False)
     created_at = models.DateTimeField("создан", auto_now_add=True)
     updated_at = models.DateTimeField("изменён", auto_now=True)

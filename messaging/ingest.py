@@ -17,11 +17,9 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, models, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce, Greatest
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
@@ -31,6 +29,7 @@ from messaging import suspicious
 from messaging.models import GatewayState, Message
 from messaging.signals import announce, inbound_stored
 from messaging.wire import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
+from project.lib.bulk import insert_new
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +38,6 @@ ECHO_MATCH_WINDOW = timedelta(minutes=15)
 
 _STATUS_ORDER = ["queued", "sending", "sent", "delivered", "read"]
 _NAME_FIELDS = ["name", "full_name", "push_name", "business_name"]
-# A burst whose quiet window ended this long ago and was never closed lost its run (a worker
-# died holding it): the next message schedules a new one rather than wait for the sweeper.
-BURST_LOST_AFTER = timedelta(minutes=2)
 
 
 @dataclass
@@ -173,22 +169,6 @@ def _names(event: WappiMessage) -> dict[str, str]:
     return {k: v[:255] for k, v in names.items() if v}
 
 
-def _insert_new(model: type[models.Model], objs: list, *, key: str) -> dict[str, int]:
-    """INSERT ... ON CONFLICT DO NOTHING for `objs` in one statement: {key value: new pk} of the
-    rows really inserted (a row whose unique key exists is left alone and not returned)."""
-    if not objs:
-        return {}
-    opts = model._meta
-    fields = [f for f in opts.concrete_fields if f is not opts.pk and not f.generated]
-    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, objs)
-    [(statement, params)] = query.get_compiler(using=connection.alias).as_sql()
-    column = opts.get_field(key).column
-    with connection.cursor() as cursor:
-        cursor.execute(f'{statement} RETURNING "{opts.pk.column}", "{column}"', params)
-        return {value: pk for pk, value in cursor.fetchall()}
-
-
 def _contact_for(event: WappiMessage) -> Contact:
     names = _names(event)
     contact, created = Contact.objects.get_or_create(
@@ -219,13 +199,9 @@ def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact],
         if event.phone not in contacts and event.phone not in missing:
             missing[event.phone] = Contact(phone=event.phone, chat_id=event.chat_id[:64], **_names(event))
     if missing:
-        new = _insert_new(Contact, list(missing.values()), key="phone")
-        for phone, pk in new.items():
-            contact = missing[phone]
-            contact.pk = contact.id = pk
-            contacts[phone] = contact
-            created.append(contact)
-        raced = [phone for phone in missing if phone not in new]  # created by a concurrent batch meanwhile
+        created = insert_new(list(missing.values()), key="phone")
+        contacts.update({c.phone: c for c in created})
+        raced = [phone for phone in missing if phone not in contacts]  # created by a concurrent batch meanwhile
         if raced:
             contacts.update({c.phone: c for c in Contact.objects.select_for_update().filter(phone__in=raced)})
     return contacts, created
@@ -270,13 +246,11 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
             reply_to_id=replied.get(event.reply_to_id) if event.reply_to_id else None,
             ingested_via=via,
         )
-    inserted = _insert_new(Message, list(rows.values()), key="provider_message_id")
-    report.duplicates += len(events) - len(inserted)
-    stored = [m for m in rows.values() if m.provider_message_id in inserted]
+    stored = insert_new(list(rows.values()), key="provider_message_id")
+    report.duplicates += len(events) - len(stored)
     due = now + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS)
     burst_opened: dict[int, Message] = {}  # contact id -> the message whose task answers the burst
     for message in stored:
-        message.pk = message.id = inserted[message.provider_message_id]
         report.stored.append(message.pk)
         contact = message.contact
         contact.first_inbound_at = min(contact.first_inbound_at or message.sent_at, message.sent_at)
@@ -284,8 +258,7 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
         changed.add(contact.pk)
         if message.is_voice:
             continue  # answered once transcribed (transcript_ready), from its own arrival
-        # The burst's quiet window moves on. No run scheduled for it (or the one scheduled was
-        # lost long ago): this message's hand-off schedules one.
+        # The burst's quiet window moves on; a message that opens a burst schedules its run.
         if _opens_burst(contact.reply_due_at, now) or contact.pk in burst_opened:
             burst_opened[contact.pk] = message
         contact.reply_due_at = due
@@ -315,9 +288,11 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
 
 
 def _opens_burst(previous_due: datetime | None, now: datetime) -> bool:
-    """Whether a new message needs a run scheduled: none is waiting for the contact's burst (no
-    window open, or one that ended so long ago that its run was lost)."""
-    return previous_due is None or previous_due < now - BURST_LOST_AFTER
+    """Whether a new message needs a run scheduled. While the contact's window is open (its due
+    time ahead) a run is scheduled for it, at or before that time, and waits for the moved end;
+    a window that is over was answered, is being answered (that run leaves newer messages
+    alone) or lost its run: the message opens a new burst and schedules its run."""
+    return previous_due is None or previous_due <= now
 
 
 def _insert_once(message: Message) -> bool:
