@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -194,10 +194,16 @@ def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact],
     phones = sorted({e.phone for e in events})
     contacts = {c.phone: c for c in Contact.objects.select_for_update().filter(phone__in=phones).order_by("pk")}
     created: list[Contact] = []
-    missing = {}
+    first_event = {}
     for event in events:
-        if event.phone not in contacts and event.phone not in missing:
-            missing[event.phone] = Contact(phone=event.phone, chat_id=event.chat_id[:64], **_names(event))
+        first_event.setdefault(event.phone, event)
+    # In phone order, like the locks: two batches creating the same contacts wait for each
+    # other in one order, never in a cycle.
+    missing = {
+        phone: Contact(phone=phone, chat_id=first_event[phone].chat_id[:64], **_names(first_event[phone]))
+        for phone in phones
+        if phone not in contacts
+    }
     if missing:
         created = insert_new(list(missing.values()), key="phone")
         contacts.update({c.phone: c for c in created})
@@ -209,7 +215,7 @@ def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact],
 
 def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetime, report: IngestReport) -> None:
     contacts, created = _contacts_for_batch(events)
-    changed: set[int] = set()
+    renamed: set[int] = set()
     for event in events:
         contact = contacts[event.phone]
         updates = {k: v for k, v in _names(event).items() if getattr(contact, k) != v}
@@ -219,7 +225,7 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
             for k, v in updates.items():
                 setattr(contact, k, v)
             contact.updated_at = now
-            changed.add(contact.pk)
+            renamed.add(contact.pk)
     reply_ids = {e.reply_to_id for e in events if e.reply_to_id}
     replied = (
         dict(Message.objects.filter(provider_message_id__in=reply_ids).values_list("provider_message_id", "pk"))
@@ -250,23 +256,24 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
     report.duplicates += len(events) - len(stored)
     due = now + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS)
     burst_opened: dict[int, Message] = {}  # contact id -> the message whose task answers the burst
+    stamped: dict[int, Contact] = {}
     for message in stored:
         report.stored.append(message.pk)
         contact = message.contact
         contact.first_inbound_at = min(contact.first_inbound_at or message.sent_at, message.sent_at)
         contact.last_inbound_at = max(contact.last_inbound_at or message.sent_at, message.sent_at)
-        changed.add(contact.pk)
+        stamped[contact.pk] = contact
         if message.is_voice:
             continue  # answered once transcribed (transcript_ready), from its own arrival
         # The burst's quiet window moves on; a message that opens a burst schedules its run.
         if _opens_burst(contact.reply_due_at, now) or contact.pk in burst_opened:
             burst_opened[contact.pk] = message
         contact.reply_due_at = due
-    if changed:
+    if renamed:  # rare: a customer changed their WhatsApp name
         Contact.objects.bulk_update(
-            [c for c in contacts.values() if c.pk in changed],
-            ["first_inbound_at", "last_inbound_at", "reply_due_at", *_NAME_FIELDS, "chat_id", "updated_at"],
+            [c for c in contacts.values() if c.pk in renamed], [*_NAME_FIELDS, "chat_id", "updated_at"]
         )
+    _stamp_inbound(list(stamped.values()))
     suspicious.contacts_created_watch(count=len(created), now=now)
     suspicious.inbound_batch_watch(messages=[(m.contact, m.text) for m in stored], now=now)
     hand_offs = [(m.pk, m.is_voice, due if burst_opened.get(m.contact_id) is m else None) for m in stored]
@@ -285,6 +292,22 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
 
     if stored:
         transaction.on_commit(after_commit, robust=True)
+
+
+def _stamp_inbound(contacts: list[Contact]) -> None:
+    """Writes the contacts' inbound times and quiet windows (as set on the locked rows) in one
+    UPDATE ... FROM (VALUES ...) statement."""
+    if not contacts:
+        return
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    values = ", ".join(["(%s, %s::timestamptz, %s::timestamptz, %s::timestamptz)"] * len(contacts))
+    params = [v for c in contacts for v in (c.pk, c.first_inbound_at, c.last_inbound_at, c.reply_due_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET first_inbound_at = v.f, last_inbound_at = v.l, reply_due_at = v.d "  # noqa: S608
+            f"FROM (VALUES {values}) AS v(id, f, l, d) WHERE c.id = v.id",
+            params,
+        )
 
 
 def _opens_burst(previous_due: datetime | None, now: datetime) -> bool:
