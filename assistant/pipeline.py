@@ -314,6 +314,9 @@ def _finish(
         # over and scheduled its own run.
         Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk").first()
         newest = _newest_open(contact)
+        if reply and newest is None:
+            # Another run answered the burst between this one's first read and its lock.
+            return Outcome("skipped", "answered meanwhile")
         again_in = None
         if newest is not None and newest.pk != message.pk:
             # Its ingest scheduled a run; this one comes too, in case the clocks disagreed.
