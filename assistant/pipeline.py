@@ -60,6 +60,10 @@ PENDING_MAX_AGE = timedelta(hours=6)
 # One AI step per contact at a time. Renewed while the step runs (a Gemini call may take a minute
 # or more with retries); a worker killed mid-call frees the contact within this time.
 CONTACT_LOCK_SECONDS = 60
+# A burst with a voice note still being transcribed waits for it this long (looking again every
+# VOICE_POLL_SECONDS), so that one answer covers the note too.
+VOICE_WAIT_SECONDS = 60
+VOICE_POLL_SECONDS = 5.0
 
 
 class NotYet(Exception):
@@ -101,6 +105,12 @@ def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome
             last_bot_text=Subquery(
                 _bot_messages(OuterRef("contact_id"), until=OuterRef("timestamp")).values("text")[:1]
             ),
+            voice_pending_since=Subquery(
+                _open_inbound_of(OuterRef("contact_id"))
+                .filter(voice_status=Message.VoiceStatus.PENDING)
+                .order_by("received_at")
+                .values("received_at")[:1]
+            ),
         )
         .order_by("-timestamp", "-id")
         .first()
@@ -118,6 +128,11 @@ def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome
     if newest.is_voice and newest.voice_status == Message.VoiceStatus.PENDING:
         # The transcript's arrival (transcript_ready) runs the step for the burst.
         return Outcome("waiting", f"voice note {newest.pk} is being transcribed")
+    pending_voice = newest.voice_pending_since
+    if pending_voice is not None and (now - pending_voice).total_seconds() < VOICE_WAIT_SECONDS:
+        # A voice note of the burst is still being transcribed: one answer covers it too (its
+        # transcript runs the step at once); one that takes too long is answered on its own.
+        raise NotYet(VOICE_POLL_SECONDS)
     try:
         with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0, renew=True):
             return _process(contact=contact, message=newest, now=now)

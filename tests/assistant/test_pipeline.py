@@ -36,6 +36,7 @@ from payments.services import payment_request
 from tests.factories import (
     ContactFactory,
     FollowUpFactory,
+    InboundMessageFactory,
     OutboundMessageFactory,
     WhitelistEntryFactory,
     customer_says,
@@ -590,6 +591,32 @@ def test_other_messages_and_contacts_without_invoices_cost_no_kaspi_call(
     assert fake_kaspi.calls_to("payment/status") == []
     payment.refresh_from_db()
     assert payment.status == Payment.Status.CREATED
+
+
+def test_a_burst_waits_for_its_voice_note_and_gets_one_answer_covering_it(fake_gemini, settings):
+    """Text, a voice note, text: the quiet window has passed but the note is still being
+    transcribed. The burst waits for it (its transcript runs the step), so the customer gets
+    one answer to all three, not one now and one after the transcript."""
+    settings.REPLY_DEBOUNCE_SECONDS = 4
+    contact = ContactFactory(is_client=True, classified_by="model")
+    moment = timezone.now() - timedelta(seconds=10)
+    customer_says(contact, "Здравствуйте", seconds_ago=12)
+    note = InboundMessageFactory(
+        contact=contact, text="", is_voice=True, voice_status="pending", timestamp=moment, received_at=moment
+    )
+    last = customer_says(contact, "вот, послушайте", seconds_ago=8)
+
+    with pytest.raises(NotYet):
+        incoming_process(message_id=last.pk)
+    assert replies(contact) == []
+
+    Message.objects.filter(pk=note.pk).update(voice_status="done", transcription="Нужна доставка в Караганду")
+    fake_gemini.reply_text("Здравствуйте! 😊 Доставка в Караганду есть. Какой объём?")
+    assert incoming_process(message_id=note.pk).status == "answered"
+
+    assert len(replies(contact)) == 1
+    assert "Караганду" in json.dumps(fake_gemini.last_request().json, ensure_ascii=False)
+    assert not Message.objects.filter(contact=contact, direction="in", processed_at__isnull=True).exists()
 
 
 class Statements:
