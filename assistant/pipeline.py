@@ -60,10 +60,10 @@ PENDING_MAX_AGE = timedelta(hours=6)
 # One AI step per contact at a time. Renewed while the step runs (a Gemini call may take a minute
 # or more with retries); a worker killed mid-call frees the contact within this time.
 CONTACT_LOCK_SECONDS = 60
-# A burst with a voice note still being transcribed waits for it this long (looking again every
-# VOICE_POLL_SECONDS), so that one answer covers the note too.
-VOICE_WAIT_SECONDS = 60
-VOICE_POLL_SECONDS = 5.0
+# A burst with a voice note still being transcribed waits for the transcript (whose arrival runs
+# the step), so that one answer covers the note too; a note pending longer than this (its
+# transcription stuck behind a backlog or lost) no longer holds the texts back.
+VOICE_WAIT_SECONDS = 600
 
 
 class NotYet(Exception):
@@ -130,9 +130,10 @@ def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome
         return Outcome("waiting", f"voice note {newest.pk} is being transcribed")
     pending_voice = newest.voice_pending_since
     if pending_voice is not None and (now - pending_voice).total_seconds() < VOICE_WAIT_SECONDS:
-        # A voice note of the burst is still being transcribed: one answer covers it too (its
-        # transcript runs the step at once); one that takes too long is answered on its own.
-        raise NotYet(VOICE_POLL_SECONDS)
+        # A voice note of the burst is still being transcribed: one answer covers it too, when
+        # its transcript runs the step. (A note that cannot be transcribed gets "please type";
+        # the burst's texts are then handed over by the inbound sweeper.)
+        return Outcome("waiting", "a voice note of the burst is being transcribed")
     try:
         with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0, renew=True):
             return _process(contact=contact, message=newest, now=now)
