@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from ai.backends import get_backend
 from ai.conversation import conversation_turns
-from ai.knowledge import knowledge_prompt_text, knowledge_search
+from ai.knowledge import knowledge_for_prompt, knowledge_search
 from ai.llm import CallContext, LLMPermanentError, ToolResult, Turn
-from ai.models import KnowledgeChunk, KnowledgeDocument
 from ai.prompts import PromptText, prompt_get, prompt_render
 from assistant.tools import HANDOFF, ToolContext, tool_run, tool_specs
 from contacts.models import Contact
@@ -116,14 +115,14 @@ def sales_request(*, contact: Contact, turns: list[Turn], now: datetime, correct
     so that the system instruction does not change every minute (an operator's prompt that
     still uses them keeps working)."""
     prompt = prompt_get("sales_agent_prompt")
-    whole = knowledge_prompt_text(max_chars=settings.KNOWLEDGE_PROMPT_MAX_CHARS)
+    whole, indexed = knowledge_for_prompt(max_chars=settings.KNOWLEDGE_PROMPT_MAX_CHARS)
     facts = [
         f"Текущая дата и время: {local_now_text(now)} (Астана, UTC+5)",
         f"Телефон клиента: {format_phone(contact.phone)}",
     ]
     if whole:
         mode, knowledge, chars = "whole", whole, len(whole)
-    elif KnowledgeChunk.objects.filter(document__status=KnowledgeDocument.Status.INDEXED).exists():
+    elif indexed:
         mode, knowledge, chars = "retrieved", RETRIEVED_KNOWLEDGE, 0
         excerpts = retrieved_knowledge(turns)
         chars = len(excerpts)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from ai.compose import Correction, Draft, Result, compose
@@ -29,7 +30,7 @@ from ai.usage import contact_over_daily_tokens, local_day_start
 from assistant.agent import AgentReply, agent_reply
 from assistant.handoff import contact_hand_off
 from assistant.moderator import contact_moderate
-from contacts.models import Contact
+from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import contact_eligibility
 from followups.models import FollowUp
 from followups.services import followup_on_customer_reply, followup_stop
@@ -59,6 +60,10 @@ PENDING_MAX_AGE = timedelta(hours=6)
 # One AI step per contact at a time. Renewed while the step runs (a Gemini call may take a minute
 # or more with retries); a worker killed mid-call frees the contact within this time.
 CONTACT_LOCK_SECONDS = 60
+# A burst with a voice note still being transcribed waits for the transcript (whose arrival runs
+# the step), so that one answer covers the note too; a note pending longer than this (its
+# transcription stuck behind a backlog or lost) no longer holds the texts back.
+VOICE_WAIT_SECONDS = 600
 
 
 class NotYet(Exception):
@@ -73,44 +78,107 @@ class NotYet(Exception):
 class Outcome:
     status: str
     detail: str = ""
+    # Set when the customer wrote again while this run worked: the burst's task runs again in
+    # this many seconds (when the new quiet window ends) to answer the newer messages.
+    again_in: float | None = None
 
 
 def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome:
+    """The AI step for the burst of `message_id`'s contact, once its quiet window has passed
+    (Contact.reply_due_at, moved on by every new inbound). Any task of the contact answers the
+    whole burst, to its newest message; one task is scheduled per burst (by ingest), and a run
+    that comes before the due time (the window moved on) raises NotYet until then."""
     now = now or timezone.now()
-    message = Message.objects.select_related("contact").filter(pk=message_id, direction=Message.Direction.IN).first()
-    if message is None or message.processed_at is not None:
+    contact_id = Subquery(
+        Message.objects.filter(pk=message_id, direction=Message.Direction.IN).values("contact_id")[:1]
+    )
+    # One read: the burst's newest open message, its contact and what the step needs to know
+    # about them (the whitelist, a pending late answer, the last bot message before it).
+    newest = (
+        _open_inbound_of(contact_id)
+        .select_related("contact")
+        .annotate(
+            contact_whitelisted=Exists(WhitelistEntry.objects.filter(phone=OuterRef("contact__phone"))),
+            contact_waiting_for_model=Exists(
+                PendingReply.objects.filter(contact_id=OuterRef("contact_id"), resolved_at__isnull=True)
+            ),
+            last_bot_text=Subquery(
+                _bot_messages(OuterRef("contact_id"), until=OuterRef("timestamp")).values("text")[:1]
+            ),
+            voice_pending_since=Subquery(
+                _open_inbound_of(OuterRef("contact_id"))
+                .filter(voice_status=Message.VoiceStatus.PENDING)
+                .order_by("received_at")
+                .values("received_at")[:1]
+            ),
+        )
+        .order_by("-timestamp", "-id")
+        .first()
+    )
+    if newest is None:
         return Outcome("skipped", "already handled")
-    contact = message.contact
-    newest = _newest_open(contact)
-    if newest is not None and newest.pk != message.pk:
-        return Outcome("superseded", f"message {newest.pk} answers the burst")
-    quiet_for = (now - (message.received_at or message.created_at)).total_seconds()
-    if quiet_for < settings.REPLY_DEBOUNCE_SECONDS:
-        raise NotYet(settings.REPLY_DEBOUNCE_SECONDS - quiet_for)
+    contact = newest.contact
+    # The window ends REPLY_DEBOUNCE_SECONDS after the burst's latest arrival: the due time
+    # ingest stored (a message delivered late may be newest by its timestamp, not by arrival).
+    window_end = _window_end(newest)
+    if contact.reply_due_at is not None:
+        window_end = max(window_end, contact.reply_due_at)
+    if window_end > now:
+        raise NotYet((window_end - now).total_seconds())
+    if newest.is_voice and newest.voice_status == Message.VoiceStatus.PENDING:
+        # The transcript's arrival (transcript_ready) runs the step for the burst.
+        return Outcome("waiting", f"voice note {newest.pk} is being transcribed")
+    pending_voice = newest.voice_pending_since
+    if pending_voice is not None and (now - pending_voice).total_seconds() < VOICE_WAIT_SECONDS:
+        # A voice note of the burst is still being transcribed: one answer covers it too, when
+        # its transcript runs the step. (A note that cannot be transcribed gets "please type";
+        # the burst's texts are then handed over by the inbound sweeper.)
+        return Outcome("waiting", "a voice note of the burst is being transcribed")
     try:
         with cache_lock(f"ai:contact:{contact.pk}", ttl=CONTACT_LOCK_SECONDS, wait=0, renew=True):
-            return _process(contact=contact, message=message, now=now)
+            return _process(contact=contact, message=newest, now=now)
     except LockTimeout:
         raise NotYet(2.0) from None
+
+
+def _window_end(message: Message) -> datetime:
+    return (message.received_at or message.created_at) + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS)
 
 
 def _open_inbound(contact: Contact):
     """The customer's messages still waiting for the AI step. A voice note that could not be
     transcribed already got its own answer ("please type") and waits for nothing."""
-    return Message.objects.filter(contact=contact, direction=Message.Direction.IN, processed_at__isnull=True).exclude(
-        voice_status=Message.VoiceStatus.FAILED
-    )
+    return _open_inbound_of(contact.pk)
+
+
+def _open_inbound_of(contact_id):
+    return Message.objects.filter(
+        contact_id=contact_id, direction=Message.Direction.IN, processed_at__isnull=True
+    ).exclude(voice_status=Message.VoiceStatus.FAILED)
 
 
 def _newest_open(contact: Contact) -> Message | None:
-    """The message whose task answers the burst: the newest one still waiting. A message that
+    """The message the burst's answer replies to: the newest one still waiting. A message that
     arrives late with an older timestamp, after the newer ones were answered, is its own."""
     return _open_inbound(contact).order_by("-timestamp", "-id").first()
 
 
+def _bot_messages(contact_id, *, until):
+    """The bot's messages to the contact up to `until` that did not fail, newest first."""
+    return (
+        Message.objects.filter(
+            contact_id=contact_id, direction=Message.Direction.OUT, author=Message.Author.BOT, timestamp__lte=until
+        )
+        .exclude(status=Message.Status.FAILED)
+        .order_by("-timestamp", "-id")
+    )
+
+
 def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
-    contact.refresh_from_db()
-    eligibility = contact_eligibility(contact=contact, now=now)
+    # The contact as read with the message, a moment ago (no second read).
+    eligibility = contact_eligibility(
+        contact=contact, now=now, whitelisted=getattr(message, "contact_whitelisted", None)
+    )
     if eligibility.whitelisted:
         return _finish(contact, message, status="whitelisted")
     _check_payments_if_paid(contact=contact, message=message)
@@ -227,24 +295,18 @@ def _check_payments_if_paid(*, contact: Contact, message: Message) -> None:
 def _follow_up_intent(*, contact: Contact, message: Message, now: datetime) -> None:
     """The client replied: its follow-up chain stops at once, and the intent of the reply (a clear
     yes or no, uncertain, other) decides whether the next bot message enrols it again."""
-    last_bot = (
-        Message.objects.filter(
-            contact=contact,
-            direction=Message.Direction.OUT,
-            author=Message.Author.BOT,
-            timestamp__lte=message.timestamp,
-        )
-        .exclude(status=Message.Status.FAILED)
-        .order_by("-timestamp", "-id")
-        .first()
-    )
-    if last_bot is None:
+    if hasattr(message, "last_bot_text"):  # read with the message (incoming_process)
+        last_bot_text = message.last_bot_text
+    else:
+        last_bot = _bot_messages(contact.pk, until=message.timestamp).only("text").first()
+        last_bot_text = last_bot.text if last_bot else None
+    if last_bot_text is None:
         intent = "other"  # the client's first words answer nothing of ours
     else:
         asked = _open_inbound(contact).filter(timestamp__lte=message.timestamp).order_by("timestamp", "id")
         text = "\n".join(model_text(m.display_text) for m in asked if m.display_text.strip())
         text = text or model_text(message.display_text)
-        intent = reply_intent(contact=contact, text=text, last_bot_text=last_bot.display_text)
+        intent = reply_intent(contact=contact, text=text, last_bot_text=last_bot_text)
     followup_on_customer_reply(contact=contact, intent=intent, now=now)
 
 
@@ -258,13 +320,25 @@ def _finish(
     purpose: str = Message.Purpose.REPLY,
     review_note: str = "",
 ) -> Outcome:
-    """Marks the customer's unanswered messages handled and queues the reply, atomically; a
-    reply is dropped if the customer wrote again meanwhile (that message will be answered)."""
+    """Marks the customer's messages up to `message` handled and queues the reply, atomically,
+    and ends the burst's quiet window. A reply is dropped if the customer wrote again meanwhile:
+    the burst is not over, its task runs again when the new window ends (`again_in`) and answers
+    everything."""
     with transaction.atomic():
-        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        # The contact's row lock orders this against ingest (which holds it while it stores a
+        # message): a message stored before is seen here; one stored after found the window
+        # over and scheduled its own run.
+        Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk").first()
         newest = _newest_open(contact)
-        if reply and newest is not None and newest.pk != message.pk:
-            return Outcome("superseded", "a newer message arrived while answering")
+        if reply and newest is None:
+            # Another run answered the burst between this one's first read and its lock.
+            return Outcome("skipped", "answered meanwhile")
+        again_in = None
+        if newest is not None and newest.pk != message.pk:
+            # Its ingest scheduled a run; this one comes too, in case the clocks disagreed.
+            again_in = max(0.0, (_window_end(newest) - timezone.now()).total_seconds())
+            if reply:
+                return Outcome("superseded", "a newer message arrived while answering", again_in=again_in)
         # A voice note still being transcribed is not answered yet: it stays open.
         _open_inbound(contact).filter(timestamp__lte=message.timestamp).exclude(
             voice_status=Message.VoiceStatus.PENDING
@@ -278,12 +352,14 @@ def _finish(
                 idempotency_key=f"reply:{message.pk}",
                 review_note=review_note,
             )
-            if purpose != Message.Purpose.FALLBACK:  # a real answer ends the wait; the fallback starts it
+            # A real answer ends the wait; the fallback starts it. (Nothing to end when the
+            # read at the start found no late answer waiting.)
+            if purpose != Message.Purpose.FALLBACK and getattr(message, "contact_waiting_for_model", True):
                 PendingReply.objects.filter(contact=contact, resolved_at__isnull=True).update(
                     resolved_at=timezone.now()
                 )
     log.info("ai.processed", contact_id=contact.pk, message_id=message.pk, status=status, detail=detail)
-    return Outcome(status, detail)
+    return Outcome(status, detail, again_in=again_in)
 
 
 def _opt_out(contact: Contact, message: Message, now: datetime) -> Outcome:

@@ -25,17 +25,22 @@ log = structlog.get_logger(__name__)
 
 @shared_task(name="ai.process_incoming", bind=True, ignore_result=True, max_retries=None)
 def process_incoming(self: Any, message_id: int) -> str:
-    """The AI step for a new customer message (debounced per contact: the task waits out the
-    quiet window with short countdowns, never longer than REPLY_DEBOUNCE_SECONDS). With the
-    database away it tries again with backoff (the inbound sweeper is the last resort)."""
+    """The AI step for the burst of a customer message's contact. Scheduled once per burst,
+    for the end of its quiet window (Contact.reply_due_at); a run that finds the window moved on
+    by a newer message runs again once, at the new end. With the database away it tries again
+    with backoff (the inbound sweeper is the last resort)."""
     try:
-        return pipeline.incoming_process(message_id=message_id).status
+        outcome = pipeline.incoming_process(message_id=message_id)
     except pipeline.NotYet as wait:
         raise self.retry(countdown=max(0.2, wait.delay)) from wait
     except DATABASE_DOWN as exc:
         countdown = min(60, 2 ** min(self.request.retries, 6))
         log.warning("ai.database_unavailable", message_id=message_id, retry_in_s=countdown)
         raise self.retry(countdown=countdown) from exc
+    if outcome.again_in is not None:
+        # The customer wrote again while this run worked: the same burst, answered when it is quiet.
+        process_incoming.apply_async((message_id,), countdown=max(0.2, outcome.again_in))
+    return outcome.status
 
 
 @shared_task(name="ai.retry_pending", ignore_result=True)

@@ -54,6 +54,11 @@ class Contact(models.Model):
     last_inbound_at = models.DateTimeField("последнее входящее", null=True, blank=True)
     first_outbound_at = models.DateTimeField("первое исходящее", null=True, blank=True)
     last_outbound_at = models.DateTimeField("последнее исходящее", null=True, blank=True)
+    # The end of the quiet window of the customer's latest burst: the latest typed message's
+    # arrival plus REPLY_DEBOUNCE_SECONDS, set by ingest. While it is ahead, a run of the AI
+    # step is scheduled for the burst; a message arriving after it opens a new burst and
+    # schedules one (assistant.pipeline.incoming_process answers the whole burst).
+    reply_due_at = models.DateTimeField("ответ после", null=True, blank=True, editable=False)
     created_at = models.DateTimeField("создан", auto_now_add=True)
     updated_at = models.DateTimeField("изменён", auto_now=True)
 
@@ -64,6 +69,9 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["is_client"], name="contact_is_client_idx"),
             models.Index(fields=["-last_inbound_at"], name="contact_last_inbound_idx"),
+            models.Index(
+                fields=["reply_due_at"], name="contact_reply_due_idx", condition=Q(reply_due_at__isnull=False)
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(phone__regex=PHONE_REGEX), name="contact_phone_normalised"),

@@ -39,3 +39,13 @@ def opt_out_remembered(*, phone: str) -> datetime | None:
     """When this (normalised) number opted out before its contact was forgotten, or None."""
     record = OptOutRecord.objects.filter(phone_hash__in=_hashes(phone)).order_by("-opted_out_at").first()
     return record.opted_out_at if record else None
+
+
+def opt_outs_remembered(*, phones: list[str]) -> dict[str, datetime]:
+    """opt_out_remembered for many numbers in one query: {phone: when it opted out} for those
+    whose contact was forgotten after opting out."""
+    by_hash = {h: phone for phone in phones for h in _hashes(phone)}
+    remembered: dict[str, datetime] = {}
+    for record in OptOutRecord.objects.filter(phone_hash__in=list(by_hash)).order_by("opted_out_at"):
+        remembered[by_hash[record.phone_hash]] = record.opted_out_at  # the latest wins
+    return remembered

@@ -105,11 +105,12 @@ def whitelisted_phones(*, phones: Iterable[str]) -> set[str]:
     return set(WhitelistEntry.objects.filter(phone__in=phones).values_list("phone", flat=True))
 
 
-def contact_eligibility(*, contact: Contact, now: datetime) -> Eligibility:
+def contact_eligibility(*, contact: Contact, now: datetime, whitelisted: bool | None = None) -> Eligibility:
     """The contact's standing at `now`, from the row as loaded (refresh it first where a change
-    made meanwhile matters) and the whitelist. One query."""
+    made meanwhile matters) and the whitelist. One query, none when the caller read whether the
+    number is whitelisted along with the contact (`whitelisted`)."""
     return Eligibility(
-        whitelisted=contact_is_whitelisted(phone=contact.phone),
+        whitelisted=contact_is_whitelisted(phone=contact.phone) if whitelisted is None else whitelisted,
         opted_out=contact.opted_out_at is not None,
         operator_mode=contact.bot_is_paused(now),
         is_client=contact.is_client,

@@ -9,9 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from contacts.optouts import opt_out_remembered
+from contacts.optouts import opt_out_remembered, opt_outs_remembered
 from contacts.phones import normalize_phone
 from contacts.signals import contact_classified, contact_paused
+from project.lib.bulk import insert_new
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,21 @@ def contact_get_or_create(*, phone: str, defaults: dict[str, Any] | None = None)
     if created and contact.opted_out_at is not None:
         log.info("contact.created_opted_out", contact_id=contact.pk)
     return contact, created
+
+
+def contacts_create_missing(contacts: list[Contact]) -> list[Contact]:
+    """contact_get_or_create for a batch (ingest of a webhook POST): the unsaved `contacts`
+    are inserted in one statement where their number has no row yet, each starting opted out
+    when its number's opt-out outlived an erasure. Returns the ones created."""
+    remembered = opt_outs_remembered(phones=[c.phone for c in contacts if c.opted_out_at is None])
+    for contact in contacts:
+        if contact.opted_out_at is None and contact.phone in remembered:
+            contact.opted_out_at = remembered[contact.phone]
+    created = insert_new(contacts, key="phone")
+    for contact in created:
+        if contact.opted_out_at is not None:
+            log.info("contact.created_opted_out", contact_id=contact.pk)
+    return created
 
 
 @transaction.atomic

@@ -30,7 +30,7 @@ _STOP_FOR_INTENT = {
 }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def followup_stop(*, contact: Contact, reason: FollowUp.StopReason, now: datetime | None = None) -> int:
     """Completes the contact's active follow-up, if any, with `reason`. Returns 0 or 1."""
     return FollowUp.objects.filter(contact=contact, is_completed=False).update(
@@ -158,8 +158,14 @@ def followup_on_customer_reply(*, contact: Contact, intent: str, now: datetime |
         raise ValueError(f"unknown reply intent {intent!r}; expected one of {', '.join(ReplyIntent.Intent.values)}")
     now = now or timezone.now()
     reason = _STOP_FOR_INTENT.get(intent, FollowUp.StopReason.CLIENT_RESPONDED)
-    with transaction.atomic():
-        ReplyIntent.objects.update_or_create(contact=contact, defaults={"intent": intent, "replied_at": now})
+    with transaction.atomic(savepoint=False):
+        # One upsert (the contact has one row): no read, lock and savepoint of update_or_create.
+        ReplyIntent.objects.bulk_create(
+            [ReplyIntent(contact=contact, intent=intent, replied_at=now)],
+            update_conflicts=True,
+            unique_fields=["contact"],
+            update_fields=["intent", "replied_at"],
+        )
         stopped = followup_stop(contact=contact, reason=reason, now=now)
     if stopped:
         log.info("followup.stopped", contact_id=contact.pk, reason=reason, intent=intent)

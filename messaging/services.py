@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import Contact
 from messaging.models import Message
 from messaging.signals import announce, message_queued
+from project.lib.bulk import insert_new
 
 
-@transaction.atomic
 def message_enqueue_outbound(
     *,
     contact: Contact,
@@ -26,7 +26,8 @@ def message_enqueue_outbound(
     work: whatever sends it claims it from the database, so nothing is lost with the broker.
     With an `idempotency_key`, a second call with the same key returns the first row. The
     send task is enqueued after the transaction commits. `review_note` is for the operator (why
-    the text is not the model's draft), never sent."""
+    the text is not the model's draft), never sent. One statement (no savepoint of its own: it
+    joins the caller's transaction), and a read when the key is already taken."""
     text = text.strip()
     if not text:
         raise ValueError("an outbound message needs text")
@@ -46,10 +47,7 @@ def message_enqueue_outbound(
     )
     if idempotency_key:
         # The unique constraint decides between concurrent writers with the same key.
-        try:
-            with transaction.atomic():
-                row.save()
-        except IntegrityError:
+        if not insert_new([row], key="idempotency_key"):
             return Message.objects.get(idempotency_key=idempotency_key)
     else:
         row.save()

@@ -16,7 +16,9 @@ log = structlog.get_logger(__name__)
 
 # A customer's message was stored (once per message, whichever of webhook and poll saw it
 # first). Sender: Message. Arguments: message_id, awaiting_transcription (True for a voice
-# note: it is transcribed before it is answered).
+# note: it is transcribed before it is answered), reply_due_at (the end of the contact's quiet
+# window when this message opened a burst, so the AI step is to be scheduled for then; None
+# when a run is already scheduled for the burst, or for a voice note).
 inbound_stored = Signal()
 
 # A message was queued in the outbox (after the commit): the task that sends it is started by

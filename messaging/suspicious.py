@@ -68,16 +68,16 @@ def _never_raises(func: Callable[P, Any]) -> Callable[P, Any]:
     return guarded
 
 
-def _count(*, name: str, window: timedelta, now: datetime) -> int:
-    """Events of `name` in the current fixed window of length `window` (this one included)."""
+def _count(*, name: str, window: timedelta, now: datetime, by: int = 1) -> int:
+    """Events of `name` in the current fixed window of length `window` (these `by` included)."""
     seconds = int(window.total_seconds())
     key = f"suspicious:count:{name}:{int(now.timestamp()) // seconds}"
     cache.add(key, 0, timeout=2 * seconds)
     try:
-        return cache.incr(key)
+        return cache.incr(key, by)
     except ValueError:  # expired between the add and the incr
-        cache.add(key, 1, timeout=2 * seconds)
-        return 1
+        cache.add(key, by, timeout=2 * seconds)
+        return by
 
 
 def admin_link(contact: Contact | None = None) -> str:
@@ -132,23 +132,43 @@ def suspicious_report(
 @_never_raises
 def inbound_watch(*, contact: Contact, text: str, now: datetime | None = None) -> None:
     """Ingest, for each stored customer message: a flood from one contact, a very long message."""
+    inbound_batch_watch(messages=[(contact, text)], now=now)
+
+
+@_never_raises
+def inbound_batch_watch(*, messages: list[tuple[Contact, str]], now: datetime | None = None) -> None:
+    """Ingest, for the customer messages one batch stored: a flood from one contact, a very long
+    message. One counter update per contact, whatever the batch's size."""
     now = now or timezone.now()
-    if len(text) >= settings.SUSPICIOUS_LONG_MESSAGE_CHARS:
-        suspicious_report(kind="long_message", contact=contact, detail=f"Сообщение из {len(text)} символов", now=now)
-    sent = _count(name=f"flood:{contact.pk}", window=FLOOD_WINDOW, now=now)
-    if sent == settings.SUSPICIOUS_FLOOD_MESSAGES:
-        minutes = int(FLOOD_WINDOW.total_seconds() // 60)
-        suspicious_report(
-            kind="flood", contact=contact, detail=f"{sent} сообщений за {minutes} минут от одного контакта", now=now
-        )
+    per_contact: dict[int, tuple[Contact, int]] = {}
+    for contact, text in messages:
+        if len(text) >= settings.SUSPICIOUS_LONG_MESSAGE_CHARS:
+            detail = f"Сообщение из {len(text)} символов"
+            suspicious_report(kind="long_message", contact=contact, detail=detail, now=now)
+        per_contact[contact.pk] = (contact, per_contact.get(contact.pk, (contact, 0))[1] + 1)
+    for contact, count in per_contact.values():
+        sent = _count(name=f"flood:{contact.pk}", window=FLOOD_WINDOW, now=now, by=count)
+        if sent - count < settings.SUSPICIOUS_FLOOD_MESSAGES <= sent:
+            minutes = int(FLOOD_WINDOW.total_seconds() // 60)
+            suspicious_report(
+                kind="flood", contact=contact, detail=f"{sent} сообщений за {minutes} минут от одного контакта", now=now
+            )
 
 
 @_never_raises
 def contact_created_watch(*, contact: Contact, now: datetime | None = None) -> None:
     """Ingest, for each contact it creates: a spike of new contacts within the hour."""
+    contacts_created_watch(count=1, now=now)
+
+
+@_never_raises
+def contacts_created_watch(*, count: int, now: datetime | None = None) -> None:
+    """Ingest, for the contacts one batch created: a spike of new contacts within the hour."""
+    if count <= 0:
+        return
     now = now or timezone.now()
-    created = _count(name="new_contacts", window=NEW_CONTACTS_WINDOW, now=now)
-    if created == settings.SUSPICIOUS_NEW_CONTACTS_PER_HOUR:
+    created = _count(name="new_contacts", window=NEW_CONTACTS_WINDOW, now=now, by=count)
+    if created - count < settings.SUSPICIOUS_NEW_CONTACTS_PER_HOUR <= created:
         suspicious_report(kind="new_contacts", detail=f"{created} новых контактов за час", now=now)
 
 

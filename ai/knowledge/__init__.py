@@ -9,6 +9,8 @@ Public API:
   store a file / ask for a re-index; the next refresh (queue it) reads the file
 - `knowledge_search(*, query, limit=5) -> list[KnowledgeHit]`
 - `knowledge_prompt_text(*, max_chars=30000) -> str`
+- `knowledge_for_prompt(*, max_chars=30000) -> (str, bool)`: the same and whether anything is
+  indexed, kept per process for one state of the base
 - `knowledge_figures() -> frozenset[str]`: the figures the knowledge base states (number guard)
 - `knowledge_prices() -> list[PriceRow]`: its price list (item, unit, amount), and
   `price_match(*, description, amount, prices) -> PriceMatch`: is an amount the listed price of
@@ -21,6 +23,7 @@ from ai.knowledge.prices import PriceMatch, PriceRow, price_match, price_rows
 from ai.knowledge.selectors import (
     KnowledgeHit,
     knowledge_figures,
+    knowledge_for_prompt,
     knowledge_prices,
     knowledge_prompt_text,
     knowledge_search,
@@ -54,6 +57,7 @@ __all__ = [
     "knowledge_figures",
     "knowledge_file_load",
     "knowledge_file_load_safe",
+    "knowledge_for_prompt",
     "knowledge_load",
     "knowledge_lock",
     "knowledge_paths",

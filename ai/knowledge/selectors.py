@@ -304,6 +304,25 @@ def knowledge_prompt_text(*, max_chars: int = 30000) -> str:
     return "\n\n".join(parts)
 
 
+def knowledge_for_prompt(*, max_chars: int = 30000) -> tuple[str, bool]:
+    """(knowledge_prompt_text(max_chars=max_chars), whether any chunk is indexed), for the
+    sales prompt of every reply: read again only when the knowledge base changed, so a reply
+    costs one small query for its state (knowledge_state_key) instead of loading the base."""
+    global _prompt_memo
+    key = f"{knowledge_state_key()}:{max_chars}"
+    memo = _prompt_memo
+    if memo is not None and memo[0] == key:
+        return memo[1], memo[2]
+    text = knowledge_prompt_text(max_chars=max_chars)
+    indexed = bool(text) or _indexed_chunks().exists()
+    _prompt_memo = (key, text, indexed)
+    return text, indexed
+
+
+# This process's copy of the prompt's knowledge for one state of the knowledge base.
+_prompt_memo: tuple[str, str, bool] | None = None
+
+
 def knowledge_figures() -> frozenset[str]:
     """The figures of every indexed chunk, what the number guard checks replies against. Parsed
     once per state of the knowledge base (not per reply), kept in the cache."""

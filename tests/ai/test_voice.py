@@ -9,6 +9,7 @@ from werkzeug import Response
 from ai.models import ModelCall
 from ai.voice import ASK_TO_TYPE, VoiceRetry, voice_process
 from assistant.pipeline import incoming_process
+from contacts.models import Contact
 from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.wire import parse_sync_message
@@ -110,6 +111,7 @@ def test_a_failed_voice_note_does_not_hold_up_the_customers_next_messages(
     Message.objects.filter(pk=text.pk).update(
         received_at=timezone.now() - timedelta(seconds=30), timestamp=voice_note.timestamp - timedelta(minutes=1)
     )
+    Contact.objects.filter(pk=text.contact_id).update(reply_due_at=timezone.now() - timedelta(seconds=26))
     assert incoming_process(message_id=text.pk).status == "answered"
 
 

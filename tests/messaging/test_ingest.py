@@ -4,6 +4,7 @@ the business phone takes the chat over; delivery receipts move forward only."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 
@@ -256,3 +257,86 @@ def test_a_webhook_and_a_poll_racing_for_one_message_store_it_once_and_answer_on
     assert Message.objects.filter(provider_message_id="RACE1").count() == 1
     assert Contact.objects.filter(phone="77012345678").count() == 1
     assert published.count("ai.process_incoming") == 1
+
+
+class Statements:
+    """Counts the statements sent to PostgreSQL (BEGIN and COMMIT are not statements)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+    def __enter__(self) -> Statements:
+        self._wrapper = connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wrapper.__exit__(*exc)
+
+
+def webhook_batch(first: int, n: int, *, contacts: int, prefix: str = "7702") -> list[dict]:
+    return [
+        wappi_incoming(f"3EB0BATCH{first + i:011d}", phone=f"{prefix}{(first + i) % contacts:07d}") for i in range(n)
+    ]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_webhook_post_costs_the_same_round_trips_with_one_event_or_fifty(published_calls):
+    """A gateway flood: a POST's events are stored in one transaction with a constant number of
+    statements (contacts read, created and updated in bulk, messages inserted in one statement),
+    and one AI step run is scheduled per contact's burst, not per message."""
+    # One of the fifty's contacts exists already (under the same WhatsApp name: a new name would
+    # cost one more statement, for all the batch's renamed contacts together).
+    ContactFactory(phone="77020000001", push_name="Айгерим", chat_id="77020000001@c.us")
+    with Statements() as one:
+        batch = webhook_batch(0, 1, contacts=1, prefix="7703")
+        report = ingest_events(events=parse_webhook({"messages": batch}), via="webhook")
+    assert len(report.stored) == 1
+    published_calls.clear()
+
+    with Statements() as fifty:
+        # 50 events from 10 contacts, one of which is a re-delivery of a stored message.
+        events = webhook_batch(1, 49, contacts=10) + webhook_batch(0, 1, contacts=1, prefix="7703")
+        report = ingest_events(events=parse_webhook({"messages": events}), via="webhook")
+
+    assert (len(report.stored), report.duplicates) == (49, 1)
+    assert Contact.objects.filter(phone__startswith="7702").count() == 10
+    assert one.count == fifty.count <= 5
+    # The 49 new messages belong to 10 contacts: one run each, for the newest of each burst.
+    assert sorted(name for name, _ in published_calls) == ["ai.process_incoming"] * 10
+    newest = {
+        contact_id: max(pks)
+        for contact_id, pks in _group(Message.objects.filter(pk__in=report.stored).values_list("contact_id", "pk"))
+    }
+    assert sorted(pk for _, pk in published_calls) == sorted(newest.values())
+
+
+def _group(pairs):
+    grouped: dict[int, list[int]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped.items()
+
+
+@pytest.mark.django_db
+def test_a_batch_the_database_refuses_in_part_keeps_its_other_events(published):
+    """One event no parser check foresaw (here a message type longer than its column, which
+    PostgreSQL refuses) makes the bulk insert fail: the batch is applied again event by event
+    and only that one is lost."""
+    good, bad = parse_webhook(
+        {
+            "messages": [
+                wappi_incoming("3EB0REFUSE0000000001", text="Здравствуйте"),
+                wappi_incoming("3EB0REFUSE0000000002", phone="77012345679"),
+            ]
+        }
+    )
+    bad = dataclasses.replace(bad, type="x" * 40)  # past the parser's checks, as a new field might be
+    report = ingest_events(events=[good, bad], via="webhook")
+    assert len(report.stored) == 1
+    assert report.skipped["refused by the database"] == 1
+    assert Message.objects.get().provider_message_id == "3EB0REFUSE0000000001"

@@ -17,11 +17,13 @@ from django.utils import timezone
 
 from contacts.forget import contact_forget
 from contacts.models import Contact
+from messaging.ingest import ingest_events
 from messaging.models import ChatCursor, Message
 from messaging.selectors import QUARANTINE_ALARM_KEY
+from messaging.wire import parse_webhook
 from payments.models import Payment, PostPurchaseMessage
 from payments.post_purchase import post_purchase_poll, post_purchase_run_due
-from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, wappi_incoming
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +88,21 @@ def test_an_opted_out_customer_who_is_forgotten_gets_no_post_purchase_message_fo
     row = PostPurchaseMessage.objects.get(order_id=order.id)
     assert row.state == "skipped"
     assert Contact.objects.get(phone=PHONE).opted_out_at is not None
+
+
+def test_an_opted_out_customer_who_is_forgotten_and_writes_again_among_others_starts_opted_out(
+    django_capture_on_commit_callbacks,
+):
+    """A webhook POST's contacts are created in one statement; the remembered opt-out holds there too."""
+    contact_forget(contact=ContactFactory(phone=PHONE, opted_out_at=timezone.now() - timedelta(days=3)))
+    others = ["77015550101", "77015550102"]
+    events = [wappi_incoming(f"3EB0ERASE{i:04d}", phone=phone) for i, phone in enumerate([PHONE, *others])]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_events(events=parse_webhook({"messages": events}), via="webhook")
+
+    assert Contact.objects.get(phone=PHONE).opted_out_at is not None
+    assert not Contact.objects.filter(phone__in=others, opted_out_at__isnull=False).exists()
 
 
 def test_a_forgotten_customer_who_had_not_opted_out_is_a_new_contact_again(fake_kaspi_shop, payment_settings):
