@@ -6,8 +6,10 @@ import os
 import threading
 from typing import Any
 
+import redis
 import structlog
 from celery import Celery, signals
+from django.conf import settings
 
 from project.lib import heartbeat, liveness
 
@@ -42,8 +44,6 @@ def _worker_ready(sender: Any = None, **_: Any) -> None:
     global _identity, _client
     if not _on_redis_broker():
         return  # the local filesystem broker has no redelivery to speed up
-    import redis
-
     _client = redis.Redis.from_url(app.conf.broker_url, socket_timeout=10)
     _identity = liveness.new_identity(getattr(sender, "hostname", None))
     threading.Thread(target=_lease_loop, args=(_identity,), name="worker-lease", daemon=True).start()
@@ -76,8 +76,6 @@ def _worker_shutdown(**_: Any) -> None:
 
 
 def _lease_loop(identity: str) -> None:
-    from django.conf import settings
-
     lease = settings.WORKER_LEASE_SECONDS
     while not _stopping.is_set():
         try:
