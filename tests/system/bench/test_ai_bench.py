@@ -122,7 +122,7 @@ def test_database_queries_per_processed_message(fake_gemini):
         for message in messages:
             assert incoming_process(message_id=message.pk).status == "answered"
     app.control.purge()
-    record("AI: database queries per processed message", queries.count / len(messages))
+    record("AI: database queries per processed message", queries.count / len(messages), target=12)
     report(
         "AI step: database work",
         [("queries per processed message (client, no classification)", f"{queries.count / len(messages):.1f}")],
