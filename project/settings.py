@@ -182,7 +182,9 @@ else:
     # greenlets share a bounded pool (psycopg_pool) and hand their connection back before
     # every model call (project.lib.db), so 200 calls in flight hold a few connections.
     # Elsewhere (web, the threads worker) each thread keeps its own for CONN_MAX_AGE.
-    DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=20 if green_pool() else 0, minimum=0)
+    # 40: measured (docs/scaling.md) - a pool of 20 made 200 greenlets queue for connections
+    # (each holds its own through the CPU-bound work between model calls).
+    DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=40 if green_pool() else 0, minimum=0)
     if DATABASE_POOL_SIZE:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False

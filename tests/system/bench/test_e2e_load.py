@@ -33,6 +33,9 @@ WORKERS = int(os.environ.get("LOAD_WORKERS", "1"))
 # (threads) and LOAD_WORKERS model workers on `llm` (gevent). "single": LOAD_WORKERS workers on all
 # four queues (threads x32), the shape before the model worker existed.
 SHAPE = os.environ.get("LOAD_SHAPE", "split")
+# The model workers' pool in the split shape (CELERY_LLM_POOL): empty = the settings' default.
+LLM_POOL = os.environ.get("LOAD_LLM_POOL", "")
+DB_POOL = os.environ.get("LOAD_DATABASE_POOL_SIZE", "")  # the model workers' DATABASE_POOL_SIZE
 GEMINI_SECONDS = float(os.environ.get("LOAD_GEMINI_SECONDS", "1.0"))
 DEBOUNCE = os.environ.get("LOAD_DEBOUNCE_SECONDS", "2")
 SETTLE_SECONDS = float(os.environ.get("LOAD_SETTLE_SECONDS", "240"))
@@ -53,6 +56,8 @@ def test_a_minute_of_customers_end_to_end(infra):
         "SEND_GAP_JITTER_SECONDS": "0",
         "SEND_MAX_PER_MINUTE": "1000000",
         "HEARTBEAT_INTERVAL": "5",
+        **({"CELERY_LLM_POOL": LLM_POOL} if LLM_POOL else {}),
+        **({"DATABASE_POOL_SIZE": DB_POOL} if DB_POOL else {}),
     }
     with lab(infra, gemini_latency=GEMINI_SECONDS, **env) as run:
         stack = run.stack
@@ -134,7 +139,8 @@ def test_a_minute_of_customers_end_to_end(infra):
             "processes",
             f"gunicorn x{stack.web_workers} workers, "
             + (
-                f"Celery: 1 worker ingest/send/default (threads x32) + {WORKERS} model worker(s) (llm, gevent)"
+                f"Celery: 1 worker ingest/send/default (threads x32) + {WORKERS} model worker(s) "
+                f"(llm, {LLM_POOL or 'CELERY_LLM_POOL default'})"
                 if SHAPE == "split"
                 else f"{WORKERS} Celery worker(s) on all queues (threads x32)"
             )
