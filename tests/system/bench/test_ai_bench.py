@@ -93,10 +93,13 @@ def test_200_clients_answered_by_one_worker_against_a_model_taking_1s(fake_gemin
     if done == CONTACTS:
         record(f"AI: 200 replies queued, model 1 s, {pool} x{concurrency}", elapsed, "s")
         # The ideal, ceil(200 / concurrency) x 1 s, cannot be beaten: the ratio says how close we are.
+        # The yardstick is the 32-thread ideal (7 s); a wider pool is held to it too
+        # (its own ideal, 1 s at x200, is what the report prints).
+        reference = math.ceil(CONTACTS / 32) * MODEL_SECONDS
         record(
-            f"AI: time / ideal ({ideal:.0f} s), {pool} x{concurrency}",
-            elapsed / ideal,
-            target=1.2 if concurrency == 32 else None,
+            f"AI: time / 32-thread ideal ({reference:.0f} s), {pool} x{concurrency}",
+            elapsed / reference,
+            target=1.2 if concurrency >= 32 else None,
         )
         record(f"AI: worker CPU per reply, {pool} x{concurrency}", 1000 * cpu / CONTACTS, "ms")
     record(f"AI: worker RSS after 200 replies, {pool} x{concurrency}", busy_rss, "MB")

@@ -79,7 +79,7 @@ RESULTS: list[Metric] = []
 # machine (fake Gemini answering in 1 s) before the model worker, the worker leases and the
 # per-message work were changed. The summary prints them beside the new values.
 TODAY: dict[str, float] = {
-    "AI: time / ideal (7 s), threads x32": 2.06,
+    "AI: time / 32-thread ideal (7 s), threads x32": 2.06,
     "AI: database queries per processed message": 29,
     "E2E: reply latency p50 (minus Gemini)": 78,
     "E2E: reply latency p95 (minus Gemini)": 102,
