@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 import redis
@@ -77,10 +78,15 @@ def _worker_shutdown(**_: Any) -> None:
 
 def _lease_loop(identity: str) -> None:
     lease = settings.WORKER_LEASE_SECONDS
+    # After Redis was unreachable (or before this worker's first round) every worker's lease may
+    # have lapsed together: judge the others only once they have had two renewal rounds to renew
+    # theirs, or a live worker's tasks would be handed out a second time.
+    grace = 2 * max(1.0, lease / 3) + 1
+    unsure_until = time.monotonic() + grace
     while not _stopping.is_set():
         try:
             liveness.lease_renew(_client, identity, lease=lease)
-            for dead in liveness.dead_workers(_client, me=identity):
+            for dead in liveness.dead_workers(_client, me=identity) if time.monotonic() >= unsure_until else []:
                 with app.connection_for_write() as conn:
                     channel = conn.default_channel
                     recovered = liveness.recover(
@@ -95,6 +101,7 @@ def _lease_loop(identity: str) -> None:
                         app.send_task(RECONCILE_TASK, (pk,), countdown=settings.WAPPI_TIMEOUT + 1, expires=600)
         except Exception as exc:  # noqa: BLE001 - Redis away: try again next round
             log.warning("worker.lease_failed", error=str(exc))
+            unsure_until = time.monotonic() + grace
         _stopping.wait(max(1.0, lease / 3))
 
 
