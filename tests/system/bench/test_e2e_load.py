@@ -67,8 +67,15 @@ def test_a_minute_of_customers_end_to_end(infra):
         else:
             workers = [stack.start_worker() for _ in range(WORKERS)]
         beat = stack.start_beat()
+        # The stages by process: the webhook (web), storing and sending (the worker, or the one
+        # worker of the "single" shape), the AI step (worker-llm).
+        names = (
+            ["worker (ingest, send, default)", *(f"worker-llm {i + 1} (AI step)" for i in range(WORKERS))]
+            if SHAPE == "split"
+            else [f"worker {i + 1} (all queues)" for i in range(WORKERS)]
+        )
         roots = {"web (gunicorn)": web.pid, "beat": beat.pid} | {
-            f"worker {i + 1}": w.pid for i, w in enumerate(workers)
+            name: w.pid for name, w in zip(names, workers, strict=True)
         }
         # Not the product, but on the same cores: where the rest of the machine went.
         harness = {
@@ -186,6 +193,8 @@ def test_a_minute_of_customers_end_to_end(infra):
     product_cpu = sum(sampler.cpu_used(name) for name in roots)  # web, workers, beat: not the harness
     per_reply_ms = 1000 * product_cpu / max(1, len(sends))
     rows.append(("product CPU per reply (web + workers + beat)", f"{per_reply_ms:.0f} ms"))
+    for name in roots:  # CPU per stage: each process's share of a reply
+        rows.append((f"  CPU per reply: {name}", f"{1000 * sampler.cpu_used(name) / max(1, len(sends)):.0f} ms"))
     report("End-to-end load: webhook -> gunicorn -> Celery -> Gemini fake -> Wappi fake", rows)
 
     record("E2E: messages ingested per second", ingest_rate, "/s", note=f"{n_msgs} messages over {SECONDS:.0f} s")
