@@ -39,6 +39,7 @@ from google.genai import types
 
 from ai.llm import LLMError, LLMPermanentError, LLMTransientError, LLMUnavailableError, ToolSpec
 from ai.usage import budget_guard
+from project.lib.db import release_connection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -192,6 +193,9 @@ def generate(
     """
     client = get_client()
     budget_guard()
+    # Seconds of waiting that need no database: on the model worker's pool, give the
+    # connection back meanwhile (a no-op elsewhere).
+    release_connection()
     started = time.monotonic()
     try:
         response = client.models.generate_content(model=model, contents=contents, config=config)

@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from contacts.phones import normalize_phone
+from project.lib.db import green_pool
 from project.lib.settings_parsing import (
     Env,
     InvalidSetting,
@@ -177,8 +178,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A process on a green pool (the model worker: `celery -P gevent`, which patches the
+    # standard library before settings load) runs hundreds of tasks at once, each in its own
+    # greenlet: a persistent connection per greenlet would open one per task. There the
+    # greenlets share a bounded pool (psycopg_pool) and hand their connection back before
+    # every model call (project.lib.db), so 200 calls in flight hold a few connections.
+    # Elsewhere (web, the threads worker) each thread keeps its own for CONN_MAX_AGE.
+    # 40: measured (docs/scaling.md) - a pool of 20 made 200 greenlets queue for connections
+    # (each holds its own through the CPU-bound work between model calls).
+    DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=40 if green_pool() else 0, minimum=0)
+    if DATABASE_POOL_SIZE:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": 30,
+            "max_idle": 60,
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Wappi's webhook may carry a media file as base64 in `body` (the link is what we use): allow
@@ -397,6 +417,25 @@ CELERY_WORKER_POOL = env.choice(
     "CELERY_WORKER_POOL", default="threads", choices=("threads", "prefork", "solo", "processes", "eventlet", "gevent")
 )
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=32, minimum=1)
+# The process shape (Procfile, docker-compose.yml): the model worker consumes only `llm` with
+# this pool and concurrency (gevent: hundreds of slow model calls in flight, one greenlet each,
+# no thread each; `threads` is the fallback), the other worker ingest/send/default with the
+# threads pool above. gevent must patch the standard library before anything loads, so the
+# choice goes on the command line: `celery -A project worker $(python manage.py worker_options
+# llm)`. On SQLite (`make run` without DATABASE_URL) the default is threads: a greenlet waiting
+# for SQLite's write lock would block the whole process.
+CELERY_LLM_POOL = env.choice(
+    "CELERY_LLM_POOL",
+    default="threads" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "gevent",
+    choices=("gevent", "threads"),
+)
+CELERY_LLM_CONCURRENCY = env.int(
+    "CELERY_LLM_CONCURRENCY", default=200 if CELERY_LLM_POOL == "gevent" else 32, minimum=1
+)
+# A worker writes a lease (its name, in the cache) every WORKER_LEASE_SECONDS / 3; a worker
+# whose lease lapsed is dead: another worker re-queues the tasks it held at once and has the
+# sends it had in flight reconciled (project.lib.liveness, project.celery).
+WORKER_LEASE_SECONDS = env.int("WORKER_LEASE_SECONDS", default=15, minimum=3)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 

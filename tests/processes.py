@@ -71,7 +71,7 @@ class WorkerProcess:
 
 
 @contextmanager
-def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterator[WorkerProcess]:
+def celery_worker(*, purge: bool = True, queues: str = "", pool: str = "", **env: str) -> Iterator[WorkerProcess]:
     """`celery -A project worker` as the Procfile starts it (no queue, pool or concurrency
     flags unless `queues` names some), sharing this test's database, broker and cache."""
     import time
@@ -98,6 +98,7 @@ def celery_worker(*, purge: bool = True, queues: str = "", **env: str) -> Iterat
             "--loglevel",
             "INFO",
             *(["-Q", queues] if queues else []),
+            *(["-P", pool] if pool else []),
         ],
         cwd=ROOT,
         env=process_env(**env),

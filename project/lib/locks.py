@@ -11,6 +11,11 @@ from contextlib import contextmanager
 from django.core.cache import cache
 from django.db import connections
 
+# A renewed lock is held under this short lease (renewed every third of it): a killed holder
+# loses it within seconds, so the work it held is taken up again at once (the worker leases,
+# project.lib.liveness, re-hand its task within about as long).
+RENEWED_LEASE_SECONDS = 15.0
+
 
 class LockTimeout(Exception):
     """The lock stayed taken for longer than the caller was willing to wait."""
@@ -23,7 +28,10 @@ def cache_lock(
     """Holds `name` while the block runs. `ttl` bounds how long a crashed holder can keep it;
     `wait` bounds how long to queue behind another holder (0 = try once). With `renew`, a
     background thread extends the lock every ttl/3 while the block runs, so a long block keeps
-    it and a killed process loses it within `ttl` (not after the longest block imaginable)."""
+    it and a killed process loses it within `ttl` (not after the longest block imaginable), at
+    most RENEWED_LEASE_SECONDS."""
+    if renew:
+        ttl = min(ttl, RENEWED_LEASE_SECONDS)
     key, token = f"lock:{name}", uuid.uuid4().hex
     deadline = time.monotonic() + wait
     while not cache.add(key, token, timeout=ttl):

@@ -1,4 +1,4 @@
-"""Container healthchecks: `python manage.py healthcheck web|worker|beat` exits 0 when healthy."""
+"""Container healthchecks: `python manage.py healthcheck web|worker|worker-llm|beat` exits 0 when healthy."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ class Command(BaseCommand):
     help = "Exits 0 when this container's process is healthy (web: /health; worker: ping; beat: recent tick)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("role", choices=["web", "worker", "beat"])
+        parser.add_argument("role", choices=["web", "worker", "worker-llm", "beat"])
         parser.add_argument("--url", default="http://127.0.0.1:8000/health")
 
     def handle(self, *args: Any, role: str, url: str, **options: Any) -> None:
-        getattr(self, f"_{role}")(url)
+        getattr(self, f"_{role.replace('-', '_')}")(url)
         self.stdout.write(f"{role}: healthy")
 
     def _web(self, url: str) -> None:
@@ -38,6 +38,12 @@ class Command(BaseCommand):
         node = f"celery@{socket.gethostname()}"
         if not app.control.inspect(destination=[node], timeout=5).ping():
             raise CommandError(f"worker: {node} did not answer a ping")
+
+    def _worker_llm(self, _url: str) -> None:
+        # The model worker's node name (manage.py worker_options llm): llm@<hostname>.
+        node = f"llm@{socket.gethostname()}"
+        if not app.control.inspect(destination=[node], timeout=5).ping():
+            raise CommandError(f"worker-llm: {node} did not answer a ping")
 
     def _beat(self, _url: str) -> None:
         last = PeriodicTask.objects.filter(name="project.heartbeat").values_list("last_run_at", flat=True).first()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,13 @@ CONTACTS = int(os.environ.get("LOAD_CONTACTS", "500"))
 MESSAGES = int(os.environ.get("LOAD_MESSAGES", "2000"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 WORKERS = int(os.environ.get("LOAD_WORKERS", "1"))
+# "split": the production shape (Procfile, docker-compose.yml): one worker on ingest/send/default
+# (threads) and LOAD_WORKERS model workers on `llm` (gevent). "single": LOAD_WORKERS workers on all
+# four queues (threads x32), the shape before the model worker existed.
+SHAPE = os.environ.get("LOAD_SHAPE", "split")
+# The model workers' pool in the split shape (CELERY_LLM_POOL): empty = the settings' default.
+LLM_POOL = os.environ.get("LOAD_LLM_POOL", "")
+DB_POOL = os.environ.get("LOAD_DATABASE_POOL_SIZE", "")  # the model workers' DATABASE_POOL_SIZE
 GEMINI_SECONDS = float(os.environ.get("LOAD_GEMINI_SECONDS", "1.0"))
 DEBOUNCE = os.environ.get("LOAD_DEBOUNCE_SECONDS", "2")
 SETTLE_SECONDS = float(os.environ.get("LOAD_SETTLE_SECONDS", "240"))
@@ -48,14 +56,26 @@ def test_a_minute_of_customers_end_to_end(infra):
         "SEND_GAP_JITTER_SECONDS": "0",
         "SEND_MAX_PER_MINUTE": "1000000",
         "HEARTBEAT_INTERVAL": "5",
+        **({"CELERY_LLM_POOL": LLM_POOL} if LLM_POOL else {}),
+        **({"DATABASE_POOL_SIZE": DB_POOL} if DB_POOL else {}),
     }
     with lab(infra, gemini_latency=GEMINI_SECONDS, **env) as run:
         stack = run.stack
         web = stack.start_web()
-        workers = [stack.start_worker() for _ in range(WORKERS)]
+        if SHAPE == "split":
+            workers = [stack.start_worker(shape="main"), *(stack.start_worker(shape="llm") for _ in range(WORKERS))]
+        else:
+            workers = [stack.start_worker() for _ in range(WORKERS)]
         beat = stack.start_beat()
+        # The stages by process: the webhook (web), storing and sending (the worker, or the one
+        # worker of the "single" shape), the AI step (worker-llm).
+        names = (
+            ["worker (ingest, send, default)", *(f"worker-llm {i + 1} (AI step)" for i in range(WORKERS))]
+            if SHAPE == "split"
+            else [f"worker {i + 1} (all queues)" for i in range(WORKERS)]
+        )
         roots = {"web (gunicorn)": web.pid, "beat": beat.pid} | {
-            f"worker {i + 1}": w.pid for i, w in enumerate(workers)
+            name: w.pid for name, w in zip(names, workers, strict=True)
         }
         # Not the product, but on the same cores: where the rest of the machine went.
         harness = {
@@ -64,6 +84,7 @@ def test_a_minute_of_customers_end_to_end(infra):
             "test process (traffic + fakes)": os.getpid(),
         }
         time.sleep(3)  # beat's first ticks and the workers' connections, outside the measurement
+        load_at_start = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         db_stats_reset(run.db_url)
         before = db_counters(run.db_url)
         with ProcSampler(roots | harness, alone=frozenset({"test process (traffic + fakes)"})) as sampler:
@@ -121,7 +142,18 @@ def test_a_minute_of_customers_end_to_end(infra):
             "scale",
             f"{CONTACTS} contacts, {n_msgs} messages (+{len(traffic.posted) - n_msgs} repeats) over {SECONDS:.0f} s",
         ),
-        ("processes", f"gunicorn x{stack.web_workers} workers, {WORKERS} Celery worker(s) (threads x32), beat"),
+        (
+            "processes",
+            f"gunicorn x{stack.web_workers} workers, "
+            + (
+                f"Celery: 1 worker ingest/send/default (threads x32) + {WORKERS} model worker(s) "
+                f"(llm, {LLM_POOL or 'CELERY_LLM_POOL default'})"
+                if SHAPE == "split"
+                else f"{WORKERS} Celery worker(s) on all queues (threads x32)"
+            )
+            + ", beat",
+        ),
+        ("machine load (uptime) at the start", load_at_start),
         ("Gemini latency / reply debounce", f"{GEMINI_SECONDS:.1f} s / {DEBOUNCE} s"),
         ("webhook POSTs answered 200", f"{len(traffic.posted) - len(bad_posts)} of {len(traffic.posted)}"),
         ("webhook deliveries retried (connection error / non-200)", f"{traffic.retries}"),
@@ -158,13 +190,20 @@ def test_a_minute_of_customers_end_to_end(infra):
     total = sum(sampler.cpu_used(name) for name in sampler.roots)
     share = 100 * total / (wall * cores)
     rows.append(("machine: CPU used of all cores", f"{total:.0f} s of {wall * cores:.0f} s ({share:.0f} %)"))
+    product_cpu = sum(sampler.cpu_used(name) for name in roots)  # web, workers, beat: not the harness
+    per_reply_ms = 1000 * product_cpu / max(1, len(sends))
+    rows.append(("product CPU per reply (web + workers + beat)", f"{per_reply_ms:.0f} ms"))
+    for name in roots:  # CPU per stage: each process's share of a reply
+        rows.append((f"  CPU per reply: {name}", f"{1000 * sampler.cpu_used(name) / max(1, len(sends)):.0f} ms"))
     report("End-to-end load: webhook -> gunicorn -> Celery -> Gemini fake -> Wappi fake", rows)
 
     record("E2E: messages ingested per second", ingest_rate, "/s", note=f"{n_msgs} messages over {SECONDS:.0f} s")
-    record("E2E: reply latency p50 (minus Gemini)", percentile(net_latency, 50), "s")
-    record("E2E: reply latency p95 (minus Gemini)", percentile(net_latency, 95), "s")
+    p50 = percentile(net_latency, 50)
+    record("E2E: reply latency p50 (minus Gemini)", p50, "s", target=float(DEBOUNCE) + 3)
+    record("E2E: reply latency p95 (minus Gemini)", percentile(net_latency, 95), "s", target=2 * p50)
     if sends:
-        record("E2E: replies per second, Gemini 1 s", len(sends) / send_span, "/s", better="higher")
+        record("E2E: replies per second, Gemini 1 s", len(sends) / send_span, "/s", target=25, better="higher")
+    record("E2E: worker CPU per reply (all product processes)", per_reply_ms, "ms", target=40)
     record("E2E: DB queries per message", queries / n_msgs, note="pg_stat_statements, without transaction control")
     for name in roots:
         record(f"E2E: {name} CPU", 100 * sampler.cpu_used(name) / wall, "%", note="% of one core")

@@ -200,12 +200,14 @@ def outbox_drained(run: Lab) -> bool:
         return False
 
 
-def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int = 1) -> Tally:
+def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int = 1, since: float = 0.0) -> Tally:
     """Waits until every customer got `replies_each` sends (or `timeout`), then a little more
     for a late duplicate, and counts: lost = a message not stored or a customer not answered
-    (or an outbound row never sent); duplicated = a message stored twice or a send repeated."""
+    (or an outbound row never sent); duplicated = a message stored twice or a send repeated.
+    The recovery time counts from `since` (time.time() of the fault) when given, else from now."""
     phones = set(customers.phones)
     started = time.monotonic()
+    wall_started = time.time()
     deadline = started + timeout
     while time.monotonic() < deadline:
         got = Counter(s.recipient for s in run.wappi.sends if s.body == REPLY_TEXT)
@@ -214,7 +216,7 @@ def settle(run: Lab, customers: Customers, *, timeout: float, replies_each: int 
         if all(got[p] >= replies_each for p in phones) and outbox_drained(run):
             break
         time.sleep(1)
-    recovered_in = time.monotonic() - started
+    recovered_in = time.monotonic() - started + (wall_started - since if since else 0.0)
     time.sleep(8)
     result = outcome(run.db_url)
     sends = Counter((s.recipient, s.body) for s in run.wappi.sends)

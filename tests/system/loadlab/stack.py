@@ -126,11 +126,40 @@ class Stack:
         wait_port(self.web_port, timeout=60)
         return proc
 
-    def start_worker(self, *, wait: bool = True, **extra: str) -> Proc:
-        hostname = f"loadlab-{uuid.uuid4().hex[:8]}@localhost"
+    def start_worker(self, *, wait: bool = True, shape: str = "", **extra: str) -> Proc:
+        """A worker on all four queues (no `shape`), or one of the production shapes the
+        Procfile starts: "main" (ingest, send, default; threads) or "llm" (the model worker,
+        gevent), with the options `manage.py worker_options` prints for this environment."""
+        hostname = f"loadlab-{shape or 'all'}-{uuid.uuid4().hex[:8]}@localhost"
+        options: list[str] = []
+        if shape:
+            printed = subprocess.run(
+                [sys.executable, "manage.py", "worker_options", shape],
+                cwd=ROOT,
+                env=self._env(**extra),
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+            options = [o for o in printed.stdout.split() if o]
+            if "-n" in options:  # the test names its nodes itself
+                del options[options.index("-n") : options.index("-n") + 2]
         proc = self._spawn(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "project", "worker", "--hostname", hostname, "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "project",
+                "worker",
+                *options,
+                "--hostname",
+                hostname,
+                "--loglevel",
+                "INFO",
+            ],
             **extra,
         )
         if wait:
