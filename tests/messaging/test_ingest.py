@@ -305,7 +305,9 @@ def test_a_webhook_post_costs_the_same_round_trips_with_one_event_or_fifty(publi
 
     assert (len(report.stored), report.duplicates) == (49, 1)
     assert Contact.objects.filter(phone__startswith="7702").count() == 10
-    assert one.count == fifty.count <= 5
+    # Six: besides the bulk statements, new numbers are looked up once in the opt-out registry
+    # of forgotten contacts (contacts.services.contacts_create_missing).
+    assert one.count == fifty.count <= 6
     # The 49 new messages belong to 10 contacts: one run each, for the newest of each burst.
     assert sorted(name for name, _ in published_calls) == ["ai.process_incoming"] * 10
     newest = {
