@@ -185,6 +185,26 @@ def _contact_for(event: WappiMessage) -> Contact:
     return contact
 
 
+def _inbound_row(event: WappiMessage, *, contact: Contact, reply_to_id: int | None, via: str, now: datetime) -> Message:
+    """The (unsaved) row of a customer's message, for the batch insert and the one-by-one path alike."""
+    return Message(
+        contact=contact,
+        direction=Message.Direction.IN,
+        author=Message.Author.CUSTOMER,
+        provider_message_id=event.provider_id,
+        text=event.text,
+        is_voice=event.is_voice,
+        voice_status=Message.VoiceStatus.PENDING if event.is_voice else "",
+        media_type=event.type,
+        media_url=event.media_url[:2048],
+        timestamp=event.sent_at,
+        sent_at=event.sent_at,
+        received_at=now,
+        reply_to_id=reply_to_id,
+        ingested_via=via,
+    )
+
+
 def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact], list[Contact]]:
     """The batch's contacts by phone, locked (in id order, so concurrent batches never
     deadlock) and created in bulk where missing; names the events carry are brought up to
@@ -234,21 +254,12 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
     for event in events:
         if event.provider_id in rows:
             continue  # the same message twice in one batch: the second is a duplicate below
-        rows[event.provider_id] = Message(
+        rows[event.provider_id] = _inbound_row(
+            event,
             contact=contacts[event.phone],
-            direction=Message.Direction.IN,
-            author=Message.Author.CUSTOMER,
-            provider_message_id=event.provider_id,
-            text=event.text,
-            is_voice=event.is_voice,
-            voice_status=Message.VoiceStatus.PENDING if event.is_voice else "",
-            media_type=event.type,
-            media_url=event.media_url[:2048],
-            timestamp=event.sent_at,
-            sent_at=event.sent_at,
-            received_at=now,
             reply_to_id=replied.get(event.reply_to_id) if event.reply_to_id else None,
-            ingested_via=via,
+            via=via,
+            now=now,
         )
     stored = insert_new(list(rows.values()), key="provider_message_id")
     report.duplicates += len(events) - len(stored)
@@ -332,22 +343,7 @@ def _ingest_customer_message(event: WappiMessage, *, via: str, now: datetime, re
     reply_to = None
     if event.reply_to_id:
         reply_to = Message.objects.filter(provider_message_id=event.reply_to_id).only("pk").first()
-    message = Message(
-        contact=contact,
-        direction=Message.Direction.IN,
-        author=Message.Author.CUSTOMER,
-        provider_message_id=event.provider_id,
-        text=event.text,
-        is_voice=event.is_voice,
-        voice_status=Message.VoiceStatus.PENDING if event.is_voice else "",
-        media_type=event.type,
-        media_url=event.media_url[:2048],
-        timestamp=event.sent_at,
-        sent_at=event.sent_at,
-        received_at=now,
-        reply_to=reply_to,
-        ingested_via=via,
-    )
+    message = _inbound_row(event, contact=contact, reply_to_id=reply_to.pk if reply_to else None, via=via, now=now)
     if not _insert_once(message):
         report.duplicates += 1
         return

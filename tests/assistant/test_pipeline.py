@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from ai.models import ClassificationRecord, ModelCall, PendingReply
@@ -43,6 +42,7 @@ from tests.factories import (
     wappi_incoming,
 )
 from tests.fakes.gemini import function_call_response
+from tests.statements import Statements
 
 pytestmark = pytest.mark.django_db
 
@@ -616,25 +616,6 @@ def test_a_burst_waits_for_its_voice_note_and_gets_one_answer_covering_it(fake_g
     assert len(replies(contact)) == 1
     assert "Караганду" in json.dumps(fake_gemini.last_request().json, ensure_ascii=False)
     assert not Message.objects.filter(contact=contact, direction="in", processed_at__isnull=True).exists()
-
-
-class Statements:
-    """Counts the statements sent to PostgreSQL (BEGIN and COMMIT are not statements)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-    def __enter__(self) -> Statements:
-        self._wrapper = connection.execute_wrapper(self)
-        self._wrapper.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
 
 
 # What one answered message costs: read the burst (with the whitelist, a pending late answer and

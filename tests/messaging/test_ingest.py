@@ -17,6 +17,7 @@ from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.wire import parse_sync_message, parse_webhook
 from tests.factories import ContactFactory, OutboundMessageFactory, wappi_incoming
+from tests.statements import Statements
 
 
 @pytest.mark.django_db
@@ -257,25 +258,6 @@ def test_a_webhook_and_a_poll_racing_for_one_message_store_it_once_and_answer_on
     assert Message.objects.filter(provider_message_id="RACE1").count() == 1
     assert Contact.objects.filter(phone="77012345678").count() == 1
     assert published.count("ai.process_incoming") == 1
-
-
-class Statements:
-    """Counts the statements sent to PostgreSQL (BEGIN and COMMIT are not statements)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-    def __enter__(self) -> Statements:
-        self._wrapper = connection.execute_wrapper(self)
-        self._wrapper.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
 
 
 def webhook_batch(first: int, n: int, *, contacts: int, prefix: str = "7702") -> list[dict]:
