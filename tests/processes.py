@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,25 @@ def clean_env(**extra: str) -> dict[str, str]:
     """A child's environment with nothing from this test run and no .env: only PATH, HOME
     and what is given, as a freshly configured server would start."""
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "ENV_FILE": "", **extra}  # noqa: S108
+
+
+def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a production-shaped process (`project.settings`, DEBUG off, no sandbox,
+    no .env) on this test's database and broker: how a freshly configured server starts."""
+    db = connection.settings_dict
+    return clean_env(
+        PYTHONPATH=str(ROOT),
+        DEBUG="false",
+        SECRET_KEY="tests-only-secret-key-not-used-anywhere-else-0123456789",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CACHE_URL=settings.CELERY_BROKER_URL,
+        STATIC_MANIFEST="false",
+        SANDBOX_ENABLED="false",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        **extra,
+    )
 
 
 def manage_clean(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -12,15 +12,13 @@ import time
 
 import pytest
 import requests
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from messaging.models import Message
 from tests.fakes import wappi as fake_wappi_module
-from tests.processes import ROOT, celery_worker, clean_env, gunicorn_server, wait_for
+from tests.processes import celery_worker, gunicorn_server, server_env, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -35,18 +33,9 @@ PHONE_SPELLINGS = re.compile(r"7012345678|701\)?(?:[\s-]|%20)?234(?:[\s-]|%20)?5
 def production_env(fake_wappi, tmp_path) -> dict[str, str]:
     """A server's environment: DEBUG off, the real Wappi client pointed at the fake Wappi, the
     offline model, no sandbox; the test database, broker and a cache of their own."""
-    db = connection.settings_dict
-    return clean_env(
+    return server_env(
+        tmp_path,
         DJANGO_SETTINGS_MODULE="project.settings",
-        PYTHONPATH=str(ROOT),
-        DEBUG="false",
-        SECRET_KEY="tests-only-secret-key-not-used-anywhere-else-0123456789",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        CACHE_URL=settings.CELERY_BROKER_URL,
-        STATIC_MANIFEST="false",
-        SANDBOX_ENABLED="false",
         WAPPI_SANDBOX="false",
         WAPPI_BASE_URL=fake_wappi.server.url_for("/").rstrip("/"),
         WAPPI_TOKEN=fake_wappi_module.TOKEN,
@@ -58,7 +47,6 @@ def production_env(fake_wappi, tmp_path) -> dict[str, str]:
         SEND_GAP_JITTER_SECONDS="0",
         API_THROTTLE_RATE="10000/min",
         LOG_LEVEL="INFO",
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
     )
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from django.conf import settings
-from django.db import connection
 
-from tests.processes import ROOT, clean_env, gunicorn_server
+from tests.processes import gunicorn_server, server_env
 
 pytestmark = pytest.mark.django_db
 
@@ -59,20 +57,7 @@ def test_a_direct_client_cannot_choose_its_address_with_x_forwarded_for(client, 
 
 @pytest.fixture
 def web_env(tmp_path):
-    db = connection.settings_dict
-    return clean_env(
-        PYTHONPATH=str(ROOT),
-        DEBUG="false",
-        SECRET_KEY="tests-only-secret-key-not-used-anywhere-else-0123456789",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        CACHE_URL=settings.CELERY_BROKER_URL,
-        STATIC_MANIFEST="false",
-        SANDBOX_ENABLED="false",
-        SECURE_SSL_REDIRECT="true",
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
-    )
+    return server_env(tmp_path, SECURE_SSL_REDIRECT="true")
 
 
 @pytest.mark.e2e
