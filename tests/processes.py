@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,9 +97,6 @@ class WorkerProcess:
 def celery_worker(*, purge: bool = True, queues: str = "", pool: str = "", **env: str) -> Iterator[WorkerProcess]:
     """`celery -A project worker` as the Procfile starts it (no queue, pool or concurrency
     flags unless `queues` names some), sharing this test's database, broker and cache."""
-    import time
-    import uuid
-
     from project.celery import app
 
     if purge:
@@ -140,8 +140,6 @@ def celery_worker(*, purge: bool = True, queues: str = "", pool: str = "", **env
 
 def stop_process(proc: subprocess.Popen[str], *, timeout: float = 30) -> None:
     """SIGTERM (a warm shutdown), then SIGKILL if it has not exited within `timeout`."""
-    import signal
-
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -164,7 +162,6 @@ def wait_for(condition, *, timeout: float = 30.0, what: str):
 
 
 def free_port() -> int:
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
