@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "api",
     "dashboard",
     "backoffice",
+    "evals",
 ]
 # The built-in emulators of Wappi and Kaspi Pay (the `sandbox` app: a chat page to play a customer,
 # invoices an operator pays by hand). A development tool: installed and mounted only when on; by
