@@ -111,6 +111,9 @@ class Card:
     knowledge: str = "demo"
     contact: dict[str, Any] = field(default_factory=dict)
     max_turns: int = 4
+    # A gap in the product this card shows and that is not fixed yet: its failing checks are
+    # reported as known, and block the release only when they are release-gate checks.
+    known_issue: str = ""
     source: str = ""
 
     @property
@@ -198,7 +201,7 @@ def _texts(place: _Place, value: Any) -> tuple[str, ...]:
 
 def _card(place: _Place, data: Any) -> Card:
     keys = {"id", "title", "category", "language", "persona", "goal", "turns", "expect", "rubric", "knowledge"}
-    data = _mapping(place, data, keys | {"contact", "max_turns"}, keys - {"rubric", "knowledge"})
+    data = _mapping(place, data, keys | {"contact", "max_turns", "known_issue"}, keys - {"rubric", "knowledge"})
     card_id = _text(place / "id", data["id"])
     if not all(ch.isalnum() or ch in "-_" for ch in card_id):
         raise (place / "id").fail("use letters, digits, - and _ only")
@@ -227,6 +230,7 @@ def _card(place: _Place, data: Any) -> Card:
         knowledge=_text(place / "knowledge", data.get("knowledge", "demo")),
         contact=contact,
         max_turns=max_turns,
+        known_issue=_text(place / "known_issue", data["known_issue"]) if "known_issue" in data else "",
         source=place.source,
     )
 
