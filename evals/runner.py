@@ -79,7 +79,6 @@ class Trial:
     def ok(self) -> bool:
         return self.hard_ok and all(v.passed for v in self.verdicts)
 
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
