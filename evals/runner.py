@@ -60,6 +60,8 @@ class Options:
     judge: bool = False
     # Knowledge bases already indexed (and committed) in the database before the run.
     preloaded: tuple[str, ...] = ()
+    # "current": every card answers from the knowledge base the database holds, whatever it names.
+    knowledge: str = ""
 
 
 @dataclass
@@ -288,8 +290,9 @@ def _phone(index: int) -> str:
 
 
 def _conversation(*, card: Card, env: Environment, trial: Trial, index: int) -> Contact | None:
-    if card.knowledge != "current" and card.knowledge not in env.loaded_knowledge:
-        folder = settings.BASE_DIR / ("knowledge_base/demo" if card.knowledge == "demo" else card.knowledge)
+    knowledge = env.options.knowledge or card.knowledge
+    if knowledge != "current" and knowledge not in env.loaded_knowledge:
+        folder = settings.BASE_DIR / ("knowledge_base/demo" if knowledge == "demo" else knowledge)
         knowledge_load(path=folder)
     phone = _phone(index)
     contact = None

@@ -397,6 +397,7 @@ CELERY_TASK_ROUTES = {
     "payments.post_purchase_tick": {"queue": "default"},
     "contacts.send_call_reminders": {"queue": "default"},
     "project.heartbeat": {"queue": "default"},
+    "evals.run": {"queue": "default"},
 }
 # Every task is written to be idempotent, so it is acknowledged only after it ran: a
 # worker killed mid-task leaves the message to be redelivered, not lost.

@@ -53,7 +53,9 @@ class Command(BaseCommand):
             raise CommandError("--trials must be at least 1")
         folder = Path(opts["out"]) if opts["out"] else settings.BASE_DIR / "var" / "eval"
         if opts["in_place"]:
-            data = self._run(cards, use_model=use_model, trials=trials, preloaded=())
+            # With the model, the cards answer from the knowledge base the business has loaded;
+            # the scripted answers quote the knowledge base each card names.
+            data = self._run(cards, use_model=use_model, trials=trials, preloaded=(), in_place=True)
         else:
             data = self._on_throwaway_database(cards, use_model=use_model, trials=trials)
         paths = report_write(data=data, folder=folder)
@@ -77,9 +79,16 @@ class Command(BaseCommand):
         finally:
             connection.creation.destroy_test_db(original, verbosity=0)
 
-    def _run(self, cards: list, *, use_model: bool, trials: int, preloaded: tuple[str, ...]) -> dict:
+    def _run(
+        self, cards: list, *, use_model: bool, trials: int, preloaded: tuple[str, ...], in_place: bool = False
+    ) -> dict:
         options = Options(
-            scripted=not use_model, trials=trials, simulate=use_model, judge=use_model, preloaded=preloaded
+            scripted=not use_model,
+            trials=trials,
+            simulate=use_model,
+            judge=use_model,
+            preloaded=preloaded,
+            knowledge="current" if in_place and use_model else "",
         )
         validation = None
         if use_model:
