@@ -240,7 +240,11 @@ def suite_run(*, cards: list[Card], options: Options, progress=None) -> SuiteRes
     results = []
     with environment(options) as env:
         for index, card in enumerate(cards):
-            trials = [trial_run(card=card, env=env, index=index) for _ in range(options.trials)]
+            trials = []
+            for _ in range(options.trials):
+                if env.gemini is not None:
+                    env.gemini.reset()  # each trial starts from its card's script alone
+                trials.append(trial_run(card=card, env=env, index=index))
             result = CardResult(card=card, trials=trials)
             results.append(result)
             if progress is not None:
@@ -249,10 +253,9 @@ def suite_run(*, cards: list[Card], options: Options, progress=None) -> SuiteRes
 
 
 def trial_run(*, card: Card, env: Environment, index: int = 0) -> Trial:
-    """One conversation of `card`, in a transaction rolled back at its end."""
+    """One conversation of `card`, in a transaction rolled back at its end. The scripted Gemini
+    answers what the card scripts, after anything already queued."""
     trial = Trial(known_issue=card.known_issue)
-    if env.gemini is not None:
-        env.gemini.reset()
     with transaction.atomic():
         try:
             contact = _conversation(card=card, env=env, trial=trial, index=index)
