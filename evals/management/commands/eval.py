@@ -52,6 +52,12 @@ class Command(BaseCommand):
         if trials < 1:
             raise CommandError("--trials must be at least 1")
         folder = Path(opts["out"]) if opts["out"] else settings.BASE_DIR / "var" / "eval"
+        if connection.vendor != "postgresql":
+            # Ingest writes a batch's contacts in one PostgreSQL statement (UPDATE ... FROM VALUES).
+            raise CommandError(
+                "the conversation checks run on PostgreSQL: set DATABASE_URL (make eval uses the tests' "
+                "postgres://postgres:postgres@127.0.0.1:5432/whatsapp_agent unless told otherwise)"
+            )
         if opts["in_place"]:
             # With the model, the cards answer from the knowledge base the business has loaded;
             # the scripted answers quote the knowledge base each card names.
