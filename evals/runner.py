@@ -194,7 +194,9 @@ def environment(options: Options) -> Iterator[Environment]:
         "KASPI_DEVICE_TOKEN": "eval-device",
     }
     for name in ("NO_PROXY", "no_proxy"):
-        os.environ[name] = ",".join(filter(None, [os.environ.get(name, ""), "127.0.0.1", "localhost"]))
+        # A developer's proxy must not see the requests to the local stand-ins.
+        hosts = [h for h in os.environ.get(name, "").split(",") if h]
+        os.environ[name] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
     with fakes.FakeWappi() as wappi, contextmanager(_gemini)(options.scripted) as gemini:
         overrides["KASPI_BASE_URL"] = f"{wappi.base_url}/kaspi"
         if gemini is not None:
@@ -358,7 +360,11 @@ def _customer_turn(*, turn: Turn, phone: str, env: Environment, days: dict[str, 
     """The customer writes the turn's messages (one webhook POST each, a burst when several),
     a voice note is transcribed, the AI step answers, and its reply goes through the sender."""
     stored: list[int] = []
-    for i, text in enumerate(turn.customer):
+    # A voice note's audio is a stand-in only the scripted model "hears"; a real model gets the
+    # card's transcript as the customer's typed words instead.
+    voice = turn.voice and env.gemini is not None
+    texts = turn.customer if not turn.voice or voice else (turn.transcript,)
+    for i, text in enumerate(texts):
         now = timezone.now()
         event: dict[str, Any] = {
             "wh_type": "incoming_message",
@@ -373,14 +379,14 @@ def _customer_turn(*, turn: Turn, phone: str, env: Environment, days: dict[str, 
             "is_me": False,
             "chat_type": "dialog",
         }
-        if turn.voice:
+        if voice:
             event.update(type="ptt", body="", file_link=f"{env.wappi.base_url}/media/{event['id']}.ogg")
         report = ingest_events(events=parse_webhook({"messages": [event]}), via="webhook", now=now)
         stored += report.stored
     if not stored:
         return None
     first = Message.objects.select_related("contact").get(pk=stored[0])
-    if turn.voice:
+    if voice:
         for message_id in stored:
             voice_process(message_id=message_id, client=env.client, final_attempt=True)
     for _attempt in range(3):
