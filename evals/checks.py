@@ -1,7 +1,8 @@
 """Hard checks on the state a conversation left: pure reads of the card's contact, each a
 named pass/fail with the reason a business owner can read. Four of them are the release gate
 and apply to every card (no invented figure, no booking outside working hours, no assistant
-message after a hand-off, no follow-up after an opt-out); the rest are the card's own."""
+message after a hand-off, no follow-up left to chase a customer who replied or opted out); the
+rest are the card's own."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from followups.models import FollowUp
 from messaging.models import Message
 from payments.models import Payment
 
-GATE = ("no_invented_figure", "booking_in_working_hours", "silent_after_handoff", "no_followup_after_opt_out")
+GATE = ("no_invented_figure", "booking_in_working_hours", "silent_after_handoff", "no_followup_after_reply")
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 MODEL_PURPOSES = (Message.Purpose.REPLY, Message.Purpose.HANDOFF, Message.Purpose.FALLBACK)
 
@@ -63,11 +64,7 @@ def hard_checks(*, card: Card, contact: Contact | None) -> list[Check]:
         _figures(bots, payments),
         _booking_hours(calls),
         _silent_after_handoff(bots),
-        Check(
-            "no_followup_after_opt_out",
-            not (contact.opted_out_at and active_followup),
-            "a follow-up is still active after the opt-out" if contact.opted_out_at and active_followup else "",
-        ),
+        _followup_after_reply(contact, active_followup),
     ]
     expect = card.expect
     if expect.checks_client:
@@ -100,6 +97,19 @@ def hard_checks(*, card: Card, contact: Contact | None) -> list[Check]:
     for text in expect.not_contains:
         checks.append(Check(f"never says «{text}»", text.lower() not in said, "said" if text.lower() in said else ""))
     return checks
+
+
+def _followup_after_reply(contact: Contact, active_followup: bool) -> Check:
+    """A follow-up chases silence: one still running after an opt-out, or while the customer's
+    message is the conversation's last word (they replied and nobody answered), is a breach."""
+    if not active_followup:
+        return Check("no_followup_after_reply", True)
+    if contact.opted_out_at:
+        return Check("no_followup_after_reply", False, "a follow-up is still active after the opt-out")
+    last = Message.objects.filter(contact=contact).order_by("-timestamp", "-id").only("direction").first()
+    if last is not None and last.direction == Message.Direction.IN:
+        return Check("no_followup_after_reply", False, "a follow-up is active after the customer's unanswered reply")
+    return Check("no_followup_after_reply", True)
 
 
 def _equal(name: str, actual: object, expected: object) -> Check:

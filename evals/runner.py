@@ -199,7 +199,9 @@ def environment(options: Options) -> Iterator[Environment]:
         os.environ[name] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
     with fakes.FakeWappi() as wappi, contextmanager(_gemini)(options.scripted) as gemini:
         overrides["KASPI_BASE_URL"] = f"{wappi.base_url}/kaspi"
-        if gemini is not None:
+        if gemini is None:
+            overrides["LLM_BACKEND"] = "gemini"  # the key is set: the configured model answers
+        else:
             overrides.update(
                 LLM_BACKEND="gemini",
                 GEMINI_API_KEY="scripted-gemini-key",
