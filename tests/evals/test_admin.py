@@ -10,8 +10,10 @@ from django.urls import reverse
 from contacts.forget import contact_forget
 from evals.cards import card_parse
 from evals.models import CardDraft, EvalRun
+from evals.services import eval_run_execute
 from messaging.models import Message
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
+from tests.processes import server_env
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +95,23 @@ def test_a_card_drafted_from_a_conversation_goes_when_the_contact_is_forgotten(a
     contact_forget(contact=contact)
 
     assert not CardDraft.objects.exists()
+
+
+def test_a_queued_run_executes_in_its_own_process_and_stores_the_report(monkeypatch, tmp_path):
+    # The child process is a freshly configured server on this test's database (no key: the
+    # scripted model); its conversations are rolled back, so it leaves nothing here.
+    for name, value in server_env(tmp_path, LOG_LEVEL="WARNING").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    run = EvalRun.objects.create(cards="price-19l-ru")
+
+    eval_run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == "passed", run.error
+    assert run.summary.startswith("1/1 сценариев без нарушений")
+    assert run.report["cards"][0]["id"] == "price-19l-ru"
+    assert "Сколько стоит вода 19 литров" in run.report_html
+    assert run.finished_at is not None
+    assert eval_run_execute(run_id=run.pk) is None  # a redelivered task finds it claimed
+    assert not Message.objects.exists()
