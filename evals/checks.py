@@ -51,7 +51,10 @@ def language_of(text: str) -> str:
     return "kk" if any(ch in KAZAKH_LETTERS for ch in text) else "ru"
 
 
-def hard_checks(*, card: Card, contact: Contact | None) -> list[Check]:
+def hard_checks(*, card: Card, contact: Contact | None, scripted: bool = True) -> list[Check]:
+    """The gate and the card's checks. `replies` and `contains` describe the scripted model's
+    conversation: a real model's words and a simulated customer's turns differ every run, so
+    they are checked on scripted runs only (`not_contains` always)."""
     if contact is None:
         return [Check("conversation", False, "ingest stored nothing for the card's customer")]
     contact.refresh_from_db()
@@ -86,13 +89,13 @@ def hard_checks(*, card: Card, contact: Contact | None) -> list[Check]:
         checks.append(_equal("followup", state, expect.followup))
     if expect.opted_out is not None:
         checks.append(_equal("opted_out", contact.opted_out_at is not None, expect.opted_out))
-    if expect.replies is not None:
+    if expect.replies is not None and scripted:
         checks.append(_equal("replies", len(bots), expect.replies))
     if expect.language in ("ru", "kk"):
         wrong = [m.text for m in bots if m.purpose in MODEL_PURPOSES and language_of(m.text) != expect.language]
         checks.append(Check("language", not wrong, f"not in {expect.language}: «{wrong[0][:120]}»" if wrong else ""))
     said = "\n".join(m.text for m in bots).lower()
-    for text in expect.contains:
+    for text in expect.contains if scripted else ():
         checks.append(Check(f"says «{text}»", text.lower() in said, "" if text.lower() in said else "never said"))
     for text in expect.not_contains:
         checks.append(Check(f"never says «{text}»", text.lower() not in said, "said" if text.lower() in said else ""))

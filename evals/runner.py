@@ -264,7 +264,7 @@ def trial_run(*, card: Card, env: Environment, index: int = 0) -> Trial:
         try:
             contact = _conversation(card=card, env=env, trial=trial, index=index)
             trial.lines = transcript(contact) if contact is not None else []
-            trial.checks = hard_checks(card=card, contact=contact)
+            trial.checks = hard_checks(card=card, contact=contact, scripted=env.gemini is not None)
             if env.gemini is not None:
                 trial.checks.append(_script_check(env.gemini))
             if env.options.judge and card.rubric:
@@ -314,18 +314,20 @@ def _conversation(*, card: Card, env: Environment, trial: Trial, index: int) -> 
             )
     days = relative_days(timezone.now())
     scripted = env.gemini is not None
-    if scripted:
-        for turn in card.turns if env.options.simulate else ():
-            _script_turn(env.gemini, turn, days)
-    turns: list[Turn] = list(card.turns if not env.options.simulate else card.turns[:1])
+    # A card of one turn gives the opening: the model plays the customer after it. A card of
+    # several turns is a scripted sequence: the customer says exactly that, whoever answers.
+    simulate = simulating(card, env.options)
+    if scripted and simulate:
+        _script_turn(env.gemini, card.turns[0], days)
+    turns: list[Turn] = list(card.turns)
     said = 0
     while turns:
         turn = turns.pop(0)
-        if scripted and not env.options.simulate:
+        if scripted and not simulate:
             _script_turn(env.gemini, turn, days)
         contact = _customer_turn(turn=turn, phone=phone, env=env, days=days, seq=said) or contact
         said += 1
-        if env.options.simulate and said < card.max_turns and contact is not None:
+        if simulate and said < card.max_turns and contact is not None:
             try:
                 following = persona_next(card=card, lines=transcript(contact))
             except LLMError as exc:
@@ -334,6 +336,11 @@ def _conversation(*, card: Card, env: Environment, trial: Trial, index: int) -> 
             if not following.goal_reached and following.message.strip():
                 turns.append(Turn(customer=(following.message.strip(),)))
     return contact or Contact.objects.filter(phone=phone).first()
+
+
+def simulating(card: Card, options: Options) -> bool:
+    """Whether the model plays the customer after the card's opening (a card of one turn)."""
+    return options.simulate and len(card.turns) == 1
 
 
 def _script_turn(gemini: fakes.ScriptedGemini, turn: Turn, days: dict[str, str]) -> None:

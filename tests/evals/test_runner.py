@@ -134,9 +134,6 @@ turns:
   - customer: "Сколько стоит вода 19 л?"
     model:
       - text: "Вода 19 л — 1 200 ₸. Сколько бутылей нужно?"
-  - customer: "не используется: реплики играет модель"
-    model:
-      - text: "Доставка по Алматы — 1 500 ₸, от 3 бутылей бесплатно."
 expect:
   replies: 2
 rubric: [short, formal_you]
@@ -144,6 +141,8 @@ rubric: [short, formal_you]
     )
     with environment(Options(preloaded=("demo",), simulate=True, judge=True)) as env:
         gemini = env.gemini
+        # The model's answer to the simulated customer's question, after the card's own.
+        gemini.script.defaults[fakes.REPLY] = fakes.text_body("Доставка по Алматы — 1 500 ₸, от 3 бутылей бесплатно.")
         gemini.push(fakes.PERSONA, fakes.text_body(json.dumps({"message": "А доставка?", "goal_reached": False})))
         gemini.push(fakes.PERSONA, fakes.text_body(json.dumps({"message": "", "goal_reached": True})))
         judgements = [
@@ -155,8 +154,13 @@ rubric: [short, formal_you]
         trial = trial_run(card=simulated, env=env)
 
     assert trial.hard_ok, failed(trial) or trial.error
-    customer = [line["text"] for line in trial.lines if line["who"] == "customer"]
-    assert customer == ["Сколько стоит вода 19 л?", "А доставка?"]
+    said = [(line["who"], line["text"][:20]) for line in trial.lines]
+    assert said == [
+        ("customer", "Сколько стоит вода 1"),
+        ("assistant", "Вода 19 л — 1 200 ₸."),
+        ("customer", "А доставка?"),
+        ("assistant", "Доставка по Алматы —"),
+    ]
     persona_requests = [body for kind, _model, body in gemini.requests if kind == fakes.PERSONA]
     assert len(persona_requests) == 2
     assert "Асель, офис-менеджер" in json.dumps(persona_requests[0], ensure_ascii=False)
