@@ -24,6 +24,10 @@ from payments.models import Payment
 GATE = ("no_invented_figure", "booking_in_working_hours", "silent_after_handoff", "no_followup_after_reply")
 KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 MODEL_PURPOSES = (Message.Purpose.REPLY, Message.Purpose.HANDOFF, Message.Purpose.FALLBACK)
+# What the model writes for a customer (through ai.compose): the number guard's promise. The
+# booking and invoice notices are our own fixed texts stating our own facts (a slot, a total,
+# the invoice's lifetime), not the knowledge base's.
+WRITTEN_BY_MODEL = (*MODEL_PURPOSES, Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ def _figures(bots: list[Message], payments: list[Payment]) -> Check:
     for payment in payments:
         allowed |= known_figures(f"{payment.amount.normalize():f} ₸")
     for message in bots:
+        if message.purpose not in WRITTEN_BY_MODEL:
+            continue
         invented = unsupported_figures(message.text, frozenset(allowed))
         if invented:
             return Check("no_invented_figure", False, f"{', '.join(invented)} in «{message.text[:160]}»")

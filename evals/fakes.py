@@ -154,10 +154,12 @@ class ScriptedGemini:
 
 class FakeWappi:
     """Accepts every send as Wappi does (``status: done`` and a message id) and serves a voice
-    note's audio under /media/."""
+    note's audio under /media/. Under /kaspi/ it answers as Kaspi Pay does: an invoice is
+    created (remote/create) and stays unpaid (payment/status says Wait)."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.invoices = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -181,6 +183,10 @@ class FakeWappi:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b"{}"
+                if self.path.startswith("/kaspi/"):
+                    fake.invoices += 1
+                    _respond(self, 200, _kaspi({"QrPaymentId": 700000 + fake.invoices}))
+                    return
                 try:
                     fake.sent.append(json.loads(raw or b"{}"))
                 except ValueError:
@@ -188,6 +194,9 @@ class FakeWappi:
                 _respond(self, 200, {"status": "done", "message_id": f"3EB0{uuid.uuid4().hex[:16].upper()}"})
 
             def do_GET(self) -> None:
+                if self.path.startswith("/kaspi/"):
+                    _respond(self, 200, _kaspi({"Status": "Wait"}))
+                    return
                 if self.path.startswith("/media/"):
                     audio = b"OggS\x00\x02" + b"\x00" * 64
                     self.send_response(200)
@@ -202,6 +211,10 @@ class FakeWappi:
                 return
 
         return Handler
+
+
+def _kaspi(data: dict[str, Any]) -> dict[str, Any]:
+    return {"StatusCode": 0, "Message": "OK", "Data": data}
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:

@@ -59,6 +59,14 @@ def test_a_figure_the_knowledge_base_does_not_state_fails_the_gate(demo_knowledg
     assert "999" in gate(contact)["no_invented_figure"]
 
 
+def test_our_own_invoice_notice_states_our_facts_not_the_knowledge_bases(demo_knowledge):
+    contact = ContactFactory(is_client=True)
+    notice = "Счёт на 3 600 ₸: оплатить можно в течение 24 часов"
+    OutboundMessageFactory(contact=contact, purpose="payment", text=notice)
+
+    assert gate(contact) == {}
+
+
 @pytest.mark.parametrize(
     ("moment", "why"),
     [

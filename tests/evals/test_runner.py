@@ -52,6 +52,8 @@ def test_an_invoice_card_checks_the_list_amount_of_the_invoice_the_tool_opened(s
     trial = trial_run(card=invoice, env=scripted)
 
     assert trial.hard_ok, failed(trial) or trial.error
+    # Kaspi (the stand-in) took the invoice, and the customer got the product's invoice notice.
+    assert "payment" in [line["purpose"] for line in trial.lines]
     names = [check.name for check in trial.checks]
     assert {"invoice", "invoice_amount", "no_invented_figure"} <= set(names)
     assert not Payment.objects.exists()
