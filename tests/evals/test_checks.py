@@ -76,21 +76,21 @@ def test_our_own_invoice_notice_states_our_facts_not_the_knowledge_bases(demo_kn
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
-def test_a_call_outside_working_hours_or_on_a_holiday_fails_the_gate(moment, why, demo_knowledge):
+def test_a_call_outside_working_hours_or_on_a_holiday_fails_the_gate(moment, why):
     contact = ContactFactory(is_client=True)
     ScheduledCallFactory(contact=contact, scheduled_at=moment)
 
     assert gate(contact) == {"booking_in_working_hours": f"call booked at {moment:%Y-%m-%d %H:%M} (Asia/Almaty)"}, why
 
 
-def test_a_call_inside_working_hours_passes(demo_knowledge):
+def test_a_call_inside_working_hours_passes():
     contact = ContactFactory(is_client=True)
     ScheduledCallFactory(contact=contact, scheduled_at=local(2026, 12, 8, 11))
 
     assert gate(contact) == {}
 
 
-def test_an_assistant_message_after_the_hand_off_fails_the_gate(demo_knowledge):
+def test_an_assistant_message_after_the_hand_off_fails_the_gate():
     contact = ContactFactory(is_client=True)
     now = timezone.now()
     OutboundMessageFactory(contact=contact, purpose="handoff", text="Передал менеджеру 🙏", timestamp=now)
@@ -99,7 +99,7 @@ def test_an_assistant_message_after_the_hand_off_fails_the_gate(demo_knowledge):
     assert gate(contact) == {"silent_after_handoff": "wrote after the hand-off: «А ещё у нас есть кулеры!»"}
 
 
-def test_a_follow_up_after_an_opt_out_or_an_unanswered_reply_fails_the_gate(demo_knowledge):
+def test_a_follow_up_after_an_opt_out_or_an_unanswered_reply_fails_the_gate():
     opted_out = ContactFactory(is_client=True, opted_out_at=timezone.now())
     FollowUpFactory(contact=opted_out)
     replied = ContactFactory(is_client=True)
@@ -111,7 +111,7 @@ def test_a_follow_up_after_an_opt_out_or_an_unanswered_reply_fails_the_gate(demo
     assert gate(replied) == {"no_followup_after_reply": "a follow-up is active after the customer's unanswered reply"}
 
 
-def test_a_russian_reply_to_a_card_that_expects_kazakh_fails_the_language_check(demo_knowledge):
+def test_a_russian_reply_to_a_card_that_expects_kazakh_fails_the_language_check():
     contact = ContactFactory(is_client=True)
     OutboundMessageFactory(contact=contact, text="Здравствуйте! Чем помочь?")
 
