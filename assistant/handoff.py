@@ -50,17 +50,20 @@ TRANSCRIPT_MESSAGES = 30
 WANTS_MAX_CHARS = 300
 
 
-def contact_hand_off(*, contact: Contact, message: Message, reason: str, key: str, now: datetime) -> int:
+def contact_hand_off(
+    *, contact: Contact, message: Message, reason: str, key: str, now: datetime, model_brief: bool = True
+) -> int:
     """Hands the chat to a person: the bot stops answering `contact` until the humans' silence
     after their answer (BOT_PAUSE_AFTER_OPERATOR) or an operator resumes it, a HandOff is
     recorded (idempotent per `key`: a second call briefs nobody again), and every manager gets
     the brief (at once from the template; with the model, from task assistant.handoff_brief
     after the commit). Returns how many managers are briefed. The caller tells the customer, in
     a Message.Purpose.HANDOFF message (delivered in operator mode, never a reason to enrol a
-    follow-up)."""
+    follow-up). `model_brief=False` sends the template at once (a contact whose model tokens
+    for the day are spent gets no model call, not even for the brief)."""
     contact_pause_bot(contact=contact, until=None, now=now)
     handoff = handoff_open(contact=contact, message=message, reason=reason, key=key, now=now)
-    if settings.LLM_BACKEND == "offline":
+    if settings.LLM_BACKEND == "offline" or not model_brief:
         notified = handoff_brief_send(handoff=handoff, text=brief_template(handoff), by="template", now=now)
     else:
         notified = 0 if handoff.brief_sent_at else len(settings.MANAGER_PHONES)

@@ -402,6 +402,7 @@ def _over_daily_tokens(contact: Contact, message: Message, now: datetime) -> Out
         reason="Клиент исчерпал дневной лимит ИИ, ответьте ему сами",
         key=f"daily-tokens:{contact.pk}:{local_day_start(now).date().isoformat()}",
         now=now,
+        model_brief=False,
     )
     return _finish(
         contact,
