@@ -34,7 +34,7 @@ from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import contact_eligibility
 from followups.models import FollowUp
 from followups.services import followup_on_customer_reply, followup_stop
-from messaging.handoffs import handoff_customer_told
+from messaging.handoffs import handoff_customer_told, handoff_customer_told_release
 from messaging.models import Message
 from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
@@ -189,7 +189,7 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         if handoff_customer_told(contact=contact, now=now):
             # Handed off and nobody has answered yet: the customer hears once that the manager
             # knows, never a sales reply.
-            return _finish(
+            outcome = _finish(
                 contact,
                 message,
                 status="operator mode",
@@ -197,6 +197,9 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
                 reply=HANDOFF_WAITING_TEXT,
                 purpose=Message.Purpose.NOTIFICATION,
             )
+            if outcome.status != "operator mode":  # not queued: the burst's next run says it
+                handoff_customer_told_release(contact=contact, at=now)
+            return outcome
         return _finish(contact, message, status="operator mode")
     if contact.is_client is False:
         return _finish(contact, message, status="not a client")

@@ -109,6 +109,12 @@ def handoff_customer_told(*, contact: Contact, now: datetime) -> bool:
     )
 
 
+def handoff_customer_told_release(*, contact: Contact, at: datetime) -> None:
+    """Gives back a claim of handoff_customer_told made at `at` whose line was not queued (the
+    customer wrote again meanwhile: the burst's next run says it)."""
+    HandOff.objects.filter(contact=contact, closed_at__isnull=True, customer_told_at=at).update(customer_told_at=None)
+
+
 @dataclass(frozen=True)
 class CheckReport:
     closed: int = 0
