@@ -32,7 +32,9 @@ def message_enqueue_outbound(
     With an `idempotency_key`, a second call with the same key returns the first row. The
     send task is enqueued after the transaction commits. `review_note` is for the operator (why
     the text is not the model's draft), never sent. One statement (no savepoint of its own: it
-    joins the caller's transaction), and a read when the key is already taken."""
+    joins the caller's transaction), and a read when the key is already taken. An operator's
+    message is a person's answer: it also answers the contact's open hand-off
+    (handoff_human_answered, a read more)."""
     text = text.strip()
     if not text:
         raise ValueError("an outbound message needs text")
