@@ -255,3 +255,14 @@ def test_resuming_the_assistant_by_hand_closes_the_hand_off_at_the_next_check(fa
 
     handoff.refresh_from_db()
     assert handoff.closed_reason == HandOff.Closed.OPERATOR
+
+
+def test_a_brief_whose_task_was_lost_is_started_again_by_the_periodic_check(fake_gemini, managers, published_calls):
+    contact = ContactFactory(is_client=True)
+    handoff = asks_for_a_person(fake_gemini, contact)  # its commit (and the brief's task) never happened
+    assert check_handoffs.apply().get().endswith("briefs=0")  # the normal path still has time
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=3)):
+        assert check_handoffs.apply().get().endswith("briefs=1")
+
+    assert ("assistant.handoff_brief", handoff.pk) in published_calls
