@@ -32,7 +32,7 @@ __all__ = [
     "Verdict",
 ]
 
-Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe", "post_purchase"]
+Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe", "post_purchase", "handoff"]
 REQUEST_TYPES = ("sales", "support", "complaint", "general")
 
 

@@ -34,6 +34,7 @@ from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import contact_eligibility
 from followups.models import FollowUp
 from followups.services import followup_on_customer_reply, followup_stop
+from messaging.handoffs import handoff_customer_told, handoff_customer_told_release
 from messaging.models import Message
 from messaging.notify import managers_notify
 from messaging.services import message_enqueue_outbound
@@ -54,6 +55,8 @@ CORRECTION = (
     "чтобы точные условия подтвердил менеджер."
 )
 HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
+# A customer who writes again while the hand-off waits for a person: once per hand-off.
+HANDOFF_WAITING_TEXT = "Менеджер уже в курсе и ответит вам здесь как можно скорее 🙏"
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
 # After this long a late answer would confuse more than help: the managers were told at once.
 PENDING_MAX_AGE = timedelta(hours=6)
@@ -183,6 +186,20 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         return _finish(contact, message, status="whitelisted")
     _check_payments_if_paid(contact=contact, message=message)
     if eligibility.operator_mode:
+        if handoff_customer_told(contact=contact, now=now):
+            # Handed off and nobody has answered yet: the customer hears once that the manager
+            # knows, never a sales reply.
+            outcome = _finish(
+                contact,
+                message,
+                status="operator mode",
+                detail="told the manager knows",
+                reply=HANDOFF_WAITING_TEXT,
+                purpose=Message.Purpose.NOTIFICATION,
+            )
+            if outcome.status != "operator mode":  # not queued: the burst's next run says it
+                handoff_customer_told_release(contact=contact, at=now)
+            return outcome
         return _finish(contact, message, status="operator mode")
     if contact.is_client is False:
         return _finish(contact, message, status="not a client")
@@ -388,6 +405,7 @@ def _over_daily_tokens(contact: Contact, message: Message, now: datetime) -> Out
         reason="Клиент исчерпал дневной лимит ИИ, ответьте ему сами",
         key=f"daily-tokens:{contact.pk}:{local_day_start(now).date().isoformat()}",
         now=now,
+        model_brief=False,
     )
     return _finish(
         contact,

@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from messaging.models import ChatCursor, GatewayState, Message
+from messaging.models import ChatCursor, GatewayState, HandOff, Message
 
 # A customer message not taken by the AI step after this long lost its task (the normal path
 # is still running before that); after INBOUND_MAX_AGE an answer would be worse than none.
@@ -89,6 +89,41 @@ def message_totals_by_status() -> dict[tuple[str, str], int]:
 def handoff_count() -> int:
     """Chats handed to a manager so far (one hand-off message each)."""
     return Message.objects.filter(direction=Message.Direction.OUT, purpose=Message.Purpose.HANDOFF).count()
+
+
+def handoffs_open(*, now: datetime, limit: int = 50) -> list[dict[str, object]]:
+    """The open hand-offs, oldest first, with their age: who, why, since when, whether a person
+    answered, and whether the managers were reminded or the owner told. One query."""
+    rows = HandOff.objects.filter(closed_at__isnull=True).select_related("contact").order_by("opened_at", "id")
+    return [
+        {
+            "id": handoff.pk,
+            "contact": handoff.contact,
+            "reason": handoff.reason,
+            "opened_at": handoff.opened_at,
+            "age_seconds": max(0.0, (now - handoff.opened_at).total_seconds()),
+            "answered": handoff.answered_at is not None,
+            "overdue": handoff.answered_at is None and handoff.due_at <= now,
+            "reminded": handoff.reminded_at is not None,
+            "escalated": handoff.escalated_at is not None,
+            "resumes_at": handoff.contact.paused_until,
+        }
+        for handoff in rows[:limit]
+    ]
+
+
+def handoff_open_stats(*, now: datetime) -> dict[str, float]:
+    """Open hand-offs for /metrics: waiting for a person (no answer yet) and answered (the
+    humans have the chat), the overdue ones among the waiting, and the oldest waiting one's age
+    in seconds (0 when none). One query."""
+    totals = HandOff.objects.filter(closed_at__isnull=True).aggregate(
+        waiting=Count("id", filter=Q(answered_at__isnull=True)),
+        answered=Count("id", filter=Q(answered_at__isnull=False)),
+        overdue=Count("id", filter=Q(answered_at__isnull=True, due_at__lte=now)),
+        oldest=Min("opened_at", filter=Q(answered_at__isnull=True)),
+    )
+    oldest = totals.pop("oldest")
+    return {**totals, "oldest_waiting_seconds": max(0.0, (now - oldest).total_seconds()) if oldest else 0.0}
 
 
 def inbound_unhandled(*, now: datetime) -> tuple[list[int], list[int]]:

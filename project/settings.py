@@ -390,6 +390,8 @@ CELERY_TASK_ROUTES = {
     "ai.reclassify": {"queue": "llm"},
     "ai.refresh_knowledge_base": {"queue": "llm"},
     "ai.apply_retention": {"queue": "default"},
+    "assistant.handoff_brief": {"queue": "llm"},
+    "assistant.check_handoffs": {"queue": "default"},
     "followups.run_due": {"queue": "default"},
     "payments.check_payment": {"queue": "default"},
     "payments.expire_invoices": {"queue": "default"},
@@ -453,6 +455,7 @@ PERIODIC_TASKS = {
     "ai.refresh_knowledge_base": env.seconds("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.seconds("WAPPI_STATUS_INTERVAL", default=300.0),
     "followups.run_due": env.seconds("FOLLOW_UP_RUN_INTERVAL", default=60.0),
+    "assistant.check_handoffs": env.seconds("HANDOFF_CHECK_INTERVAL", default=60.0),
     "ai.apply_retention": 24 * 3600.0,
 }
 
@@ -577,6 +580,14 @@ RETENTION_TRANSCRIPTS_DAYS = env.int("RETENTION_TRANSCRIPTS_DAYS", default=0, mi
 RETENTION_MODEL_CALLS_DAYS = env.int("RETENTION_MODEL_CALLS_DAYS", default=0, minimum=0)
 # Normalised (77012345678): a number contacts.phones cannot read stops the start.
 MANAGER_PHONES = env.phones("MANAGER_PHONES", default=[], normalize=normalize_phone)
+# A hand-off (assistant.handoff) must be answered by a person within this many working minutes
+# (WORKING_HOURS_START-END in TIMEZONE, Monday to Friday, not on public holidays): then the
+# managers are reminded, and as long again later the owner's HANDOFF_ESCALATION_PHONES are told.
+HANDOFF_ANSWER_MINUTES = env.int("HANDOFF_ANSWER_MINUTES", default=15, minimum=1, maximum=7 * 24 * 60)
+HANDOFF_ESCALATION_PHONES = env.phones("HANDOFF_ESCALATION_PHONES", default=[], normalize=normalize_phone)
+# The address operators open the admin at, for links in the managers' WhatsApp briefs
+# (empty: the brief names the admin path only).
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="", example="https://crm.example.kz").rstrip("/")
 # A relative path is relative to the project folder, wherever the process was started. A folder
 # that is not there stops the start (the assistant would answer with no knowledge base).
 KNOWLEDGE_BASE_PATH = env.folder(
