@@ -32,6 +32,17 @@ def conversation_recent(*, contact: Contact, limit: int) -> list[Message]:
     return rows
 
 
+def customer_texts_recent(*, contact: Contact, limit: int = 5) -> list[str]:
+    """What the customer last wrote, newest first: the texts (a voice note's transcript) of their
+    last `limit` messages that say something."""
+    rows = (
+        Message.objects.filter(contact=contact, direction=Message.Direction.IN)
+        .order_by("-timestamp", "-id")
+        .values_list("text", "transcription")[:limit]
+    )
+    return [transcription or text for text, transcription in rows if (transcription or text).strip()]
+
+
 def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
     """Inbound and outbound messages in [since, until), outbound split by delivery status."""
     window = Message.objects.filter(timestamp__gte=since, timestamp__lt=until)

@@ -35,6 +35,8 @@ from ai.llm import (
     Verdict,
 )
 from ai.rules.intent import intent_rules
+from ai.rules.language import RUSSIAN
+from ai.rules.texts import fixed_text
 from ai.usage import record_call
 
 log = structlog.get_logger(__name__)
@@ -642,9 +644,13 @@ class OfflineBackend:
         self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext, context: str = ""
     ) -> Generation:
         """A tool call, a confirmation after a tool ran, or a composed reply quoting at most
-        KNOWLEDGE_LIMIT knowledge-base snippets; `system` and `context` are not read."""
+        KNOWLEDGE_LIMIT knowledge-base snippets; `system` and `context` are not read. A customer
+        who just sent a photo is asked to describe it in words (no model sees it), in
+        ctx.extra["language"]."""
 
         def step() -> Generation:
+            if turns and turns[-1].role == "user" and turns[-1].images:
+                return Generation(text=fixed_text("photo_describe", str(ctx.extra.get("language") or RUSSIAN)))
             decided = reply_decide(turns=turns, tools=tools)
             if decided is not None:
                 return decided
