@@ -17,7 +17,7 @@ from django.conf import settings
 from ai.llm import Image
 from messaging.media import image_mime_type, media_download
 from messaging.models import Message
-from messaging.wappi import WappiClient, WappiError, client_from_settings
+from messaging.wappi import WappiClient, WappiError, WappiMediaTooLargeError, client_from_settings
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +62,7 @@ def _image(message: Message, client: WappiClient) -> Image:
             message=message, client=client, default_mime="application/octet-stream", max_bytes=settings.IMAGE_MAX_BYTES
         )
     except WappiError as exc:
-        too_large = "byte cap" in str(exc)
+        too_large = isinstance(exc, WappiMediaTooLargeError)
         log.info("image.not_downloaded", message_id=message.pk, too_large=too_large, error=str(exc)[:300])
         return Image(note=TOO_LARGE if too_large else NOT_DOWNLOADED)
     mime_type = image_mime_type(media.content)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import structlog
 
 from messaging.models import Message
-from messaging.wappi import WappiClient, WappiError, WappiPermanentError
+from messaging.wappi import WappiClient, WappiError, WappiMediaTooLargeError
 
 log = structlog.get_logger(__name__)
 
@@ -31,11 +31,13 @@ def media_download(
     sends them). Links are fetched only from the allowed media hosts (WappiClient.fetch_media).
 
     Raises WappiTransientError when a retry may help (Wappi or its storage busy) and
-    WappiPermanentError when it cannot (no such media, a forged link, a file larger than
-    `max_bytes`, by default the client's cap)."""
+    WappiPermanentError when it cannot (no such media, a forged link; WappiMediaTooLargeError
+    for a file larger than `max_bytes`, by default the client's cap)."""
     if message.media_url:
         try:
             return Media(client.fetch_media(url=message.media_url, max_bytes=max_bytes), default_mime)
+        except WappiMediaTooLargeError:
+            raise  # the same file by another way is no smaller
         except WappiError as exc:
             # An expired or refused link: the media-download call is the fallback.
             log.info("media.link_failed", message_id=message.pk, error=str(exc))
@@ -43,7 +45,7 @@ def media_download(
     # The client guarantees one of the two (neither is a WappiPermanentError).
     if media.content is not None:
         if max_bytes is not None and len(media.content) > max_bytes:
-            raise WappiPermanentError(
+            raise WappiMediaTooLargeError(
                 f"media download: {len(media.content)} bytes exceeds the {max_bytes} byte cap", endpoint="media"
             )
         return Media(media.content, media.mime_type or default_mime)

@@ -104,6 +104,11 @@ class WappiPermanentError(WappiError):
     """The same call will fail the same way: 400/404, a failed or malformed 200, a refused URL."""
 
 
+class WappiMediaTooLargeError(WappiPermanentError):
+    """A media file larger than the caller's cap: not read past the cap, and no other way to
+    fetch it (media/download) would make it smaller."""
+
+
 class WappiAuthError(WappiPermanentError):
     """Token or profile rejected (401/403, "token"/"Profile not found" in the detail): fix the config."""
 
@@ -493,14 +498,16 @@ class WappiClient:
     def _read_capped(self, response: requests.Response, *, host: str | None, deadline: float, cap: int) -> bytes:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise WappiPermanentError(
+            raise WappiMediaTooLargeError(
                 f"media fetch from {host}: {declared} bytes exceeds the {cap} byte cap", endpoint="media"
             )
         chunks, size = [], 0
         for chunk in response.iter_content(chunk_size=64 * 1024):
             size += len(chunk)
             if size > cap:
-                raise WappiPermanentError(f"media fetch from {host}: more than the {cap} byte cap", endpoint="media")
+                raise WappiMediaTooLargeError(
+                    f"media fetch from {host}: more than the {cap} byte cap", endpoint="media"
+                )
             # The read timeout bounds each read, not the whole body: a trickling server is cut here.
             if time.monotonic() > deadline:
                 raise WappiTimeoutError(f"media fetch from {host}: slower than {self.media_timeout}s", endpoint="media")

@@ -36,7 +36,7 @@ from ai.llm import (
 )
 from ai.rules.intent import intent_rules
 from ai.rules.language import RUSSIAN
-from ai.rules.texts import fixed_text
+from ai.rules.texts import Key, fixed_text
 from ai.usage import record_call
 
 log = structlog.get_logger(__name__)
@@ -557,6 +557,13 @@ FOLLOW_UP_TOPIC = {
     "product": "о наших товарах и услугах",
 }
 NEUTRAL_TEXT = "Здравствуйте! Если у Вас появятся вопросы, напишите, пожалуйста, — будем рады помочь 😊"
+FOLLOW_UP_TEXTS: dict[int | None, Key] = {
+    1: "follow_up_1",
+    2: "follow_up_2",
+    3: "follow_up_3",
+    4: "follow_up_4",
+    5: "follow_up_5",
+}
 TOUCH_IN_PROMPT = re.compile(r"КАСАНИЕ\s*#\s*([1-5])\s+из\s+5", re.IGNORECASE)
 
 
@@ -666,11 +673,14 @@ class OfflineBackend:
         return intent
 
     def generate_text(self, *, system: str, turns: list[Turn], ctx: CallContext) -> Generation:
-        """A follow-up for ctx.extra["touch_number"] (`follow_up_compose`), else a neutral text;
-        `system` is read only for the touch number when ctx.extra lacks it."""
+        """A follow-up for ctx.extra["touch_number"] (`follow_up_compose`), else a neutral text, in
+        ctx.extra["language"]; `system` is read only for the touch number when ctx.extra lacks it."""
 
         def compose() -> str:
             touch = touch_number_of(ctx, system=system) if ctx.purpose == "follow_up" else None
+            language = str(ctx.extra.get("language") or RUSSIAN)
+            if language != RUSSIAN:  # the fixed touches of ai.rules.texts, in the customer's language
+                return fixed_text(FOLLOW_UP_TEXTS.get(touch, "follow_up_neutral"), language)
             return follow_up_compose(touch_number=touch, turns=turns)
 
         text, call_id = _recorded(ctx=ctx, compute=compose)
