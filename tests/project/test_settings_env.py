@@ -232,6 +232,8 @@ ACCEPTED: list[tuple[str, str, str, object]] = [
     ("FOLLOW_UP_SEND_DAYS", "sun-tue", "FOLLOW_UP_SEND_DAYS", ["mon", "tue", "sun"]),
     ("FOLLOW_UP_SEND_START", "09:00", "FOLLOW_UP_SEND_START", 9),
     ("WORKING_HOURS_END", "24:00", "WORKING_HOURS_END", 24),
+    ("REPLY_LANGUAGES", " RU, kk ,ru", "REPLY_LANGUAGES", ["ru", "kk"]),
+    ("REPLY_LANGUAGES", "ru", "REPLY_LANGUAGES", ["ru"]),
     ("MANAGER_PHONES", "+7 701 234 56 78; 8 (702) 345-67-89", "MANAGER_PHONES", ["77012345678", "77023456789"]),
     ("LLM_BACKEND", "Offline", "LLM_BACKEND", "offline"),
     ("LOG_LEVEL", "warning", "LOG_LEVEL", "WARNING"),
