@@ -18,6 +18,7 @@ from ai.llm import Image
 from messaging.media import image_mime_type, media_download
 from messaging.models import Message
 from messaging.wappi import WappiClient, WappiError, WappiMediaTooLargeError, client_from_settings
+from project.lib.db import release_connection
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,10 @@ def images_download(
     for message in messages:
         if message.pk not in cache:
             if download:
-                client = client or client_from_settings()
+                if client is None:
+                    client = client_from_settings()
+                    # Seconds of downloading that need no database (the model worker's pool).
+                    release_connection()
                 cache[message.pk] = _image(message, client)
             else:
                 cache[message.pk] = Image(note=NOT_SHOWN)

@@ -20,7 +20,7 @@ from assistant.pipeline import incoming_process
 from contacts.models import Contact
 from messaging.ingest import ingest_events
 from messaging.models import Message
-from messaging.wire import parse_webhook
+from messaging.wire import parse_sync_message, parse_webhook
 from payments.models import Payment
 from payments.services import payment_request
 from tests.factories import ClientFactory, wappi_incoming
@@ -101,6 +101,21 @@ def test_a_photo_without_a_caption_is_shown_to_the_model_too(wappi_here, fake_ge
 
     assert fake_gemini.last_request().inline_data() == [("image/png", PNG)]
     assert "[фото]" in fake_gemini.last_request().texts()
+
+
+def test_a_photo_found_by_polling_is_shown_to_the_model_from_its_storage_link(wappi_here, fake_gemini):
+    contact = ClientFactory(phone="77012345684")
+    link = serve(wappi_here, "/files/polled.jpg", JPEG)
+    raw = wappi_here.customer_writes(contact.phone, "", msg_type="image", file_link=link)  # messages/get shape
+    report = ingest_events(events=[parse_sync_message(raw)], via="poll")
+    past = timezone.now() - timedelta(seconds=30)
+    Message.objects.filter(pk=report.stored[0]).update(received_at=past, timestamp=past)
+    Contact.objects.filter(pk=contact.pk).update(reply_due_at=past)
+    fake_gemini.reply_text("Спасибо за фото! Какой размер вам нужен?")
+
+    assert incoming_process(message_id=report.stored[0]).status == "answered"
+
+    assert fake_gemini.last_request().inline_data() == [("image/jpeg", JPEG)]
 
 
 def test_a_photo_larger_than_the_cap_is_not_sent_and_the_model_is_told_so(wappi_here, fake_gemini, settings):
