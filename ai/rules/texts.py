@@ -35,6 +35,8 @@ Key = Literal[
     "follow_up_5",
     "follow_up_neutral",
     "reply_language",
+    "payment_invoice",
+    "payment_received",
 ]
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -137,6 +139,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "follow_up_neutral": {
         RUSSIAN: "Здравствуйте! Если у Вас появятся вопросы, напишите, пожалуйста, — будем рады помочь 😊",
         KAZAKH: "Сәлеметсіз бе! Сұрақтарыңыз туындаса, жазыңыз — көмектесуге қуаныштымыз 😊",
+    },
+    "payment_invoice": {
+        RUSSIAN: "Счёт на {amount} («{description}») ждёт вас в приложении Kaspi.kz — откройте уведомление от "
+        "Kaspi, чтобы оплатить. Счёт действует {hours}.",
+        KAZAKH: "{amount} сомасына шот («{description}») Kaspi.kz қосымшасында сізді күтіп тұр — төлеу үшін "
+        "Kaspi хабарламасын ашыңыз. Шот {hours} жарамды.",
+    },
+    "payment_received": {
+        RUSSIAN: "Оплата {amount} («{description}») получена — спасибо! 🙏",
+        KAZAKH: "{amount} («{description}») төлемі алынды — рахмет! 🙏",
     },
     # Our instruction to the model (not a customer text) for a message written in the customer's language.
     "reply_language": {

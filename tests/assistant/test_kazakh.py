@@ -21,6 +21,7 @@ from followups.models import ReplyIntent
 from messaging.ingest import ingest_events
 from messaging.models import Message
 from messaging.wire import parse_sync_message, parse_webhook
+from payments.services import payment_request, payments_customer_says_paid
 from tests.factories import ClientFactory, ContactFactory, OutboundMessageFactory, wappi_incoming
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +161,18 @@ def test_a_voice_note_that_cannot_be_heard_gets_please_type_in_kazakh(fake_wappi
     assert voice_process(message_id=note.pk, client=fake_wappi.client(), final_attempt=True).status == "failed"
 
     assert texts_to(contact) == [fixed_text("voice_ask_to_type", "kk")]
+
+
+@pytest.mark.usefixtures("payment_settings")
+def test_a_kazakh_customer_is_told_of_the_invoice_and_of_the_payment_in_kazakh(fake_kaspi):
+    contact = ClientFactory(phone="77011234567")
+    customer_writes(contact, "Иә, аламын")
+    payment = payment_request(contact=contact, amount="25000", description="Кулер Aqua Pro", created_by="ai").payment
+    fake_kaspi.pay(payment.kaspi_payment_id)
+
+    payments_customer_says_paid(contact=contact)
+
+    invoice, paid = texts_to(contact)
+    assert invoice.startswith("25 000 ₸ сомасына шот («Кулер Aqua Pro») Kaspi.kz қосымшасында сізді күтіп тұр")
+    assert invoice.endswith("Шот 24 сағат жарамды.")
+    assert paid == "25 000 ₸ («Кулер Aqua Pro») төлемі алынды — рахмет! 🙏"
