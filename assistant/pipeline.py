@@ -36,6 +36,7 @@ from followups.models import FollowUp
 from followups.services import followup_on_customer_reply, followup_stop
 from messaging.models import Message
 from messaging.notify import managers_notify
+from messaging.selectors import WORDLESS_TYPES
 from messaging.services import message_enqueue_outbound
 from payments.intent import says_paid
 from payments.models import Payment
@@ -55,8 +56,6 @@ CORRECTION = (
     "чтобы точные условия подтвердил менеджер."
 )
 HANDOFF_TEXT = fixed_text("handoff")
-# Message types with nothing for the model to read: a burst of only these gets no answer.
-WORDLESS_TYPES = frozenset({"sticker"})
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
 # After this long a late answer would confuse more than help: the managers were told at once.
 PENDING_MAX_AGE = timedelta(hours=6)
@@ -212,8 +211,8 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
 
 
 def _wordless(contact: Contact, message: Message) -> bool:
-    """The burst is stickers only: nothing for the model to answer (a second read only when the
-    newest message is one)."""
+    """The burst is stickers only (messaging.selectors.WORDLESS_TYPES): nothing for the model to
+    answer, and nobody left waiting (a second read only when the newest message is one)."""
     if message.media_type not in WORDLESS_TYPES or message.text.strip():
         return False
     burst = _open_inbound(contact).filter(timestamp__lte=message.timestamp)

@@ -142,12 +142,17 @@ UNANSWERED_AFTER = timedelta(hours=24)
 UNANSWERED_LOOKBACK = timedelta(days=7)
 
 
+# Message types that carry nothing to answer unless they come with words.
+WORDLESS_TYPES = ("sticker",)
+
+
 def inbound_unanswered(*, now: datetime):
     """Customer messages received between UNANSWERED_LOOKBACK and UNANSWERED_AFTER ago that no
     bot or operator message reached WhatsApp after (a reply that failed is no answer). Whatever
     the AI step did with them: a chat in operator mode is the operator's, and still counts when
     nobody answered. Left out: contacts who opted out, owners' whitelisted numbers and contacts
-    classified as not clients (they are deliberately not answered). A queryset, oldest first."""
+    classified as not clients (they are deliberately not answered), and stickers without words
+    (nothing to answer: the AI step gives them none). A queryset, oldest first."""
     answered = Message.objects.filter(
         contact=OuterRef("contact"),
         direction=Message.Direction.OUT,
@@ -164,6 +169,7 @@ def inbound_unanswered(*, now: datetime):
             contact__opted_out_at__isnull=True,
         )
         .exclude(contact__is_client=False)
+        .exclude(media_type__in=WORDLESS_TYPES, text="")
         .exclude(Exists(whitelisted))
         .exclude(Exists(answered))
         .order_by("received_at", "pk")
