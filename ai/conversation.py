@@ -21,11 +21,13 @@ def conversation_turns(
     """The last `limit` messages as turns. A photo reads as "[фото]" and its caption; given
     `images` (a cache by message id, filled here), the photos the customer sent since our last
     answer (the open burst, at most IMAGE_MAX_PER_REPLY, the newest) also travel as pictures
-    (ai.images downloads them; without `download_images`, as notes that a photo came)."""
+    (ai.images downloads them; without `download_images`, as notes that a photo came). The
+    photos "since our last answer" stay so after an outage's fallback line, so the late answer
+    sees them too."""
     messages = conversation_recent(contact=contact, limit=limit)
     shown: dict[int, Image] = {}
     if images is not None and settings.IMAGE_MAX_PER_REPLY:
-        fresh = [m for m in messages if message_is_image(m) and m.processed_at is None]
+        fresh = [m for m in _since_our_last_answer(messages) if message_is_image(m)]
         shown = images_download(messages=fresh[-settings.IMAGE_MAX_PER_REPLY :], cache=images, download=download_images)
     turns: list[Turn] = []
     for message in messages:
@@ -43,6 +45,20 @@ def conversation_turns(
     while turns and turns[0].role == "model":
         turns.pop(0)
     return turns
+
+
+def _since_our_last_answer(messages: list[Message]) -> list[Message]:
+    """The messages after our last message the customer saw that answered them (a fallback line
+    during an outage does not count: the real answer is still to come)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if (
+            message.direction == Message.Direction.OUT
+            and message.status != Message.Status.FAILED
+            and message.purpose != Message.Purpose.FALLBACK
+        ):
+            return messages[index + 1 :]
+    return messages
 
 
 def model_text(text: str) -> str:

@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 from werkzeug import Response
 
+from ai.models import PendingReply
 from ai.rules.texts import fixed_text
-from assistant.pipeline import incoming_process
+from assistant.pipeline import incoming_process, pending_due, pending_retry
 from contacts.models import Contact
 from messaging.ingest import ingest_events
 from messaging.models import Message
@@ -177,17 +178,20 @@ def test_a_kaspi_receipt_screenshot_checks_the_invoice_at_kaspi_and_never_takes_
     settings.LLM_BACKEND = "gemini"
     contact = ClientFactory(phone="77011234567", name="Асель")
     payment = payment_request(contact=contact, amount="25000", description="Кулер Aqua Pro", created_by="ai").payment
+    # The invoice's notice went out a while before the screenshot.
+    Message.objects.filter(contact=contact, direction="out").update(timestamp=timezone.now() - timedelta(minutes=10))
     if paid:
         fake_kaspi.pay(payment.kaspi_payment_id)
     message = photo_arrives(contact, link=serve(wappi_here, "/files/receipt.jpg", JPEG))
     fake_gemini.enqueue(function_call_response("check_payment_status", {"seen": "чек Kaspi на 25 000 ₸"}))
     fake_gemini.reply_text("Спасибо! Сверил с Kaspi 😊")
+    fake_gemini.reply_text('{"intent": "other"}')  # what the screenshot says to our invoice notice
 
     with django_capture_on_commit_callbacks(execute=True):
         assert incoming_process(message_id=message.pk).status == "answered"
 
     # The model saw the screenshot, then Kaspi was asked, and the model got Kaspi's answer.
-    first, second = fake_gemini.generate_requests()
+    first, second, _intent = fake_gemini.generate_requests()
     assert first.inline_data() == [("image/jpeg", JPEG)]
     assert len(fake_kaspi.calls_to("payment/status")) == 1
     [answer] = [part["functionResponse"] for part in second.parts() if "functionResponse" in part]
@@ -198,3 +202,19 @@ def test_a_kaspi_receipt_screenshot_checks_the_invoice_at_kaspi_and_never_takes_
     confirmations = Message.objects.filter(contact=contact, purpose="payment", text__contains="получена")
     assert confirmations.exists() is paid
     assert json.dumps(answer, ensure_ascii=False).count("25 000") >= 1
+
+
+def test_after_an_outage_the_late_answer_still_sees_the_photo(wappi_here, fake_gemini):
+    contact = ClientFactory(phone="77012345685")
+    message = photo_arrives(contact, link=serve(wappi_here, "/files/late.jpg", JPEG), caption="Такой фильтр есть?")
+    for _ in range(3):
+        fake_gemini.reply_error(503)
+    assert incoming_process(message_id=message.pk).status == "fallback"
+    PendingReply.objects.filter(contact=contact).update(due_at=timezone.now() - timedelta(seconds=1))
+    fake_gemini.reply_text("Да, такой фильтр есть 😊 Сколько штук нужно?")
+
+    [pending] = pending_due()
+    assert pending_retry(pending_id=pending).status == "answered"
+
+    assert fake_gemini.last_request().inline_data() == [("image/jpeg", JPEG)]
+    assert [m.purpose for m in replies(contact)] == ["fallback", "reply"]
