@@ -32,6 +32,17 @@ def conversation_recent(*, contact: Contact, limit: int) -> list[Message]:
     return rows
 
 
+def customer_texts_recent(*, contact: Contact, limit: int = 5) -> list[str]:
+    """What the customer last wrote, newest first: the texts (a voice note's transcript) of their
+    last `limit` messages that say something."""
+    rows = (
+        Message.objects.filter(contact=contact, direction=Message.Direction.IN)
+        .order_by("-timestamp", "-id")
+        .values_list("text", "transcription")[:limit]
+    )
+    return [transcription or text for text, transcription in rows if (transcription or text).strip()]
+
+
 def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
     """Inbound and outbound messages in [since, until), outbound split by delivery status."""
     window = Message.objects.filter(timestamp__gte=since, timestamp__lt=until)
@@ -166,12 +177,17 @@ UNANSWERED_AFTER = timedelta(hours=24)
 UNANSWERED_LOOKBACK = timedelta(days=7)
 
 
+# Message types that carry nothing to answer unless they come with words.
+WORDLESS_TYPES = ("sticker",)
+
+
 def inbound_unanswered(*, now: datetime):
     """Customer messages received between UNANSWERED_LOOKBACK and UNANSWERED_AFTER ago that no
     bot or operator message reached WhatsApp after (a reply that failed is no answer). Whatever
     the AI step did with them: a chat in operator mode is the operator's, and still counts when
     nobody answered. Left out: contacts who opted out, owners' whitelisted numbers and contacts
-    classified as not clients (they are deliberately not answered). A queryset, oldest first."""
+    classified as not clients (they are deliberately not answered), and stickers without words
+    (nothing to answer: the AI step gives them none). A queryset, oldest first."""
     answered = Message.objects.filter(
         contact=OuterRef("contact"),
         direction=Message.Direction.OUT,
@@ -188,6 +204,7 @@ def inbound_unanswered(*, now: datetime):
             contact__opted_out_at__isnull=True,
         )
         .exclude(contact__is_client=False)
+        .exclude(media_type__in=WORDLESS_TYPES, text="")
         .exclude(Exists(whitelisted))
         .exclude(Exists(answered))
         .order_by("received_at", "pk")

@@ -33,6 +33,7 @@ from project.lib.settings_parsing import (
     parse_folder,
     parse_hosts,
     parse_hours_list,
+    parse_languages,
     parse_networks,
     parse_origins,
     parse_prices,
@@ -571,6 +572,13 @@ MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20, minimum=1)
 LLM_MAX_MESSAGE_CHARS = env.int("LLM_MAX_MESSAGE_CHARS", default=2000, minimum=100)
 LLM_CONTACT_DAILY_TOKENS = env.int("LLM_CONTACT_DAILY_TOKENS", default=200_000)
 LLM_DAILY_BUDGET_USD = env.decimal("LLM_DAILY_BUDGET_USD", default=Decimal("0"))
+# The languages the assistant answers in: each customer in theirs (ai.rules.language tells Kazakh
+# from Russian), Russian when unsure or when the customer's language is not listed.
+REPLY_LANGUAGES = env.list("REPLY_LANGUAGES", default=["ru", "kk"], parse=parse_languages)
+# A customer's photo reaches the model as an image only up to this size (bytes; larger ones are
+# described to the model as "a photo too large to show"), at most IMAGE_MAX_PER_REPLY per answer.
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=5 * 1024 * 1024, minimum=1024)
+IMAGE_MAX_PER_REPLY = env.int("IMAGE_MAX_PER_REPLY", default=3, minimum=0)
 
 # Data retention, in days (0: keep forever, the default), applied daily by ai.apply_retention.
 # Each conversation keeps its last MAX_CONTEXT_MESSAGES messages whatever their age, and the
