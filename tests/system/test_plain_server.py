@@ -10,6 +10,7 @@ import configparser
 import os
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import sys
@@ -233,15 +234,24 @@ def test_the_web_server_as_the_unit_starts_it_answers_every_page_without_a_500(w
 def start_refused(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The unit's web command, expected to exit by itself (the preflight refusing)."""
     with tempfile.TemporaryDirectory(prefix="gunicorn-") as workdir:
-        return subprocess.run(
-            gunicorn_argv(port=free_port(), workdir=workdir, args=web_args_of_the_unit()),
+        argv = gunicorn_argv(port=free_port(), workdir=workdir, args=web_args_of_the_unit())
+        # Its own process group: a server that did start after all is stopped with its workers.
+        proc = subprocess.Popen(
+            argv,
             cwd=ROOT,
             env=gunicorn_env(env),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
-            check=False,
+            start_new_session=True,
         )
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("the web server started (it kept running) instead of refusing")
+        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def refusals(result: subprocess.CompletedProcess[str]) -> list[str]:
