@@ -15,9 +15,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from django.db import connection
 
@@ -31,6 +34,7 @@ from tests.processes import (
     gunicorn_server,
     manage_clean,
     server_env,
+    wait_for,
 )
 
 UNITS = ROOT / "deploy" / "systemd"
@@ -315,3 +319,77 @@ def test_the_readme_walks_a_plain_server_through_every_step():
         assert (ROOT / path).is_file(), path
     assert os.path.isdir(UNITS)
     assert not (Path(ROOT) / "README.md").read_text().count("Both need only Python 3.11 and `make`")
+
+
+# --- Web, workers and beat, as the units start them --------------------------------------------------
+
+
+@contextmanager
+def unit_process(name: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """The unit's ExecStart, with this test's interpreter's folder for the server's .venv/bin/."""
+    argv = [part.replace(VENV_BIN, f"{Path(sys.executable).parent}/") for part in exec_start(name)]
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_with_web_workers_and_beat_running_as_the_units_start_them_the_deploy_check_passes(
+    web_env, fake_wappi, fake_gemini
+):
+    from project.celery import app
+    from tests.fakes import wappi
+
+    app.control.purge()
+    # The beats and workers an earlier test's processes recorded in the servers' cache (CACHE_URL,
+    # no key prefix) would count as a second beat here.
+    redis.Redis.from_url(web_env["CACHE_URL"]).delete(":1:health:beats", ":1:health:worker-heartbeat")
+    processes = {**web_env, "CELERY_WORKER_CONCURRENCY": "2", "CELERY_LLM_CONCURRENCY": "4"}
+    operator = {
+        **web_env,
+        "SECURE_SSL_REDIRECT": "true",
+        "WAPPI_BASE_URL": fake_wappi.server.url_for("/").rstrip("/"),
+        "WAPPI_TOKEN": wappi.TOKEN,
+        "WAPPI_PROFILE_ID": wappi.PROFILE,
+        "WAPPI_WEBHOOK_SECRET": "a-webhook-secret",
+        "GEMINI_API_KEY": fake_gemini.api_key,
+        "GEMINI_BASE_URL": fake_gemini.base_url,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+    def deploy_check() -> subprocess.CompletedProcess[str] | None:
+        result = manage_clean("deploy_check", **operator)
+        checks.append(result)
+        return result if result.returncode == 0 else None
+
+    checks: list[subprocess.CompletedProcess[str]] = []
+    with (
+        gunicorn_server(env=web_env, args=web_args_of_the_unit()),
+        unit_process("sales-assistant-worker", processes),
+        unit_process("sales-assistant-worker-llm", processes),
+        unit_process("sales-assistant-beat", processes),
+    ):
+        try:
+            passed = wait_for(deploy_check, timeout=90, what="deploy_check to pass")
+        except AssertionError:
+            pytest.fail("deploy_check never passed:\n" + checks[-1].stdout + checks[-1].stderr)
+
+    lines = passed.stdout.splitlines()
+    assert [line for line in lines if line.startswith("PROBLEM")] == []
+    assert any(line.startswith("ok       beat: one beat") for line in lines)
+    worker = next(line for line in lines if line.startswith("ok       worker: answering: "))
+    assert "llm@" in worker
+    assert "celery@" in worker
