@@ -240,11 +240,22 @@ check_hours_window(
 
 # --- Static files ----------------------------------------------------------------------
 
-# Production (the Docker image) serves collected, hashed files from STATIC_ROOT; the
-# one-machine run and the tests serve straight from the apps, with no collectstatic step.
+# Production (the Docker image, a plain server) serves collected, hashed files from STATIC_ROOT
+# (`manage.py collectstatic`; the web process refuses to start without them, project/preflight.py);
+# the one-machine run and the tests serve straight from the apps, with no collectstatic step.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
+STATIC_ROOT = (
+    env.folder(
+        "STATIC_ROOT",
+        default=BASE_DIR / "staticfiles",
+        example="/srv/sales-assistant/staticfiles",
+        base=BASE_DIR,
+        must_exist=False,
+    )
+    if STATIC_MANIFEST
+    else None
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -77,6 +77,7 @@ WRONG: dict[str, tuple[str, dict[str, str]]] = {
     "WORKING_HOURS_START": ("10:30", {}),
     "WORKING_HOURS_END": ("25", {}),
     "STATIC_MANIFEST": ("yes please", {}),
+    "STATIC_ROOT": (str(ROOT / "manage.py"), {"STATIC_MANIFEST": "true"}),  # a file, not a folder
     "SECURE_SSL_REDIRECT": ("2", {}),
     "SESSION_COOKIE_SECURE": ("secure", {}),
     "CSRF_COOKIE_SECURE": ("ja", {}),
