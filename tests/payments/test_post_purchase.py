@@ -15,7 +15,7 @@ from messaging.models import Message
 from payments.models import PostPurchaseMessage
 from payments.post_purchase import post_purchase_poll, post_purchase_run_due
 from payments.tasks import post_purchase_tick
-from tests.factories import ContactFactory, OutboundMessageFactory
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -237,3 +237,16 @@ def test_a_thank_you_waits_the_minimum_gap_after_a_follow_up_touch(fake_kaspi_sh
     assert thursday_opening <= row.due_at <= thursday_opening + timedelta(minutes=7)
     tick(row.due_at)
     assert len(sent_to("77012345678")) == 1
+
+
+def test_a_customer_who_writes_in_kazakh_gets_the_thank_you_in_kazakh(fake_kaspi_shop):
+    contact = ContactFactory(phone="77012345678")
+    InboundMessageFactory(contact=contact, text="Сәлеметсіз бе! Тапсырысым қашан келеді?")
+    order = fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(hours=1))
+
+    tick(WEDNESDAY_NOON)
+
+    [text] = sent_to("77012345678")
+    assert order.code in text
+    assert "тапсырыс бергеніңізге рахмет" in text
+    assert text.endswith("Мұндай хабарламаларды алғыңыз келмесе, «стоп» деп жазыңыз.")
