@@ -147,12 +147,21 @@ def _booking_hours(calls: list) -> Check:
 
 
 def _silent_after_handoff(bots: list[Message]) -> Check:
+    """After a hand-off the assistant says nothing of its own: no model-written message, and at
+    most the one fixed notice that the manager knows (the product says it once to a customer
+    who writes while the hand-off waits)."""
     handoff = next((i for i, m in enumerate(bots) if m.purpose == Message.Purpose.HANDOFF), None)
     if handoff is None:
         return Check("silent_after_handoff", True)
     later = bots[handoff + 1 :]
-    if later:
-        return Check("silent_after_handoff", False, f"wrote after the hand-off: «{later[0].text[:120]}»")
+    written = [m for m in later if m.purpose in WRITTEN_BY_MODEL]
+    if written:
+        return Check("silent_after_handoff", False, f"wrote after the hand-off: «{written[0].text[:120]}»")
+    notices = [m for m in later if m.purpose == Message.Purpose.NOTIFICATION]
+    if len(notices) > 1:
+        return Check(
+            "silent_after_handoff", False, f"{len(notices)} notices after the hand-off: «{notices[1].text[:120]}»"
+        )
     return Check("silent_after_handoff", True)
 
 

@@ -99,6 +99,23 @@ def test_an_assistant_message_after_the_hand_off_fails_the_gate():
     assert gate(contact) == {"silent_after_handoff": "wrote after the hand-off: «А ещё у нас есть кулеры!»"}
 
 
+def test_the_one_fixed_notice_that_the_manager_knows_is_all_that_may_follow_a_hand_off():
+    once, twice = ContactFactory(is_client=True), ContactFactory(is_client=True)
+    now = timezone.now()
+    for contact, notices in ((once, 1), (twice, 2)):
+        OutboundMessageFactory(contact=contact, purpose="handoff", text="Передал менеджеру 🙏", timestamp=now)
+        for i in range(notices):
+            OutboundMessageFactory(
+                contact=contact,
+                purpose="notification",
+                text="Менеджер уже в курсе 🙏",
+                timestamp=now + timedelta(seconds=5 + i),
+            )
+
+    assert gate(once) == {}
+    assert gate(twice) == {"silent_after_handoff": "2 notices after the hand-off: «Менеджер уже в курсе 🙏»"}
+
+
 def test_a_follow_up_after_an_opt_out_or_an_unanswered_reply_fails_the_gate():
     opted_out = ContactFactory(is_client=True, opted_out_at=timezone.now())
     FollowUpFactory(contact=opted_out)
