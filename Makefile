@@ -6,7 +6,7 @@ PORT ?= 8000
 FLOWER_PORT ?= 5555
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint check clean chaos install deploy-check
+.PHONY: run test eval bench lint check clean chaos install deploy-check
 
 # Local runs default to DEBUG on unless .env decides otherwise.
 ifeq ($(shell grep -sE '^[[:space:]]*DEBUG=' .env),)
@@ -35,6 +35,14 @@ run: $(VENV)/.installed-run
 ## test: the suite, against PostgreSQL and Redis on localhost
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## eval: the scenario cards (evals/cards) through the real pipeline on a throwaway PostgreSQL database,
+##       with the scripted model unless GEMINI_API_KEY is set; report in var/eval/; fails when a hard
+##       check fails (the release gate). EVAL_ARGS="--card booking --trials 5" narrows or repeats.
+EVAL_ARGS ?=
+eval: $(VENV)/.installed-run
+	DEBUG="$${DEBUG:-true}" DATABASE_URL="$${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/whatsapp_agent}" \
+	  LOG_LEVEL="$${LOG_LEVEL:-WARNING}" $(BIN)/python manage.py eval $(EVAL_ARGS)
 
 ## bench: benchmarks against PostgreSQL/Redis; prints numbers and ratios
 bench: $(VENV)/.installed-dev

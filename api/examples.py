@@ -179,6 +179,7 @@ FORGET = OpenApiExample(
             "chat_cursors": 1,
             "post_purchase_anonymised": 0,
             "payments_anonymised": 1,
+            "card_drafts": 0,
             "admin_log_entries": 2,
             "contact_deleted": 1,
         },

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "api",
     "dashboard",
     "backoffice",
+    "evals",
 ]
 # The built-in emulators of Wappi and Kaspi Pay (the `sandbox` app: a chat page to play a customer,
 # invoices an operator pays by hand). A development tool: installed and mounted only when on; by
@@ -410,6 +411,7 @@ CELERY_TASK_ROUTES = {
     "payments.post_purchase_tick": {"queue": "default"},
     "contacts.send_call_reminders": {"queue": "default"},
     "project.heartbeat": {"queue": "default"},
+    "evals.run": {"queue": "default"},
 }
 # Every task is written to be idempotent, so it is acknowledged only after it ran: a
 # worker killed mid-task leaves the message to be redelivered, not lost.

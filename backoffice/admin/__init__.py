@@ -1,3 +1,3 @@
 """Admin registrations of every app (Django's autodiscovery imports this package)."""
 
-from backoffice.admin import ai, contacts, followups, messaging, payments  # noqa: F401
+from backoffice.admin import ai, contacts, evals, followups, messaging, payments  # noqa: F401

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backoffice.admin.evals import mark_wrong
 from contacts.audit import Action, Via, operator_action_record
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
@@ -50,6 +51,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ("contact",)
     list_per_page = 100
     autocomplete_fields = ("contact",)
+    actions = ("mark_wrong",)
     # History is not rewritten: every field of an existing message is read-only.
     readonly_fields = tuple(
         f.name for f in Message._meta.get_fields() if getattr(f, "concrete", False) and f.name != "id"
@@ -85,6 +87,10 @@ class MessageAdmin(admin.ModelAdmin):
         except PhoneError:
             pass
         return results, dup
+
+    @admin.action(description="Отметить ответ бота как неверный (черновик сценария проверки)", permissions=("view",))
+    def mark_wrong(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        mark_wrong(self, request, queryset)
 
     @admin.display(description="текст")
     def short_text(self, obj: Message) -> str:

@@ -14,7 +14,10 @@ from tests.dispatch import receivers_of
     [
         (signals.contact_classified, ["followups.stop_when_not_a_client", "ai.record_classification"]),
         (signals.contact_paused, ["followups.stop_when_paused"]),
-        (signals.contact_forgetting, ["followups.forget_contact", "payments.forget_contact", "ai.forget_contact"]),
+        (
+            signals.contact_forgetting,
+            ["followups.forget_contact", "payments.forget_contact", "ai.forget_contact", "evals.forget_contact"],
+        ),
         (signals.contact_forgetting_messages, ["messaging.forget_contact"]),
     ],
     ids=lambda value: value if isinstance(value, str) else None,

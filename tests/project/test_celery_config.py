@@ -67,6 +67,7 @@ QUEUE_OF_TASK = {
     "payments.expire_invoices": "default",
     "payments.post_purchase_tick": "default",
     "project.heartbeat": "default",
+    "evals.run": "default",
 }
 
 

@@ -28,6 +28,7 @@ QUEUE_OF = {
     "payments.post_purchase_tick": "default",
     "contacts.send_call_reminders": "default",
     "project.heartbeat": "default",
+    "evals.run": "default",
 }
 
 
