@@ -474,12 +474,15 @@ def _availability_step(turns: Sequence[Turn], result: ToolResult, topic: str, *,
     return Generation(text=_offer(alternatives, why=_why(str(response.get("error") or ""))))
 
 
-def _booking_step(result: ToolResult) -> Generation:
+def _booking_step(result: ToolResult, *, asked_prices: str = "") -> Generation:
     response = result.response
     if response.get("ok"):
+        # The price rows the customer asked about in the same message ("А кулер в аренду есть?
+        # Хочу созвониться..."), answered too.
+        prefix = f"{asked_prices} " if asked_prices else ""
         return Generation(
-            text="Готово, созвон назначен ✅ Подтверждение с датой и временем пришло отдельным сообщением. "
-            "Подскажите, что Вы хотели бы обсудить с менеджером в первую очередь?"
+            text=f"{prefix}Готово, созвон назначен ✅ Подтверждение с датой и временем пришло отдельным сообщением. "
+            "Что Вы хотели бы обсудить с менеджером в первую очередь?"
         )
     if response.get("error") == "already booked":
         when = _human_slot(str(response.get("scheduled_at") or ""))
@@ -523,11 +526,11 @@ def _tool_result_reply(turn: Turn) -> str:
     return "Готово ✅ Подскажите, чем ещё я могу Вам помочь?"
 
 
-def _after_tools(turns: Sequence[Turn], topic: str, *, approximate: bool) -> Generation:
+def _after_tools(turns: Sequence[Turn], topic: str, *, approximate: bool, asked_prices: str = "") -> Generation:
     results = {result.name: result for result in turns[-1].tool_results}
     if HANDOFF_TOOL not in results:
         if BOOK_TOOL in results:
-            return _booking_step(results[BOOK_TOOL])
+            return _booking_step(results[BOOK_TOOL], asked_prices=asked_prices)
         if CHECK_TOOL in results:
             return _availability_step(turns, results[CHECK_TOOL], topic, approximate=approximate)
         if INVOICE_TOOL in results:
@@ -595,7 +598,9 @@ def reply_decide(
     if turns and turns[-1].tool_results:
         wanted = call_time_parse(raw, today=today or date.min)
         approximate = bool(wanted and wanted.approximate)
-        return _after_tools(turns, _reason("Созвон", raw) if raw else "созвон с менеджером", approximate=approximate)
+        asked = price_line([named.row for named in rows_named(text, prices)][:2]) if prices else ""
+        topic = _reason("Созвон", raw) if raw else "созвон с менеджером"
+        return _after_tools(turns, topic, approximate=approximate, asked_prices=asked)
     if not text:
         return None
     handoff = _offered(tools, HANDOFF_TOOL)

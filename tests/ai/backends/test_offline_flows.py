@@ -150,3 +150,12 @@ def test_a_request_for_a_manager_is_handed_off(contact):
     decision = ReplyDecision.objects.get(contact=contact)
     assert decision.handed_off
     assert [call["name"] for call in decision.tool_calls] == ["handoff_to_manager"]
+
+
+def test_a_price_question_asked_with_the_call_is_answered_with_the_booking(contact):
+    reply = says(contact, "А кулер в аренду есть? Хочу созвониться с менеджером в пятницу в 11:00")
+
+    assert "Аренда кулера «Тау-2» — 2 500 ₸" in reply
+    assert "созвон назначен" in reply
+    assert len(reply) <= 300, reply
+    assert ReplyDecision.objects.get(contact=contact).compose_result == "clean"
