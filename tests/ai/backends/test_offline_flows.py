@@ -159,3 +159,12 @@ def test_a_price_question_asked_with_the_call_is_answered_with_the_booking(conta
     assert "созвон назначен" in reply
     assert len(reply) <= 300, reply
     assert ReplyDecision.objects.get(contact=contact).compose_result == "clean"
+
+
+def test_after_lunch_with_two_o_clock_taken_books_the_next_free_slot_that_afternoon(contact):
+    taken = datetime(2026, 11, 26, 14, 0, tzinfo=ALMATY)
+    ScheduledCall.objects.create(contact=ClientFactory(), scheduled_at=taken, created_by=ScheduledCall.CreatedBy.AI)
+
+    says(contact, "Можно созвониться завтра после обеда?")
+
+    assert ScheduledCall.objects.get(contact=contact).scheduled_at == taken + timedelta(minutes=30)
