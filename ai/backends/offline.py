@@ -539,9 +539,11 @@ def _after_tools(turns: Sequence[Turn], topic: str, *, approximate: bool, asked_
 
 
 def _asked_for_a_call(previous: str) -> bool:
-    """Our last message asked when to call, or offered a slot."""
+    """Our last message asked when to call, or offered a slot (not merely mentioned a call)."""
     previous = normalize(previous)
-    return bool(re.search(r"созвон|позвонит|записать вас", previous)) and previous.rstrip(" 😊👍✅🙏").endswith("?")
+    return bool(re.search(r"удобно созвониться|записать вас на|какое время", previous)) and previous.rstrip(
+        " 😊👍✅🙏"
+    ).endswith("?")
 
 
 def _call_args(text: str, *, turns: Sequence[Turn], today: date) -> dict[str, Any] | None:

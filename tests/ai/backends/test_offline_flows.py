@@ -168,3 +168,13 @@ def test_after_lunch_with_two_o_clock_taken_books_the_next_free_slot_that_aftern
     says(contact, "Можно созвониться завтра после обеда?")
 
     assert ScheduledCall.objects.get(contact=contact).scheduled_at == taken + timedelta(minutes=30)
+
+
+def test_after_the_booking_a_message_mentioning_a_number_is_not_another_booking(contact):
+    says(contact, "Хочу созвониться с менеджером в пятницу в 11:00")
+
+    reply = says(contact, "Хочу обсудить аренду кулера на 3 месяца", at=WEDNESDAY_MORNING + timedelta(minutes=5))
+
+    assert tools_called(contact) == []
+    assert "2 500 ₸" in reply
+    assert ScheduledCall.objects.filter(contact=contact).count() == 1

@@ -32,7 +32,10 @@ def test_a_day_and_time_phrase_is_read_as_the_local_day_and_time(text, expected)
     assert call_time_parse(text, today=THURSDAY) == expected
 
 
-@pytest.mark.parametrize("text", ["Хочу созвониться", "Сколько стоит вода 19 л?", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["Хочу созвониться", "Сколько стоит вода 19 л?", "", "Хочу обсудить аренду на 3 месяца", "нужно в 2 бутыли"],
+)
 def test_a_text_without_a_day_or_time_names_none(text):
     assert call_time_parse(text, today=THURSDAY) is None
 
