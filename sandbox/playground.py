@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from ai.models import ClassificationRecord, ModelCall, ReplyDecision
 from contacts.models import Contact, ScheduledCall
-from followups.models import FollowUp
+from followups.models import FollowUp, ReplyIntent
 from messaging.models import Message
 from payments.models import Payment
 
@@ -81,9 +81,13 @@ def _classification(contact: Contact) -> dict[str, Any] | None:
 
 def _follow_up(contact: Contact) -> dict[str, Any] | None:
     followup = FollowUp.objects.filter(contact=contact).order_by("-created_at", "-id").first()
+    intent = ReplyIntent.objects.filter(contact=contact).first()
+    intent_text = intent.get_intent_display() if intent else ""
     if followup is None:
-        return None
+        return {"active": False, "started": False, "intent": intent_text} if intent else None
     return {
+        "started": True,
+        "intent": intent_text,
         "active": not followup.is_completed,
         "touch_number": followup.touch_number,
         "next_touch_at": _local(followup.next_touch_at),

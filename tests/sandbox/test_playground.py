@@ -97,3 +97,15 @@ def test_the_spam_sample_is_not_a_client_and_gets_no_reply():
 
     assert view["classification"]["is_client"] is False
     assert view["replies"] == {}
+
+
+def test_the_intent_of_the_customers_reply_is_shown_for_follow_ups():
+    sample_says("price")
+
+    contact = Contact.objects.get(phone=SAMPLE["price"].phone)
+    with time_machine.travel(WEDNESDAY_MORNING + timedelta(minutes=10), tick=False):
+        moment = WEDNESDAY_MORNING + timedelta(minutes=10, seconds=-30)
+        message = InboundMessageFactory(contact=contact, text="Нет, не интересно", timestamp=moment, received_at=moment)
+        incoming_process(message_id=message.pk)
+
+    assert assistant_view(phone=contact.phone)["follow_up"]["intent"] == "Нет"
