@@ -125,6 +125,42 @@ class ClassificationRecord(models.Model):
         return f"{self.contact} → {self.is_client} ({self.get_source_display()})"
 
 
+class ReplyDecision(models.Model):
+    """What the assistant decided for one answer: the tools it called with their results, what
+    the compose step did with its drafts (the number guard), whether it handed the chat over.
+    Written by the assistant step for every answer it composes (Gemini or offline); read by the
+    sandbox playground and the admin to show why a customer got the reply they got."""
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="reply_decisions", verbose_name="контакт"
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reply_decisions",
+        verbose_name="сообщение клиента",
+    )
+    backend = models.CharField("бэкенд", max_length=16, blank=True)
+    # [{"name": ..., "args": {...}, "response": {...}}, ...] in the order they ran.
+    tool_calls = models.JSONField("вызовы инструментов", default=list, blank=True)
+    compose_result = models.CharField("проверка цифр", max_length=16, blank=True)
+    rejected_figures = models.JSONField("цифры не из базы знаний", default=list, blank=True)
+    drafts = models.PositiveSmallIntegerField("черновиков", default=1)
+    handed_off = models.BooleanField("передан менеджеру", default=False)
+    text = models.TextField("ответ", blank=True)
+    created_at = models.DateTimeField("время", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "решение ассистента"
+        verbose_name_plural = "решения ассистента по ответам"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.contact}: {len(self.tool_calls)} tools, {self.compose_result}"
+
+
 class PendingReply(models.Model):
     """A customer waiting for a real answer because the model was unavailable: retried by a
     periodic task until it succeeds or the customer writes again."""

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.dispatch import receiver
 
-from ai.models import ClassificationRecord, ModelCall, PendingReply
+from ai.models import ClassificationRecord, ModelCall, PendingReply, ReplyDecision
 from ai.tasks import voice_transcribe
 from contacts.models import Contact
 from contacts.signals import contact_classified, contact_forgetting
@@ -54,9 +54,10 @@ def record_classification(
 
 @receiver(contact_forgetting, dispatch_uid="ai.forget_contact")
 def forget_contact(*, contact: Contact, counts: dict[str, int], **_: Any) -> None:
-    """Deletes the contact's classification audit trail and its pending replies (they hang
-    off its messages, so they go before them). Model calls stay for the usage numbers, without
-    the link to the contact."""
+    """Deletes the contact's classification audit trail, the assistant's decision records (they
+    quote the conversation) and its pending replies (they hang off its messages, so they go
+    before them). Model calls stay for the usage numbers, without the link to the contact."""
+    counts["reply_decisions"] = ReplyDecision.objects.filter(contact=contact).delete()[0]
     classifications = ClassificationRecord.objects.filter(contact=contact)
     pending = PendingReply.objects.filter(contact=contact)
     counts["classifications"] = classifications.count()

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ai import voice
+from ai.decisions import reply_decisions_purge
 from ai.knowledge import KnowledgeBusy, knowledge_refresh
 from ai.usage import model_calls_purge
 from messaging.services import message_retention_purge, message_transcripts_clear
@@ -25,7 +26,8 @@ VOICE_MAX_COUNTDOWN = 300
 
 @shared_task(name="ai.apply_retention", ignore_result=True)
 def apply_retention() -> str:
-    """Daily: deletes what is older than the retention settings (RETENTION_MESSAGES_DAYS,
+    """Daily: deletes what is older than the retention settings (RETENTION_MESSAGES_DAYS, with
+    the assistant's decision records that quote them,
     RETENTION_TRANSCRIPTS_DAYS, RETENTION_MODEL_CALLS_DAYS; 0 keeps it forever), each app
     through its own service. Each conversation keeps its last MAX_CONTEXT_MESSAGES messages
     (the model's context if it goes on) and the outbox its unsent rows."""
@@ -35,6 +37,7 @@ def apply_retention() -> str:
     if settings.RETENTION_MESSAGES_DAYS:
         before = now - timedelta(days=settings.RETENTION_MESSAGES_DAYS)
         done["messages"] = message_retention_purge(before=before, keep_last=keep_last)
+        done["reply_decisions"] = reply_decisions_purge(before=before)
     if settings.RETENTION_TRANSCRIPTS_DAYS:
         before = now - timedelta(days=settings.RETENTION_TRANSCRIPTS_DAYS)
         done["transcripts"] = message_transcripts_clear(before=before, keep_last=keep_last)

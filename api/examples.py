@@ -172,6 +172,7 @@ FORGET = OpenApiExample(
             "calls": 1,
             "call_reminders": 2,
             "classifications": 3,
+            "reply_decisions": 4,
             "pending_replies": 0,
             "reply_intents": 1,
             "model_calls_unlinked": 9,

@@ -56,6 +56,9 @@ class AgentReply:
     # a booked slot) that the reply may repeat.
     tool_facts: tuple[str, ...] = ()
     language: str = RUSSIAN  # the customer's, which the reply is asked to be in
+    # Every tool call of this reply, in order: {"name", "args", "response"} (ai.ReplyDecision).
+    tool_runs: tuple[dict, ...] = ()
+    backend: str = ""
 
 
 def agent_reply(
@@ -102,6 +105,7 @@ def agent_reply(
     tool_ctx = ToolContext(contact=contact, message=message, now=now)
     call_ids: list[int] = []
     tool_facts: list[str] = []
+    tool_runs: list[dict] = []
     handed_off = False
     for _step in range(MAX_TOOL_STEPS):
         generation = backend.converse(system=system, turns=turns, tools=tools, ctx=ctx, context=context)
@@ -118,6 +122,8 @@ def agent_reply(
                 call_ids=tuple(call_ids),
                 tool_facts=tuple(tool_facts),
                 language=language,
+                tool_runs=tuple(tool_runs),
+                backend=backend.name,
             )
         results = tuple(
             # The tool set stays the same for the whole loop (it is part of the cached prefix), so
@@ -128,6 +134,10 @@ def agent_reply(
             for call in generation.tool_calls
         )
         tool_facts.extend(json.dumps(result.response, ensure_ascii=False) for result in results)
+        tool_runs.extend(
+            {"name": call.name, "args": dict(call.args or {}), "response": result.response}
+            for call, result in zip(generation.tool_calls, results, strict=True)
+        )
         handed_off = handed_off or any(call.name == HANDOFF.spec.name for call in generation.tool_calls)
         turns = [*turns, Turn(role="model", tool_calls=generation.tool_calls), Turn(role="user", tool_results=results)]
     raise LLMPermanentError(f"no answer after {MAX_TOOL_STEPS} tool rounds")

@@ -22,7 +22,7 @@ from ai.compose import Correction, Draft, Result, compose
 from ai.conversation import contact_language, model_text
 from ai.intent import reply_intent
 from ai.llm import Image, LLMPermanentError, LLMTransientError
-from ai.models import PendingReply
+from ai.models import PendingReply, ReplyDecision
 from ai.rules.guard import known_figures
 from ai.rules.optout import is_opt_out
 from ai.rules.texts import fixed_text
@@ -317,6 +317,20 @@ def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answ
             f"Черновики: «{first[:400]}» / «{last[:400]}»"
         )
         log.warning("ai.unsupported_figures", contact_id=contact.pk, figures=list(composed.figures))
+    last = replies[-1]
+    # What was decided, for the operator (the sandbox playground, the admin): every tool run of
+    # every draft, and what the number guard did.
+    ReplyDecision.objects.create(
+        contact=contact,
+        message=message,
+        backend=last.backend,
+        tool_calls=[run for reply in replies for run in reply.tool_runs],
+        compose_result=str(composed.result),
+        rejected_figures=list(composed.figures),
+        drafts=len(composed.drafts),
+        handed_off=last.handed_off,
+        text=composed.text,
+    )
     return _Answer(text=composed.text, handed_off=replies[-1].handed_off, review_note=review_note)
 
 

@@ -19,23 +19,28 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
+from django.utils import timezone
 
-from ai.knowledge import knowledge_search
+from ai.knowledge import knowledge_prices, knowledge_search
 from ai.llm import (
     CallContext,
     ContactCard,
     Generation,
     LLMPermanentError,
     ToolCall,
+    ToolResult,
     ToolSpec,
     Turn,
     Verdict,
 )
+from ai.rules.dates import call_time_parse, slot_human, slot_parse
 from ai.rules.intent import intent_rules
 from ai.rules.language import RUSSIAN
+from ai.rules.price_answer import price_line, rows_named
 from ai.rules.texts import Key, fixed_text
 from ai.usage import record_call
 
@@ -46,7 +51,8 @@ MODEL = "offline-rules"
 HANDOFF_TOOL = "handoff_to_manager"
 KNOWLEDGE_LIMIT = 2
 # A quote longer than this is cut at a sentence end: the reply stays a chat message.
-SNIPPET_MAX_CHARS = 400
+SNIPPET_MAX_CHARS = 200
+QUOTE_LIMIT = 1
 REASON_QUOTE_CHARS = 100
 
 
@@ -65,6 +71,7 @@ def normalize(text: str) -> str:
 
 PRICE = _rx(
     r"\bцен[аыуеоя]?\b|\bценник|\bстоимост|\bсколько\s+(?:стои|будет|выйдет)|\bпочем\b|\bпрайс|\bтариф|\bрасценк"
+    r"|\bбағас|\bқанша\s+тұрады"
 )
 BUY = _rx(r"\bкуп(?:ить|лю|им|ят|ил|ила|или)\b|\bпокупк|\bприобр[еи]|\bзаказ")
 DELIVERY = _rx(r"\bдоставк|\bдостав(?:ите|ят|ляете)\b|\bсамовывоз")
@@ -93,6 +100,12 @@ CLIENT_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("вопрос о товарах или услугах", PRODUCT),
     ("закупки, бюджет или тендер", _rx(r"\bбюджет|\bтендер|\bзакуп|\bопт(?:ом|ов\w*)?\b")),
     ("сравнение с конкурентами", _rx(r"\bконкурент|\bаналог|\bу\s+других\b")),
+    ("аренда", _rx(r"\bаренд|\bпрокат")),
+    # An explicit wish to talk to the business's manager is business ("Давайте созвонимся").
+    (
+        "просит созвониться с менеджером",
+        _rx(r"\bсозвон|\bменеджер\w*\b[^.?!]{0,40}\b(?:позвон|поговор|связ|сөйлес)|\bменеджермен"),
+    ),
 )
 COMPLAINT = _rx(
     r"\bжалоб|\bпожалуюсь|\bнедовол|\bужасн|\bверн(?:ите|уть)\s+(?:мне\s+)?деньг|\bвозврат\w*\s+(?:денег|средств)"
@@ -350,7 +363,11 @@ def _pick(options: Sequence[str], key: str) -> str:
 
 
 def _last_model_index(turns: Sequence[Turn]) -> int:
-    return max((i for i, turn in enumerate(turns) if turn.role == "model"), default=-1)
+    # A model turn of tool calls only is a step inside this answer, not an answer the customer read.
+    return max(
+        (i for i, turn in enumerate(turns) if turn.role == "model" and (turn.text.strip() or not turn.tool_calls)),
+        default=-1,
+    )
 
 
 def latest_customer_text(turns: Sequence[Turn]) -> str:
@@ -379,6 +396,122 @@ def _wants_call(*, text: str, turns: Sequence[Turn]) -> bool:
     return bool(AFFIRMATIVE.match(text)) and bool(OFFER_IN_OUR_TEXT.search(normalize(_previous_model_text(turns))))
 
 
+# The tools the assistant's agent loop runs (assistant/tools): the offline rules call them by
+# name, with the arguments their specs ask for, exactly as the model's function calls do.
+CHECK_TOOL = "check_availability"
+BOOK_TOOL = "book_call"
+INVOICE_TOOL = "create_payment_link"
+# A wish to talk on the phone, Russian and Kazakh ("созвониться", "позвоните", "қоңырау шалыңыз",
+# "сөйлескім келеді"): with a day or a time it is booked, without one the customer is asked when.
+CALL_WORDS = _rx(
+    r"\bсозвон|\bпозвон|\bперезвон|\bзвонок|\bзвонк|\bнаберите|\bпо\s+телефону"
+    r"|\bқоңырау|\bхабарлас|\bсөйлес"
+)
+# "Выставьте счёт", "хочу купить", "беру": an explicit yes to buying (the tool's condition).
+INVOICE_ASK = _rx(
+    r"\bвыстав\w*\s+(?:мне\s+|нам\s+)?сче?т|\bсчет\s+(?:на|за)\b|\bхочу\s+(?:купить|заказать|оплатить|взять)"
+    r"|\bберу\b|\bберем\b|\bоформ\w*\s+(?:заказ|покупк)"
+)
+PAID = _rx(r"\bоплатил\w*|\bоплачено\b|\bперевел\w*\s+(?:деньги|оплату)|\bтөледім")
+QUANTITY = _rx(r"(?<![\d.,])(\d{1,3})(?![\d.,])(?!\s*(?:л|литр\w*|мл|кг)\b)")
+PRICE_REPLY_MAX_CHARS = 300
+
+
+def _human_slot(iso: str) -> str:
+    try:
+        return slot_human(datetime.fromisoformat(iso))
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def _tool_call_before(turns: Sequence[Turn], name: str) -> ToolCall | None:
+    """Our own call of `name` that the newest tool results answer."""
+    if len(turns) < 2:
+        return None
+    return next((call for call in turns[-2].tool_calls if call.name == name), None)
+
+
+def _offer(alternatives: Sequence[str], *, why: str) -> str:
+    slots = [_human_slot(slot) for slot in alternatives[:3]]
+    if not slots:
+        return f"{why} Свободного времени в ближайшие дни нет, поэтому время с Вами согласует менеджер 🙏"
+    others = f" Также свободно: {'; '.join(slots[1:])}." if len(slots) > 1 else ""
+    return f"{why} Ближайшее свободное время: {slots[0]} (время Астаны).{others} Записать Вас на {slots[0]}?"
+
+
+WHY_NOT = {
+    "weekend": "В выходные менеджеры не созваниваются.",
+    "public holiday": "Это праздничный день, менеджеры не работают.",
+    "outside working hours": "Это время вне рабочих часов: мы на связи {hours}.",
+    "slot full": "Это время уже занято.",
+    "no free slots": "В этот день всё время уже занято.",
+    "too soon": "На это время записать уже не успеем.",
+    "in the past": "Это время уже прошло.",
+    "too far ahead": "Так далеко вперёд мы не записываем.",
+    "not on a slot boundary": "Созвоны начинаются в начале часа или получаса.",
+}
+
+
+def _why(error: str) -> str:
+    return WHY_NOT.get(error, "На это время записать не получается.").replace("{hours}", WORKING_HOURS)
+
+
+def _availability_step(turns: Sequence[Turn], result: ToolResult, topic: str, *, approximate: bool) -> Generation:
+    """After check_availability: book the slot the customer named (or, for "после обеда", the
+    first free one in that part of the day), else offer the nearest free slots."""
+    call = _tool_call_before(turns, CHECK_TOOL)
+    args = call.args if call else {}
+    asked_time = str(args.get("time") or "")
+    response = result.response
+    free = [str(slot) for slot in response.get("free") or []]
+    if response.get("ok") and free and asked_time and free[0][11:16] == asked_time[:5]:
+        return Generation(tool_calls=(ToolCall(name=BOOK_TOOL, args={"start": free[0][:16], "topic": topic}),))
+    alternatives = free or [str(slot) for slot in response.get("alternatives") or []]
+    if approximate and asked_time:
+        same_day = [s for s in alternatives if s[:10] == str(args.get("date")) and s[11:16] >= asked_time[:5]]
+        if same_day:
+            return Generation(tool_calls=(ToolCall(name=BOOK_TOOL, args={"start": same_day[0][:16], "topic": topic}),))
+    if response.get("ok"):
+        return Generation(text=_offer(free, why="Этот день свободен."))
+    return Generation(text=_offer(alternatives, why=_why(str(response.get("error") or ""))))
+
+
+def _booking_step(result: ToolResult, *, asked_prices: str = "") -> Generation:
+    response = result.response
+    if response.get("ok"):
+        # The price rows the customer asked about in the same message ("А кулер в аренду есть?
+        # Хочу созвониться..."), answered too.
+        prefix = f"{asked_prices} " if asked_prices else ""
+        return Generation(
+            text=f"{prefix}Готово, созвон назначен ✅ Подтверждение с датой и временем пришло отдельным сообщением. "
+            "Что Вы хотели бы обсудить с менеджером в первую очередь?"
+        )
+    if response.get("error") == "already booked":
+        when = _human_slot(str(response.get("scheduled_at") or ""))
+        return Generation(
+            text=f"У Вас уже назначен созвон: {when} (время Астаны) 👍 Если нужно другое время, напишите, какое."
+        )
+    return Generation(text=_offer(response.get("alternatives") or [], why=_why(str(response.get("error") or ""))))
+
+
+def _invoice_step(result: ToolResult) -> Generation:
+    response = result.response
+    status = response.get("status")
+    what = f"{response.get('description', '')} — {response.get('amount', '')}".strip(" —")
+    if status == "sent":
+        text = (
+            f"Выставил счёт Kaspi: {what} ✅ Он придёт в приложение Kaspi.kz на Ваш номер, оплатить можно "
+            "в течение 24 часов. Напишите, пожалуйста, когда оплатите?"
+        )
+    elif status == "already_open":
+        text = f"У Вас уже есть открытый счёт: {what}. Он ждёт оплаты в приложении Kaspi.kz 👍 Подсказать что-то ещё?"
+    elif status == "awaiting_approval":
+        text = "Счёт проверит менеджер и отправит его в Kaspi.kz ✅ Подсказать что-то ещё, пока он готовит счёт?"
+    else:
+        text = "Сейчас не получилось выставить счёт автоматически 🙏 Передать Ваш вопрос менеджеру?"
+    return Generation(text=text)
+
+
 def _tool_result_reply(turn: Turn) -> str:
     results = list(turn.tool_results)
     result = next((r for r in results if r.name == HANDOFF_TOOL), results[0])
@@ -395,30 +528,103 @@ def _tool_result_reply(turn: Turn) -> str:
     return "Готово ✅ Подскажите, чем ещё я могу Вам помочь?"
 
 
-def reply_decide(*, turns: Sequence[Turn], tools: Sequence[ToolSpec]) -> Generation | None:
-    """The answers that are not composed text: a confirmation after a tool ran, or a call of
-    handoff_to_manager (when offered) for a customer who asks for a person, a call, complains,
-    or has a technical problem. None means: compose a reply (`reply_compose`)."""
-    if turns and turns[-1].tool_results:
-        return Generation(text=_tool_result_reply(turns[-1]))
-    if not any(tool.name == HANDOFF_TOOL for tool in tools):
+def _after_tools(turns: Sequence[Turn], topic: str, *, approximate: bool, asked_prices: str = "") -> Generation:
+    results = {result.name: result for result in turns[-1].tool_results}
+    if HANDOFF_TOOL not in results:
+        if BOOK_TOOL in results:
+            return _booking_step(results[BOOK_TOOL], asked_prices=asked_prices)
+        if CHECK_TOOL in results:
+            return _availability_step(turns, results[CHECK_TOOL], topic, approximate=approximate)
+        if INVOICE_TOOL in results:
+            return _invoice_step(results[INVOICE_TOOL])
+    return Generation(text=_tool_result_reply(turns[-1]))
+
+
+def _asked_for_a_call(previous: str) -> bool:
+    """Our last message asked when to call, or offered a slot (not merely mentioned a call)."""
+    previous = normalize(previous)
+    return bool(re.search(r"удобно созвониться|записать вас на|какое время", previous)) and previous.rstrip(
+        " 😊👍✅🙏"
+    ).endswith("?")
+
+
+def _call_args(text: str, *, turns: Sequence[Turn], today: date) -> dict[str, Any] | None:
+    """check_availability's arguments for the day and time the customer named (a bare "да" to
+    our offered slot names that slot); None when they named neither a day nor a time."""
+    previous = _previous_model_text(turns)
+    wanted = call_time_parse(text, today=today)
+    offered = slot_parse(previous, today=today)
+    if wanted is None and offered is not None and AFFIRMATIVE.match(text):
+        wanted = offered
+    if wanted is None:
         return None
+    day = wanted.day or (offered.day if offered else None)
+    if day is None:
+        # A time alone ("давайте в 12"): today when still ahead is the booking rules' call; tomorrow otherwise.
+        day = today + timedelta(days=1)
+    args: dict[str, Any] = {"date": day.isoformat()}
+    if wanted.at is not None:
+        args["time"] = wanted.at.strftime("%H:%M")
+    return args
+
+
+def _offered(tools: Sequence[ToolSpec], name: str) -> bool:
+    return any(tool.name == name for tool in tools)
+
+
+def _invoice_call(text: str, prices: Sequence[Any]) -> ToolCall | None:
+    named = rows_named(text, prices)
+    if not named:
+        return None
+    row = named[0].row
+    sizes = set(re.findall(r"\d+(?:[.,]\d+)?", row.item))
+    quantities = [int(q) for q in QUANTITY.findall(text) if q not in sizes and 1 <= int(q) <= 100]
+    quantity = quantities[0] if quantities else 1
+    description = row.item if quantity == 1 else f"{row.item}, {quantity} шт."
+    amount = row.amount * quantity
+    return ToolCall(name=INVOICE_TOOL, args={"amount": float(amount), "description": description})
+
+
+def reply_decide(
+    *,
+    turns: Sequence[Turn],
+    tools: Sequence[ToolSpec],
+    today: date | None = None,
+    prices: Sequence[Any] = (),
+) -> Generation | None:
+    """The answers that are not composed text: the next step after a tool ran, or a tool call:
+    handoff_to_manager for a complaint or an explicit request for a person; check_availability
+    (then book_call) for a call at a named day and time; create_payment_link for "выставьте
+    счёт" naming a price-list item, at its list price. None means: compose a reply
+    (`reply_compose`). `today` is the business's local date (the call phrases are relative)."""
     raw = latest_customer_text(turns)
     text = normalize(raw)
+    if turns and turns[-1].tool_results:
+        wanted = call_time_parse(raw, today=today or date.min)
+        approximate = bool(wanted and wanted.approximate)
+        asked = price_line([named.row for named in rows_named(text, prices)][:2]) if prices else ""
+        topic = _reason("Созвон", raw) if raw else "созвон с менеджером"
+        return _after_tools(turns, topic, approximate=approximate, asked_prices=asked)
     if not text:
         return None
-    kind = request_type_for(text)
-    if kind == "complaint":
-        label = "Жалоба клиента"
-    elif kind == "support":
-        label = "Техническая проблема или проблема с заказом"
-    elif _wants_call(text=text, turns=turns):
-        label = "Клиент готов к созвону, согласуйте удобное время"
-    elif HANDOFF_ASK.search(text):
-        label = "Клиент просит связаться с менеджером"
-    else:
-        return None
-    return Generation(tool_calls=(ToolCall(name=HANDOFF_TOOL, args={"reason": _reason(label, raw)}),))
+    handoff = _offered(tools, HANDOFF_TOOL)
+    if request_type_for(text) == "complaint":
+        if not handoff:
+            return None
+        return Generation(tool_calls=(ToolCall(name=HANDOFF_TOOL, args={"reason": _reason("Жалоба клиента", raw)}),))
+    wants_call = bool(CALL_WORDS.search(text)) or _asked_for_a_call(_previous_model_text(turns))
+    if wants_call and today is not None and _offered(tools, CHECK_TOOL):
+        args = _call_args(text, turns=turns, today=today)
+        if args is not None:
+            return Generation(tool_calls=(ToolCall(name=CHECK_TOOL, args=args),))
+    if handoff and HANDOFF_ASK.search(text) and not CALL_ASK.search(text):
+        reason = _reason("Клиент просит связаться с менеджером", raw)
+        return Generation(tool_calls=(ToolCall(name=HANDOFF_TOOL, args={"reason": reason}),))
+    if INVOICE_ASK.search(text) and _offered(tools, INVOICE_TOOL):
+        call = _invoice_call(text, prices)
+        if call is not None:
+            return Generation(tool_calls=(call,))
+    return None
 
 
 def _snippet_text(snippet: Any) -> str:
@@ -446,8 +652,10 @@ def _topic(text: str, *, turns: Sequence[Turn]) -> str:
         return "complaint"
     if SUPPORT.search(text):
         return "support"
-    if _wants_call(text=text, turns=turns):
+    if _wants_call(text=text, turns=turns) or CALL_WORDS.search(text):
         return "call"
+    if PAID.search(text):
+        return "paid"
     topic = commercial_topic(text)
     if topic:
         return topic
@@ -469,15 +677,27 @@ def _with_emoji(sentence: str, emoji: str) -> str:
     return f"{sentence[:-1]} {emoji}" if sentence.endswith(".") else f"{sentence} {emoji}"
 
 
-def reply_compose(*, turns: Sequence[Turn], snippets: Sequence[Any] = ()) -> str:
-    """The assistant's text for the newest customer messages: 2-4 short Russian sentences on
-    "Вы", the topic acknowledged honestly (no prices or promises; knowledge-base snippets only
-    as verbatim quotes), one SPIN question for the conversation's stage, one positive emoji."""
+def reply_compose(*, turns: Sequence[Turn], snippets: Sequence[Any] = (), prices: Sequence[Any] = ()) -> str:
+    """The assistant's text for the newest customer messages: short Russian sentences on "Вы",
+    the topic answered honestly: the price-list rows the customer names (item, price, unit, as
+    the list states them), else a verbatim knowledge-base quote, else the manager will confirm;
+    one SPIN question for the conversation's stage, one positive emoji."""
     raw = latest_customer_text(turns)
     text = normalize(raw)
     topic = _topic(text, turns=turns)
     earlier_answers = sum(1 for turn in turns if turn.role == "model" and turn.text.strip())
     greet = "Здравствуйте! " if earlier_answers == 0 and GREETING_START.match(text) else ""
+    stage = min(earlier_answers, len(SPIN) - 1)
+
+    if topic == "paid":
+        return (
+            "Спасибо! Проверяем оплату в Kaspi: как только она поступит, пришлём подтверждение здесь ✅ "
+            "Подскажите, могу ли я ещё чем-то помочь?"
+        )
+    if topic not in NO_PRICE_TOPICS and prices:
+        price_reply = _price_reply(text, prices=prices, greet=greet, topic=topic, stage=stage)
+        if price_reply:
+            return price_reply
 
     if topic == "complaint":
         # No cheerful emoji over a complaint.
@@ -504,7 +724,7 @@ def reply_compose(*, turns: Sequence[Turn], snippets: Sequence[Any] = ()) -> str
 
     # A greeting or an attempt to steer the assistant is not a question the knowledge base answers.
     usable = snippets if topic not in ("greeting", "injection") else ()
-    quotes = [q for q in (_snippet_text(s) for s in usable) if q][:KNOWLEDGE_LIMIT]
+    quotes = [q for q in (_snippet_text(s) for s in usable) if q][:QUOTE_LIMIT]
     if quotes:
         quoted = "; ".join(f"«{q}»" for q in quotes)
         parts = [f"По нашим материалам: {quoted}" + ("" if quotes[-1][-1] in ".!?…" else ".")]
@@ -519,7 +739,6 @@ def reply_compose(*, turns: Sequence[Turn], snippets: Sequence[Any] = ()) -> str
             parts = ["Здравствуйте! " + parts[0]]
     parts[-1] = _with_emoji(parts[-1], EMOJI_FOR.get(topic, "😊"))
 
-    stage = min(earlier_answers, len(SPIN) - 1)
     if topic == "greeting" and stage == 0:
         question = "Подскажите, пожалуйста, что Вас интересует?"
     else:
@@ -527,9 +746,34 @@ def reply_compose(*, turns: Sequence[Turn], snippets: Sequence[Any] = ()) -> str
     return f"{greet}{' '.join(parts)} {question}"
 
 
-def converse_rules(*, turns: Sequence[Turn], tools: Sequence[ToolSpec], snippets: Sequence[Any] = ()) -> Generation:
-    """One step of the sales assistant: a tool call, a confirmation, or composed text."""
-    return reply_decide(turns=turns, tools=tools) or Generation(text=reply_compose(turns=turns, snippets=snippets))
+NO_PRICE_TOPICS = frozenset({"complaint", "support", "refusal", "injection", "thanks", "greeting", "discount", "paid"})
+CALL_QUESTION = "Подскажите, когда Вам будет удобно созвониться?"
+
+
+def _price_reply(text: str, *, prices: Sequence[Any], greet: str, topic: str, stage: int) -> str:
+    """The rows the customer names, in one sentence, and one question: at most
+    PRICE_REPLY_MAX_CHARS (rows are dropped from the end to fit); "" when no row is named."""
+    rows = [named.row for named in rows_named(text, prices)]
+    question = CALL_QUESTION if topic == "call" else _pick(SPIN[stage], text)
+    while rows:
+        reply = f"{greet}{_with_emoji(price_line(rows), '✅')} {question}"
+        if len(reply) <= PRICE_REPLY_MAX_CHARS:
+            return reply
+        rows = rows[:-1]
+    return ""
+
+
+def converse_rules(
+    *,
+    turns: Sequence[Turn],
+    tools: Sequence[ToolSpec],
+    snippets: Sequence[Any] = (),
+    prices: Sequence[Any] = (),
+    today: date | None = None,
+) -> Generation:
+    """One step of the sales assistant: a tool call, the step after a tool ran, or composed text."""
+    decided = reply_decide(turns=turns, tools=tools, today=today, prices=prices)
+    return decided or Generation(text=reply_compose(turns=turns, snippets=snippets, prices=prices))
 
 
 def knowledge_snippets(*, query: str, limit: int = KNOWLEDGE_LIMIT) -> list[Any]:
@@ -541,6 +785,31 @@ def knowledge_snippets(*, query: str, limit: int = KNOWLEDGE_LIMIT) -> list[Any]
         return list(knowledge_search(query=query, limit=limit) or [])[:limit]
     except Exception:  # an answer without quotes beats no answer (logged with its traceback)
         log.exception("offline.knowledge_search_failed")
+        return []
+
+
+CONTEXT_DATE = re.compile(r"Текущая дата и время:\s*\w+,\s*(\d{2})\.(\d{2})\.(\d{4})")
+
+
+def today_from(context: str) -> date:
+    """The business's local date as the request's context states it for the model ("Текущая
+    дата и время: четверг, 03.12.2026 14:35"); the local date now when it does not."""
+    match = CONTEXT_DATE.search(context or "")
+    if match:
+        try:
+            return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+        except ValueError:
+            pass
+    return timezone.localdate()
+
+
+def price_list() -> list[Any]:
+    """The knowledge base's price rows, or [] when there are none or the lookup fails (the reply
+    then falls back to quotes or to "the manager will confirm")."""
+    try:
+        return list(knowledge_prices() or [])
+    except Exception:  # an answer without the price list beats no answer (logged with its traceback)
+        log.exception("offline.knowledge_prices_failed")
         return []
 
 
@@ -650,19 +919,20 @@ class OfflineBackend:
     def converse(
         self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext, context: str = ""
     ) -> Generation:
-        """A tool call, a confirmation after a tool ran, or a composed reply quoting at most
-        KNOWLEDGE_LIMIT knowledge-base snippets; `system` and `context` are not read. A customer
-        who just sent a photo is asked to describe it in words (no model sees it), in
-        ctx.extra["language"]."""
+        """A tool call, the next step after a tool ran, or a composed reply (the price rows the
+        customer names, else one knowledge-base quote); `system` is not read, `context` only
+        for today's date (call phrases such as "завтра" are relative to it). A customer who just
+        sent a photo is asked to describe it in words (no model sees it), in ctx.extra["language"]."""
 
         def step() -> Generation:
             if turns and turns[-1].role == "user" and turns[-1].images:
                 return Generation(text=fixed_text("photo_describe", str(ctx.extra.get("language") or RUSSIAN)))
-            decided = reply_decide(turns=turns, tools=tools)
+            prices = price_list()
+            decided = reply_decide(turns=turns, tools=tools, today=today_from(context), prices=prices)
             if decided is not None:
                 return decided
             snippets = knowledge_snippets(query=latest_customer_text(turns))
-            return Generation(text=reply_compose(turns=turns, snippets=snippets))
+            return Generation(text=reply_compose(turns=turns, snippets=snippets, prices=prices))
 
         generation, call_id = _recorded(ctx=ctx, compute=step)
         return replace(generation, model=MODEL, call_ids=(call_id,))

@@ -25,6 +25,7 @@ from ai.models import (
     ModelCall,
     PendingReply,
     PromptOverride,
+    ReplyDecision,
 )
 from ai.prompts import prompt_file, prompt_get, prompt_placeholders, prompt_reset_to_file
 from ai.tasks import refresh_knowledge_base
@@ -222,6 +223,22 @@ class ClassificationRecordAdmin(ReadOnlyAdmin):
     search_fields = ("contact__phone", "contact__name", "contact__business_name")
     list_select_related = ("contact", "forced_by")
     date_hierarchy = "created_at"
+
+
+@admin.register(ReplyDecision)
+class ReplyDecisionAdmin(ReadOnlyAdmin):
+    """Why a customer got the reply they got: the tools called with their results, the number
+    guard's outcome, hand-off (the sandbox playground shows the same beside each reply)."""
+
+    list_display = ("contact", "backend", "tools", "compose_result", "handed_off", "created_at")
+    list_filter = ("backend", "compose_result", "handed_off")
+    search_fields = ("contact__phone", "contact__name")
+    list_select_related = ("contact",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="инструменты")
+    def tools(self, obj: ReplyDecision) -> str:
+        return ", ".join(call.get("name", "?") for call in obj.tool_calls) or "—"
 
 
 @admin.register(PendingReply)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from messaging.wappi import SANDBOX_PROFILE_ID
 
+from .. import playground
 from . import page, selectors, services
 from .api import sandbox_only
 from .services import CustomerInputError
@@ -48,7 +49,12 @@ def _error(text: str) -> JsonResponse:
 @require_GET
 def chat_page(request: HttpRequest) -> HttpResponse:
     profile = services.profile_get()
-    context = {"profile": profile, "api_url": services.base_url(), "profile_id": SANDBOX_PROFILE_ID}
+    context = {
+        "profile": profile,
+        "api_url": services.base_url(),
+        "profile_id": SANDBOX_PROFILE_ID,
+        "samples": playground.samples(),
+    }
     return render(request, "sandbox/chat.html", context)
 
 
@@ -68,7 +74,10 @@ def conversation(request: HttpRequest) -> JsonResponse:
         chat = selectors.chat_find(phone=phone)
         if chat is not None:
             services.chat_seen_by_customer(chat=chat)
-    return JsonResponse(page.conversation_state(chat=chat, phone=phone), json_dumps_params={"ensure_ascii": False})
+    state = page.conversation_state(chat=chat, phone=phone)
+    # The playground: what the assistant decided for this customer, from the product's records.
+    state["assistant"] = playground.assistant_view(phone=phone) if phone else None
+    return JsonResponse(state, json_dumps_params={"ensure_ascii": False})
 
 
 @sandbox_only

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from ai.models import ClassificationRecord, ModelCall
+from ai.models import ClassificationRecord, ModelCall, ReplyDecision
 from ai.tasks import apply_retention
 from messaging.models import Message
 from messaging.services import message_retention_purge
@@ -117,3 +117,16 @@ def test_old_model_calls_go_and_the_classification_log_keeps_its_verdicts(retent
     assert list(ModelCall.objects.values_list("pk", flat=True)) == [recent.pk]
     verdict.refresh_from_db()
     assert (verdict.is_client, verdict.model_call_id) == (True, None)
+
+
+def test_old_decision_records_go_with_the_messages_they_quote(retention):
+    retention.RETENTION_MESSAGES_DAYS = 30
+    contact = ContactFactory()
+    with time_machine.travel(days_ago(40), tick=False):
+        ReplyDecision.objects.create(contact=contact, text="старый ответ")
+    with time_machine.travel(days_ago(10), tick=False):
+        recent = ReplyDecision.objects.create(contact=contact, text="новый ответ")
+
+    run_at()
+
+    assert list(ReplyDecision.objects.values_list("pk", flat=True)) == [recent.pk]

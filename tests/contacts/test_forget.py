@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ai.models import ClassificationRecord, ModelCall, PendingReply
+from ai.models import ClassificationRecord, ModelCall, PendingReply, ReplyDecision
 from contacts.forget import REDACTED, contact_forget
 from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.signals import contact_forgetting_messages
@@ -42,6 +42,11 @@ def person():
     call = ScheduledCallFactory(contact=contact)
     CallReminder.objects.create(call=call, audience="client", due_at=call.scheduled_at - timedelta(hours=1))
     ClassificationRecord.objects.create(contact=contact, source="model", is_client=True)
+    ReplyDecision.objects.create(
+        contact=contact,
+        message=question,
+        tool_calls=[{"name": "book_call", "args": {"topic": "Созвон: «Сколько стоит кулер?»"}, "response": {}}],
+    )
     ModelCall.objects.create(backend="offline", purpose="classify", model="rules", contact=contact)
     payment = Payment.objects.create(
         contact=contact, amount=25000, description="Кулер Aqua Pro", phone=PHONE, requested_in=question,
@@ -66,6 +71,7 @@ def test_forgetting_counts_every_kind_of_row_it_erased_or_anonymised(person):
         "calls": 1,
         "call_reminders": 1,
         "classifications": 1,
+        "reply_decisions": 1,
         "pending_replies": 1,
         "reply_intents": 1,
         "model_calls_unlinked": 1,
@@ -79,7 +85,16 @@ def test_forgetting_counts_every_kind_of_row_it_erased_or_anonymised(person):
     }
     assert not Contact.objects.filter(phone=PHONE).exists()
     assert not Message.objects.exclude(purpose="notification").exists()
-    erased = (FollowUp, FollowUpTouch, ReplyIntent, PendingReply, ClassificationRecord, ScheduledCall, CallReminder)
+    erased = (
+        FollowUp,
+        FollowUpTouch,
+        ReplyIntent,
+        PendingReply,
+        ClassificationRecord,
+        ReplyDecision,
+        ScheduledCall,
+        CallReminder,
+    )
     for model in erased:
         assert not model.objects.exists(), model.__name__
     assert ModelCall.objects.get().contact_id is None

@@ -12,7 +12,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from ai.models import ClassificationRecord, KnowledgeDocument, ModelCall, PendingReply, PromptOverride
+from ai.models import (
+    ClassificationRecord,
+    KnowledgeDocument,
+    ModelCall,
+    PendingReply,
+    PromptOverride,
+    ReplyDecision,
+)
 from ai.prompts import prompt_file, prompt_get
 from ai.tasks import refresh_knowledge_base
 from backoffice.admin.ai import OFFLINE_BANNER
@@ -47,6 +54,13 @@ def records():
         contact=contact, message=InboundMessageFactory(contact=contact), due_at=timezone.now(), last_error="503"
     )
     PromptOverride.objects.create(name="moderator_prompt", text="Версия оператора", note="короче")
+    ReplyDecision.objects.create(
+        contact=contact,
+        backend="offline",
+        tool_calls=[{"name": "book_call", "args": {"start": "2026-11-27T11:00"}, "response": {"ok": True}}],
+        compose_result="clean",
+        text="Готово, созвон назначен",
+    )
     return contact
 
 
@@ -59,7 +73,7 @@ def urls(model, obj) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("model", [ModelCall, ClassificationRecord, PendingReply, PromptOverride])
+@pytest.mark.parametrize("model", [ModelCall, ClassificationRecord, PendingReply, PromptOverride, ReplyDecision])
 def test_the_list_and_the_detail_page_render_for_a_superuser(admin_client, records, model):
     pages = urls(model, model.objects.get())
 
@@ -67,7 +81,7 @@ def test_the_list_and_the_detail_page_render_for_a_superuser(admin_client, recor
     assert admin_client.get(pages["change"]).status_code == 200
 
 
-@pytest.mark.parametrize("model", [ModelCall, ClassificationRecord, PendingReply])
+@pytest.mark.parametrize("model", [ModelCall, ClassificationRecord, PendingReply, ReplyDecision])
 def test_records_cannot_be_added_or_edited(admin_client, records, model):
     pages = urls(model, model.objects.get())
 
@@ -75,6 +89,12 @@ def test_records_cannot_be_added_or_edited(admin_client, records, model):
     detail = admin_client.get(pages["change"])
     assert detail.context["has_change_permission"] is False
     assert 'name="_save"' not in detail.content.decode()
+
+
+def test_the_reply_decision_list_names_the_tools_called(admin_client, records):
+    page = admin_client.get(reverse("admin:ai_replydecision_changelist")).content.decode()
+
+    assert "book_call" in page
 
 
 def test_the_model_call_list_shows_tokens_cost_and_prompt_version(admin_client, records):
