@@ -56,12 +56,18 @@ OCCASION = {
 OPT_OUT_HINT = "Если не хотите получать такие сообщения, напишите «стоп»."
 # The proactive gate's "not now", as this tick words and treats it (an operator in the chat: look
 # again in OPERATOR_RECHECK; the other time-bound holds: wait until the gate says).
-SKIP_FOR = {Hold.WHITELISTED: "номер в белом списке", Hold.OPTED_OUT: "клиент отписался от сообщений"}
+SKIP_FOR = {
+    Hold.WHITELISTED: "номер в белом списке",
+    Hold.OPTED_OUT: "клиент отписался от сообщений",
+    Hold.NEVER_WROTE: "клиент никогда не писал нам в WhatsApp",
+    Hold.UNANSWERED: "клиент не отвечает на наши сообщения",
+}
 DEFER_REASON = {
     Hold.OPERATOR_MODE: "с клиентом общается оператор",
     Hold.OUTSIDE_WINDOW: "вне окна отправки",
     Hold.MIN_GAP: "пауза после нашего последнего сообщения клиенту",
     Hold.DAILY_CAP: "дневной лимит проактивных сообщений",
+    Hold.NUMBER_PAUSED: "отправка с номера приостановлена ради его безопасности",
 }
 
 
