@@ -35,7 +35,7 @@ from django.db.models import Max
 from contacts.models import Contact
 from contacts.selectors import contact_eligibility
 from messaging.models import Message, NumberState
-from messaging.selectors import PROACTIVE_PURPOSES, contact_unanswered_proactive, warmup_share
+from messaging.selectors import PROACTIVE_PURPOSES, contact_unanswered_proactive, contact_wrote_first, warmup_share
 from messaging.window import SendWindow, defer_for_gap, in_send_window, next_window_opening, send_time
 
 __all__ = [
@@ -108,7 +108,7 @@ def proactive_gate(
         return Decision(Hold.OPTED_OUT)
     if eligibility.operator_mode:
         return Decision(Hold.OPERATOR_MODE)
-    if contact.first_inbound_at is None and contact.last_inbound_at is None:
+    if not contact_wrote_first(contact=contact):
         return Decision(Hold.NEVER_WROTE)
     window = window or SendWindow.from_settings()
     rng = rng or random.Random()  # noqa: S311 - jitter, not security

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -272,16 +272,27 @@ def new_chats_since(*, since: datetime) -> int:
     )
 
 
+def contact_wrote_first(*, contact: Contact) -> bool:
+    """Has `contact` ever written to us? (Ingest stamps first_inbound_at; a conversation kept
+    from elsewhere has the messages.) Nothing proactive goes to anyone else."""
+    if contact.first_inbound_at is not None or contact.last_inbound_at is not None:
+        return True
+    return Message.objects.filter(contact=contact, direction=Message.Direction.IN).exists()
+
+
 def contact_unanswered_proactive(*, contact: Contact) -> int:
-    """Proactive messages that went out to `contact` after their last message to us."""
+    """Proactive messages that went out to `contact` after their last message to us. Two queries."""
+    last_inbound = Message.objects.filter(contact=contact, direction=Message.Direction.IN).aggregate(
+        last=Max("timestamp")
+    )["last"]
     sent = Message.objects.filter(
         contact=contact,
         direction=Message.Direction.OUT,
         purpose__in=PROACTIVE_PURPOSES,
         status__in=Message.SENT_STATUSES,
     )
-    if contact.last_inbound_at is not None:
-        sent = sent.filter(timestamp__gt=contact.last_inbound_at)
+    if last_inbound is not None:
+        sent = sent.filter(timestamp__gt=last_inbound)
     return sent.count()
 
 

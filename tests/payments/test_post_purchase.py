@@ -15,13 +15,24 @@ from messaging.models import Message
 from payments.models import PostPurchaseMessage
 from payments.post_purchase import post_purchase_poll, post_purchase_run_due
 from payments.tasks import post_purchase_tick
-from tests.factories import ContactFactory, OutboundMessageFactory
+from contacts.models import Contact
+from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
 
 ALMATY = ZoneInfo("Asia/Almaty")
 # A Wednesday without a public holiday, at noon.
 WEDNESDAY_NOON = datetime(2026, 12, 9, 12, 0, tzinfo=ALMATY)
+
+
+@pytest.fixture(autouse=True)
+def customers_wrote_first():
+    """The shop's customers (the fake shop's phones) wrote to the business on WhatsApp before:
+    nothing proactive goes to a number that never wrote (messaging.proactive)."""
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=ALMATY)
+    for phone in ["77012345678", *(f"7701000000{n}" for n in range(3))]:
+        contact = ContactFactory(phone=phone, name="", first_inbound_at=monday, last_inbound_at=monday)
+        InboundMessageFactory(contact=contact, text="Здравствуйте, есть в наличии?", timestamp=monday)
 
 
 def tick(at: datetime):
@@ -138,7 +149,7 @@ def test_the_shared_proactive_limit_counts_follow_ups_too(fake_kaspi_shop, setti
 
 
 def test_an_opted_out_customer_gets_nothing(fake_kaspi_shop):
-    ContactFactory(phone="77012345678", opted_out_at=timezone.now() - timedelta(days=3))
+    Contact.objects.filter(phone="77012345678").update(opted_out_at=timezone.now() - timedelta(days=3))
     order = fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(hours=1))
 
     tick(WEDNESDAY_NOON)
@@ -223,7 +234,7 @@ def test_a_rejected_shop_token_does_not_stop_due_messages(fake_kaspi_shop, setti
 def test_a_thank_you_waits_the_minimum_gap_after_a_follow_up_touch(fake_kaspi_shop, settings):
     # At most one proactive message per contact per FOLLOW_UP_MIN_GAP_HOURS, whatever started it.
     settings.FOLLOW_UP_MIN_GAP_HOURS = 20.0
-    contact = ContactFactory(phone="77012345678", is_client=True)
+    contact = Contact.objects.get(phone="77012345678")
     with time_machine.travel(WEDNESDAY_NOON - timedelta(hours=1), tick=False):
         OutboundMessageFactory(contact=contact, purpose=Message.Purpose.FOLLOW_UP, status=Message.Status.SENT)
     fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(minutes=30))
