@@ -26,7 +26,12 @@ from contacts.selectors import (
     scheduled_call_counts_by_day,
 )
 from followups.selectors import MAX_TOUCHES, followup_touches_by_day
-from messaging.selectors import inbound_unanswered_count, message_counts_by_day, outbound_failed_counts
+from messaging.selectors import (
+    inbound_unanswered_count,
+    message_counts_by_day,
+    number_health,
+    outbound_failed_counts,
+)
 from payments.selectors import payment_counts_by_day, payment_paying_contacts_count
 
 DAYS = 30
@@ -166,4 +171,6 @@ def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
             "failed_sends": failed["total"],
             "unanswered_day": inbound_unanswered_count(now=now),
         },
+        # The number-health card: our WhatsApp number's standing (messaging.number).
+        "number": number_health(now=now),
     }

@@ -29,9 +29,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.models import Contact
 from messaging.models import NumberState
 from messaging.notify import managers_notify
-from messaging.selectors import UNDELIVERED_WINDOW, proactive_reply_ratio, undelivered_since
+from messaging.selectors import UNDELIVERED_WINDOW, contact_wrote_first, proactive_reply_ratio, undelivered_since
+from messaging.wappi import WappiClient, WappiError, client_from_settings
 from project.lib.tallies import tally_add
 
 log = structlog.get_logger(__name__)
@@ -162,3 +164,30 @@ def number_health_check(*, healthy: bool, detail: str = "", now: datetime | None
 def _too_many_unanswered(*, now: datetime) -> bool:
     sent, unanswered = proactive_reply_ratio(now=now)
     return sent >= settings.PROACTIVE_UNANSWERED_MIN_SAMPLE and unanswered / sent > settings.PROACTIVE_UNANSWERED_SHARE
+
+
+# --- An operator writing to a number that never wrote to us ------------------------------------
+
+
+class NotOnWhatsApp(Exception):
+    """Wappi's contact/check says the number has no WhatsApp account: writing to it would count
+    against the number (WhatsApp's reach-out limits), so the message is refused."""
+
+
+def number_reach_check(*, phone: str, client: WappiClient | None = None) -> None:
+    """Before an operator's message to `phone` is queued (the API's send, the admin's operator
+    message): a number that has written to us passes at once; any other is asked of Wappi's
+    contact/check, and NotOnWhatsApp is raised when it is not on WhatsApp. When Wappi cannot
+    answer (down, not configured) the message is let through: the sender's cap on new chats a day
+    still bounds what an outage can cost."""
+    contact = Contact.objects.filter(phone=phone).first()
+    if contact is not None and contact_wrote_first(contact=contact):
+        return
+    try:
+        on_whatsapp = (client or client_from_settings()).contact_check(phone=phone)
+    except WappiError as exc:
+        log.warning("number.reach_unchecked", error=type(exc).__name__)
+        return
+    if not on_whatsapp:
+        log.info("number.reach_refused", phone_tail=phone[-4:])
+        raise NotOnWhatsApp(f"{phone} is not on WhatsApp")

@@ -11,11 +11,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from contacts.models import Contact
 from messaging.models import Message
 from payments.models import PostPurchaseMessage
 from payments.post_purchase import post_purchase_poll, post_purchase_run_due
 from payments.tasks import post_purchase_tick
-from contacts.models import Contact
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
