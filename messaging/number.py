@@ -42,9 +42,8 @@ Reason = NumberState.Reason
 
 # Delivery statuses (messaging.wire) that say WhatsApp holds the number back, not the recipient.
 RESTRICTION_STATUSES = frozenset({"temporary ban", "restricted", "banned", "ban"})
-# /metrics counts these (project.lib.tallies): pauses by reason, restriction events.
+# /metrics counts the pauses by reason (project.lib.tallies; the restriction events are on the row).
 NUMBER_PAUSE_TALLY = "number_pauses"
-NUMBER_RESTRICTION_TALLY = "number_restrictions"
 # The order in which reasons override one another: a restriction outranks a burst.
 _RANK = {Reason.RESTRICTED: 4, Reason.LOGGED_OUT: 3, Reason.UNDELIVERED: 2, Reason.REPLY_RATIO: 1, "": 0}
 _ALERT = {
@@ -130,7 +129,6 @@ def number_delivery_failed(*, status: str, now: datetime | None = None) -> None:
             state.restriction_events += 1
             state.last_restriction_at = now
             state.save(update_fields=["restriction_events", "last_restriction_at"])
-        tally_add(NUMBER_RESTRICTION_TALLY, {"status": status})
         until = now + timedelta(hours=settings.NUMBER_RESTRICTION_PAUSE_HOURS)
         number_pause(reason=Reason.RESTRICTED, detail=f"delivery status: {status}", until=until, now=now)
         return

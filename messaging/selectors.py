@@ -298,7 +298,7 @@ def contact_unanswered_proactive(*, contact: Contact) -> int:
 
 def proactive_reply_ratio(*, now: datetime) -> tuple[int, int]:
     """(proactive messages of the last week old enough to have been answered, how many of them
-    the contact never answered). Two counts."""
+    the contact never answered). One query."""
     sent = Message.objects.filter(
         direction=Message.Direction.OUT,
         purpose__in=PROACTIVE_PURPOSES,
@@ -311,17 +311,22 @@ def proactive_reply_ratio(*, now: datetime) -> tuple[int, int]:
             contact_id=OuterRef("contact_id"), direction=Message.Direction.IN, timestamp__gt=OuterRef("timestamp")
         )
     )
-    return sent.count(), sent.filter(~answered).count()
+    counts = sent.aggregate(total=Count("id"), unanswered=Count("id", filter=~answered))
+    return counts["total"], counts["unanswered"]
 
 
-def undelivered_since(*, since: datetime) -> int:
-    """Our messages WhatsApp reported undelivered (or refused) since `since`."""
-    return Message.objects.filter(
+def _undelivered(*, since: datetime) -> Q:
+    return Q(
         direction=Message.Direction.OUT,
         status=Message.Status.FAILED,
         last_error__startswith=DELIVERY_FAILED_PREFIX,
         updated_at__gte=since,
-    ).count()
+    )
+
+
+def undelivered_since(*, since: datetime) -> int:
+    """Our messages WhatsApp reported undelivered (or refused) since `since`."""
+    return Message.objects.filter(_undelivered(since=since)).count()
 
 
 @dataclass(frozen=True)
@@ -348,9 +353,13 @@ class NumberHealth:
 def number_health(*, now: datetime) -> NumberHealth:
     day = now - timedelta(days=1)
     state = NumberState.objects.filter(pk=1).first() or NumberState()
-    counts = Message.objects.filter(timestamp__gte=day).aggregate(
-        sent=Count("id", filter=Q(direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES)),
-        received=Count("id", filter=Q(direction=Message.Direction.IN)),
+    counts = Message.objects.filter(Q(timestamp__gte=day) | Q(updated_at__gte=day)).aggregate(
+        sent=Count(
+            "id",
+            filter=Q(timestamp__gte=day, direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES),
+        ),
+        received=Count("id", filter=Q(timestamp__gte=day, direction=Message.Direction.IN)),
+        undelivered=Count("id", filter=_undelivered(since=day)),
     )
     proactive, unanswered = proactive_reply_ratio(now=now)
     return NumberHealth(
@@ -362,7 +371,7 @@ def number_health(*, now: datetime) -> NumberHealth:
         received_24h=counts["received"],
         proactive_sent_7d=proactive,
         proactive_unanswered_7d=unanswered,
-        undelivered_24h=undelivered_since(since=day),
+        undelivered_24h=counts["undelivered"],
         restriction_events=state.restriction_events,
         last_restriction_at=state.last_restriction_at,
     )

@@ -48,6 +48,7 @@ from assistant.tools import TOOL_CALLS_TALLY
 from contacts.selectors import scheduled_call_totals_by_status
 from followups.selectors import followup_counts
 from messaging.models import NumberState
+from messaging.number import NUMBER_PAUSE_TALLY
 from messaging.selectors import (
     gateway_status,
     handoff_count,
@@ -278,6 +279,12 @@ class ProductCollector(Collector):
             ("whatsapp_number_undelivered_24h", health.undelivered_24h, "Messages WhatsApp reported undelivered, 24 h"),
         ):
             yield GaugeMetricFamily(name, text, value=value)
+        pauses = CounterMetricFamily(
+            "whatsapp_number_pauses", "Times proactive sending was paused for the number's safety", labels=["reason"]
+        )
+        for labels, n in tally_counts(NUMBER_PAUSE_TALLY):
+            pauses.add_metric([labels["reason"]], n)
+        yield pauses
         yield CounterMetricFamily(
             "whatsapp_number_restriction_events",
             "Delivery statuses saying WhatsApp restricted or temporarily banned our number",
