@@ -296,22 +296,32 @@ def contact_unanswered_proactive(*, contact: Contact) -> int:
     return sent.count()
 
 
-def proactive_reply_ratio(*, now: datetime) -> tuple[int, int]:
-    """(proactive messages of the last week old enough to have been answered, how many of them
-    the contact never answered). One query."""
-    sent = Message.objects.filter(
+def _proactive_to_weigh(*, now: datetime) -> Q:
+    """Proactive messages of the last week old enough to have been answered (REPLY_GRACE)."""
+    return Q(
         direction=Message.Direction.OUT,
         purpose__in=PROACTIVE_PURPOSES,
         status__in=Message.SENT_STATUSES,
         timestamp__gte=now - REPLY_RATIO_LOOKBACK,
         timestamp__lt=now - REPLY_GRACE,
     )
-    answered = Exists(
+
+
+def _answered() -> Exists:
+    """The message's contact wrote to us after it."""
+    return Exists(
         Message.objects.filter(
             contact_id=OuterRef("contact_id"), direction=Message.Direction.IN, timestamp__gt=OuterRef("timestamp")
         )
     )
-    counts = sent.aggregate(total=Count("id"), unanswered=Count("id", filter=~answered))
+
+
+def proactive_reply_ratio(*, now: datetime) -> tuple[int, int]:
+    """(proactive messages of the last week old enough to have been answered, how many of them
+    the contact never answered). One query."""
+    counts = Message.objects.filter(_proactive_to_weigh(now=now)).aggregate(
+        total=Count("id"), unanswered=Count("id", filter=~_answered())
+    )
     return counts["total"], counts["unanswered"]
 
 
@@ -351,17 +361,21 @@ class NumberHealth:
 
 
 def number_health(*, now: datetime) -> NumberHealth:
+    """The number's standing and its traffic. Two queries: the state row, one aggregate."""
     day = now - timedelta(days=1)
     state = NumberState.objects.filter(pk=1).first() or NumberState()
-    counts = Message.objects.filter(Q(timestamp__gte=day) | Q(updated_at__gte=day)).aggregate(
+    weighed = _proactive_to_weigh(now=now)
+    counts = Message.objects.filter(Q(timestamp__gte=now - REPLY_RATIO_LOOKBACK) | Q(updated_at__gte=day)).aggregate(
         sent=Count(
             "id",
             filter=Q(timestamp__gte=day, direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES),
         ),
         received=Count("id", filter=Q(timestamp__gte=day, direction=Message.Direction.IN)),
         undelivered=Count("id", filter=_undelivered(since=day)),
+        proactive=Count("id", filter=weighed),
+        unanswered=Count("id", filter=weighed & ~Q(_answered())),
     )
-    proactive, unanswered = proactive_reply_ratio(now=now)
+    proactive, unanswered = counts["proactive"], counts["unanswered"]
     return NumberHealth(
         paused_reason=state.paused_reason,
         paused_label=state.get_paused_reason_display() if state.paused_reason else "",

@@ -536,7 +536,7 @@ PROACTIVE_MAX_UNANSWERED = env.int("PROACTIVE_MAX_UNANSWERED", default=5, minimu
 PROACTIVE_UNANSWERED_SHARE = env.float("PROACTIVE_UNANSWERED_SHARE", default=0.85, positive=True)
 if PROACTIVE_UNANSWERED_SHARE > 1:
     raise ImproperlyConfigured(
-        f"PROACTIVE_UNANSWERED_SHARE must be a share between 0 and 1 (e.g. 0.85), not {PROACTIVE_UNANSWERED_SHARE}."
+        f"PROACTIVE_UNANSWERED_SHARE: {PROACTIVE_UNANSWERED_SHARE:g} is not a share between 0 and 1; write e.g. 0.85"
     )
 PROACTIVE_UNANSWERED_MIN_SAMPLE = env.int("PROACTIVE_UNANSWERED_MIN_SAMPLE", default=20, minimum=1)
 # Account signals: this many undelivered messages within 15 minutes pause proactive sending; a

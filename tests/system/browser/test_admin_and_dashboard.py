@@ -66,6 +66,11 @@ def test_the_dashboard_opens_from_the_admin_index_and_draws_its_charts(logged_in
     today_inbound = page.locator("#chart-volume rect.bar.s-in").nth(29)
     assert float(today_inbound.get_attribute("height")) > 0
     assert page.locator('[data-metric="inbound"] .big').inner_text() == "3"
+    # The number-health card is on the page (and in the screenshot)
+    card = page.locator("#number-health")
+    assert card.is_visible()
+    assert "Номер в порядке" in card.inner_text()
+    assert page.locator('[data-metric="number-traffic"] .big').inner_text() == "1 / 3"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "dashboard.png"
     page.screenshot(path=str(path), full_page=True)
