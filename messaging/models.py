@@ -117,6 +117,8 @@ class Message(models.Model):
                 condition=Q(direction="in", processed_at__isnull=True),
                 name="message_inbound_unhandled_idx",
             ),
+            # The sender's pacing counts what our number sent in the last hour and day.
+            models.Index(fields=["sent_at"], condition=Q(direction="out"), name="message_out_sent_at_idx"),
             # The sender's sweeper scans only rows still waiting to go out.
             models.Index(
                 fields=["next_attempt_at"],

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,6 +45,7 @@ Reason = NumberState.Reason
 RESTRICTION_STATUSES = frozenset({"temporary ban", "restricted", "banned", "ban"})
 # /metrics counts the pauses by reason (project.lib.tallies; the restriction events are on the row).
 NUMBER_PAUSE_TALLY = "number_pauses"
+ALERT_QUIET = timedelta(hours=6)
 # The order in which reasons override one another: a restriction outranks a burst.
 _RANK = {Reason.RESTRICTED: 4, Reason.LOGGED_OUT: 3, Reason.UNDELIVERED: 2, Reason.REPLY_RATIO: 1, "": 0}
 _ALERT = {
@@ -74,13 +76,16 @@ def number_pause(*, reason: str, detail: str = "", until: datetime | None = None
         state.paused_at = now
         state.paused_until = max(filter(None, [until, state.paused_until])) if (until or state.paused_until) else None
         state.save(update_fields=["paused_reason", "paused_detail", "paused_at", "paused_until"])
-        managers_notify(
-            contact=None,
-            who="Номер WhatsApp компании",
-            reason=_ALERT[reason],
-            summary=detail or str(Reason(reason).label),
-            key=f"number-paused:{reason}:{now:%Y%m%dT%H%M%S.%f}",
-        )
+        # Once per pause; a phone that logs out and back in every few minutes (Wappi's re-auth
+        # blips) does not flood the managers: one notice per reason in ALERT_QUIET.
+        if cache.add(f"number:alerted:{reason}", 1, timeout=int(ALERT_QUIET.total_seconds())):
+            managers_notify(
+                contact=None,
+                who="Номер WhatsApp компании",
+                reason=_ALERT[reason],
+                summary=detail or str(Reason(reason).label),
+                key=f"number-paused:{reason}:{now:%Y%m%dT%H%M%S.%f}",
+            )
     tally_add(NUMBER_PAUSE_TALLY, {"reason": reason})
     log.warning("number.paused", reason=reason, detail=detail[:200], until=until.isoformat() if until else None)
     return True

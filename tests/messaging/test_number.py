@@ -366,3 +366,13 @@ def test_no_typing_by_default(wappi):
     reply = OutboundMessageFactory(contact=customer(), text="Доставим завтра")
     outbox_send(message_id=reply.pk, client=wappi.client())
     assert wappi.typing == []
+
+
+def test_a_phone_that_logs_out_and_back_in_again_and_again_alerts_the_managers_once(wappi, wappi_posts):
+    with time_machine.travel(WEDNESDAY_NOON, tick=False):
+        for _ in range(3):
+            wappi_posts(wappi.authorization_webhook(online=False))
+            assert NumberState.load().paused
+            wappi_posts(wappi.authorization_webhook(online=True))
+            assert not NumberState.load().paused
+    assert len(manager_notices()) == 1
