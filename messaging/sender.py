@@ -264,8 +264,9 @@ def _number_slot(client: WappiClient) -> Iterator[None]:
     short, else the send comes back later. Raises SendLater when another send holds the slot."""
     last_key = f"send:number:last:{client.profile_id}"
     try:
+        # Renewed while the send runs: a worker killed mid-send frees the number within seconds.
         with cache_lock(
-            f"send:number:{client.profile_id}", ttl=client.timeout + CONNECT_TIMEOUT + 30, wait=SLOT_WAIT_SECONDS
+            f"send:number:{client.profile_id}", ttl=client.timeout + CONNECT_TIMEOUT, wait=SLOT_WAIT_SECONDS, renew=True
         ):
             gap = settings.SEND_NUMBER_GAP_SECONDS
             if gap > 0:
