@@ -339,6 +339,10 @@ def undelivered_since(*, since: datetime) -> int:
     return Message.objects.filter(_undelivered(since=since)).count()
 
 
+# Why proactive sending can be paused (the reports list every one, 0 or 1).
+NUMBER_PAUSE_REASONS = tuple(NumberState.Reason.values)
+
+
 @dataclass(frozen=True)
 class NumberHealth:
     """The number-health card of the dashboard and its series on /metrics."""

@@ -47,9 +47,9 @@ from ai.selectors import model_call_totals, pending_replies_waiting_count
 from assistant.tools import TOOL_CALLS_TALLY
 from contacts.selectors import scheduled_call_totals_by_status
 from followups.selectors import followup_counts
-from messaging.models import NumberState
 from messaging.number import NUMBER_PAUSE_TALLY
 from messaging.selectors import (
+    NUMBER_PAUSE_REASONS,
     gateway_status,
     handoff_count,
     inbound_unanswered_count,
@@ -255,7 +255,7 @@ class ProductCollector(Collector):
             "1 for the reason proactive sending from our number is paused now (number-safety governor)",
             labels=["reason"],
         )
-        for reason in NumberState.Reason.values:
+        for reason in NUMBER_PAUSE_REASONS:
             paused.add_metric([reason], int(health.paused_reason == reason))
         yield paused
         for name, value, text in (
