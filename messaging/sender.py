@@ -5,6 +5,12 @@ sends it (a quoted reply to the customer's message when there is one), stores Wh
 message id and marks the customer's message read. After a send timed out the message may
 or may not have reached WhatsApp, so the row stays `sending` and is reconciled (look for
 its echo) before anything is sent again: a customer never gets the same text twice.
+
+The sender also paces our number so WhatsApp never takes it for a spam bot (the number-safety
+governor's pacing; its account signals live in messaging.number): one send at a time from the
+number with a jittered gap, caps per minute, hour and day (with a warm-up ramp for a newly
+linked number) and on the chats it opens a day, and, when WAPPI_TYPING is on, "typing..."
+before a reply.
 """
 
 from __future__ import annotations
@@ -130,7 +136,7 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     with contextlib.ExitStack() as slot:
         try:
             _pace(message.contact, now=now)
-            # One send at a time from the number, spaced out (messaging.number's pacing).
+            # One send at a time from the number, spaced out: the number-safety pacing.
             slot.enter_context(_number_slot(client))
         except SendLater as later:
             Message.objects.filter(pk=message.pk).update(
