@@ -6,7 +6,7 @@ PORT ?= 8000
 FLOWER_PORT ?= 5555
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint check clean chaos
+.PHONY: run test bench lint check clean chaos install deploy-check
 
 # Local runs default to DEBUG on unless .env decides otherwise.
 ifeq ($(shell grep -sE '^[[:space:]]*DEBUG=' .env),)
@@ -51,10 +51,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-## check: Django's deployment checks with production-like settings
+## check: Django's deployment checks with production-like settings (the web preflight included:
+##        static files are collected and a throwaway SQLite database migrated under var/check/)
 check: $(VENV)/.installed-run
-	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	  ALLOWED_HOSTS=example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+	mkdir -p var/check
+	export DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  ALLOWED_HOSTS=example.com DATABASE_URL=sqlite:///$(abspath var/check/db.sqlite3) \
+	  STATIC_ROOT=$(abspath var/check/static) && \
+	  $(BIN)/python manage.py migrate --noinput -v0 && \
+	  $(BIN)/python manage.py collectstatic --noinput -v0 && \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## install: .venv with the pinned requirements (a plain server: README, "Plain server (no Docker)")
+install: $(VENV)/.installed-run
+
+## deploy-check: on the server, with its .env: settings, database, broker, Wappi, Gemini, static
+##               files, exactly one beat, workers, backups; non-zero exit when something is wrong
+deploy-check: $(VENV)/.installed-run
+	$(BIN)/python manage.py deploy_check $(DEPLOY_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -19,6 +19,7 @@ __all__ = [
     "CallContext",
     "ContactCard",
     "Generation",
+    "Image",
     "LLMBackend",
     "LLMBudgetExceededError",
     "LLMError",
@@ -32,7 +33,7 @@ __all__ = [
     "Verdict",
 ]
 
-Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe", "post_purchase"]
+Purpose = Literal["classify", "reply", "follow_up", "intent", "transcribe", "post_purchase", "handoff"]
 REQUEST_TYPES = ("sales", "support", "complaint", "general")
 
 
@@ -100,6 +101,21 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class Image:
+    """A picture the customer sent, as the model gets it: its bytes and type, or, when it cannot
+    be shown (too large, not a picture, the download failed, no model to look at it), no bytes
+    and a `note` saying why."""
+
+    mime_type: str = ""
+    data: bytes = field(default=b"", repr=False)
+    note: str = ""
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.data)
+
+
+@dataclass(frozen=True)
 class Turn:
     """One turn of the conversation as the model sees it. `user` turns are the customer's
     messages (or our tool results); `model` turns are the assistant's earlier answers (or its
@@ -109,6 +125,8 @@ class Turn:
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
+    # The customer's pictures in this turn (user turns only), in the order they were sent.
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True)

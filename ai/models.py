@@ -18,6 +18,7 @@ class ModelCall(models.Model):
         INTENT = "intent", "Намерение"
         TRANSCRIBE = "transcribe", "Расшифровка"
         POST_PURCHASE = "post_purchase", "После покупки"
+        HANDOFF = "handoff", "Сводка для менеджеров"
 
     backend = models.CharField("бэкенд", max_length=16)  # gemini / offline
     purpose = models.CharField("назначение", max_length=16, choices=Purpose.choices)

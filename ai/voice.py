@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ai.conversation import contact_language
 from ai.llm import CallContext, LLMError, LLMTransientError, LLMUnavailableError
+from ai.rules.texts import fixed_text
 from ai.signals import transcript_ready
 from ai.transcription import transcribe_voice
 from ai.usage import Usage, record_call
@@ -27,9 +29,8 @@ from messaging.wappi import WappiClient, WappiError, WappiTransientError
 
 log = structlog.get_logger(__name__)
 
-ASK_TO_TYPE = (
-    "Извините, не получилось прослушать голосовое сообщение 🙏 Напишите, пожалуйста, вопрос текстом — я сразу отвечу."
-)
+# The Russian version; the customer gets the one in their language (ai.rules.texts).
+ASK_TO_TYPE = fixed_text("voice_ask_to_type")
 
 
 class VoiceRetry(Exception):
@@ -108,7 +109,7 @@ def _give_up(message: Message, error: str) -> VoiceOutcome:
     if updated:
         message_enqueue_outbound(
             contact=message.contact,
-            text=ASK_TO_TYPE,
+            text=fixed_text("voice_ask_to_type", contact_language(message.contact)),
             purpose=Message.Purpose.FALLBACK,
             reply_to=message,
             idempotency_key=f"voice-failed:{message.pk}",

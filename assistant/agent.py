@@ -13,8 +13,9 @@ from django.utils import timezone
 from ai.backends import get_backend
 from ai.conversation import conversation_turns
 from ai.knowledge import knowledge_for_prompt, knowledge_search
-from ai.llm import CallContext, LLMPermanentError, ToolResult, Turn
+from ai.llm import CallContext, Image, LLMPermanentError, ToolResult, Turn
 from ai.prompts import PromptText, prompt_get, prompt_render
+from ai.rules.language import KAZAKH, RUSSIAN, conversation_language
 from assistant.tools import HANDOFF, ToolContext, tool_run, tool_specs
 from contacts.models import Contact
 from contacts.phones import format_phone
@@ -35,6 +36,15 @@ RETRIEVED_KNOWLEDGE = (
 )
 SEE_CONTEXT_TIME = "см. «Служебные данные» в начале диалога"
 SEE_CONTEXT_PHONE = "[номер телефона клиента из служебных данных]"
+# This request's language, in its facts (an operator's own prompt may not mention languages).
+LANGUAGE_FACT = {
+    RUSSIAN: "Язык ответа: русский.",
+    KAZAKH: (
+        "Язык ответа: казахский. Клиент пишет по-казахски: отвечай на казахском языке, коротко и просто. "
+        "Где в базе знаний есть текст на казахском, опирайся на него; цены, суммы и названия бери из базы "
+        "знаний как есть."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -45,27 +55,50 @@ class AgentReply:
     # What the tools answered in this reply, as JSON texts: facts of our own (an invoice's total,
     # a booked slot) that the reply may repeat.
     tool_facts: tuple[str, ...] = ()
+    language: str = RUSSIAN  # the customer's, which the reply is asked to be in
 
 
-def agent_reply(*, contact: Contact, message: Message, now: datetime | None = None, correction: str = "") -> AgentReply:
+def agent_reply(
+    *,
+    contact: Contact,
+    message: Message,
+    now: datetime | None = None,
+    correction: str = "",
+    images: dict[int, Image] | None = None,
+) -> AgentReply:
     """Asks the model for the answer to the conversation ending with `message`, running the
-    tools it calls (at most MAX_TOOL_STEPS rounds). The text is the model's draft: the caller
-    sends it through ai.compose before a customer reads it. Raises LLMTransientError when the model is
-    unavailable, LLMPermanentError when it gives no usable answer."""
+    tools it calls (at most MAX_TOOL_STEPS rounds). The photos the customer sent since our last
+    answer go along as pictures (downloaded once into `images`, a cache the caller may keep
+    between drafts); the answer is asked for in the customer's language. The text is the model's
+    draft: the caller sends it through ai.compose before a customer reads it. Raises
+    LLMTransientError when the model is unavailable, LLMPermanentError when it gives no usable answer."""
     now = now or timezone.now()
-    turns = conversation_turns(contact=contact, limit=settings.MAX_CONTEXT_MESSAGES)
+    backend = get_backend()
+    turns = conversation_turns(
+        contact=contact,
+        limit=settings.MAX_CONTEXT_MESSAGES,
+        images={} if images is None else images,
+        download_images=backend.name != "offline",
+    )
     if not turns:
         raise LLMPermanentError("nothing to answer: the conversation has no customer message")
-    request = sales_request(contact=contact, turns=turns, now=now, correction=correction)
+    language = conversation_language(
+        (turn.text for turn in reversed(turns) if turn.role == "user"), allowed=settings.REPLY_LANGUAGES
+    )
+    request = sales_request(contact=contact, turns=turns, now=now, correction=correction, language=language)
     system, context, prompt = request.system, request.context, request.prompt
     ctx = CallContext(
         purpose="reply",
         contact_id=contact.pk,
         prompt_name=prompt.name,
         prompt_version=prompt.version,
-        extra={"knowledge_chars": request.knowledge_chars, "knowledge_mode": request.knowledge_mode},
+        extra={
+            "knowledge_chars": request.knowledge_chars,
+            "knowledge_mode": request.knowledge_mode,
+            "language": language,
+        },
     )
-    tools, backend = tool_specs(), get_backend()
+    tools = tool_specs()
     tool_ctx = ToolContext(contact=contact, message=message, now=now)
     call_ids: list[int] = []
     tool_facts: list[str] = []
@@ -79,7 +112,13 @@ def agent_reply(*, contact: Contact, message: Message, now: datetime | None = No
             text = (generation.text or "").strip()
             if not text:
                 raise LLMPermanentError("the model answered with no text")
-            return AgentReply(text=text, handed_off=handed_off, call_ids=tuple(call_ids), tool_facts=tuple(tool_facts))
+            return AgentReply(
+                text=text,
+                handed_off=handed_off,
+                call_ids=tuple(call_ids),
+                tool_facts=tuple(tool_facts),
+                language=language,
+            )
         results = tuple(
             # The tool set stays the same for the whole loop (it is part of the cached prefix), so
             # a second hand-off in one answer is answered here instead of notifying twice.
@@ -107,19 +146,23 @@ class SalesRequest:
     knowledge_chars: int
 
 
-def sales_request(*, contact: Contact, turns: list[Turn], now: datetime, correction: str = "") -> SalesRequest:
+def sales_request(
+    *, contact: Contact, turns: list[Turn], now: datetime, correction: str = "", language: str = RUSSIAN
+) -> SalesRequest:
     """Assembles the sales prompt. A knowledge base up to KNOWLEDGE_PROMPT_MAX_CHARS goes whole
     into the system instruction; a larger one is searched with the client's latest messages and
     its KNOWLEDGE_TOP_CHUNKS best chunks go into the context. The prompt's per-request
     placeholders ({current_datetime}, {phone}) point to the context instead of holding values,
     so that the system instruction does not change every minute (an operator's prompt that
-    still uses them keeps working)."""
+    still uses them keeps working). The reply's `language` is one of the facts."""
     prompt = prompt_get("sales_agent_prompt")
     whole, indexed = knowledge_for_prompt(max_chars=settings.KNOWLEDGE_PROMPT_MAX_CHARS)
     facts = [
         f"Текущая дата и время: {local_now_text(now)} (Астана, UTC+5)",
         f"Телефон клиента: {format_phone(contact.phone)}",
     ]
+    if len(settings.REPLY_LANGUAGES) > 1 or language != RUSSIAN:
+        facts.append(LANGUAGE_FACT.get(language, LANGUAGE_FACT[RUSSIAN]))
     if whole:
         mode, knowledge, chars = "whole", whole, len(whole)
     elif indexed:

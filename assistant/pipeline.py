@@ -9,7 +9,7 @@ customer's messages handled, and only if no newer customer message arrived meanw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -19,13 +19,13 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from ai.compose import Correction, Draft, Result, compose
-from ai.conversation import model_text
+from ai.conversation import contact_language, model_text
 from ai.intent import reply_intent
-from ai.llm import LLMPermanentError, LLMTransientError
+from ai.llm import Image, LLMPermanentError, LLMTransientError
 from ai.models import PendingReply
 from ai.rules.guard import known_figures
-from ai.rules.optout import CONFIRMATION as OPT_OUT_CONFIRMATION
 from ai.rules.optout import is_opt_out
+from ai.rules.texts import fixed_text
 from ai.usage import contact_over_daily_tokens, local_day_start
 from assistant.agent import AgentReply, agent_reply
 from assistant.handoff import contact_hand_off
@@ -34,8 +34,10 @@ from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import contact_eligibility
 from followups.models import FollowUp
 from followups.services import followup_on_customer_reply, followup_stop
+from messaging.handoffs import handoff_customer_told, handoff_customer_told_release
 from messaging.models import Message
 from messaging.notify import managers_notify
+from messaging.selectors import WORDLESS_TYPES
 from messaging.services import message_enqueue_outbound
 from payments.intent import says_paid
 from payments.models import Payment
@@ -44,16 +46,19 @@ from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
 
-FALLBACK_TEXT = "Спасибо за сообщение! Менеджер ответит вам в ближайшее время."
+# The fixed texts are ai.rules.texts', in the customer's language; these are their Russian versions.
+FALLBACK_TEXT = fixed_text("fallback")
 # Sent instead of a draft that states figures the knowledge base does not.
-SAFE_FIGURES_TEXT = "Точные цены и условия для вас подтвердит менеджер 😊 Передать ему ваш вопрос?"
+SAFE_FIGURES_TEXT = fixed_text("safe_figures")
 # The one retry after such a draft, told which figures it made up (a note in the request's context).
 CORRECTION = (
     "В черновике ответа были цифры, которых нет в базе знаний: {figures}. "
     "Называй только цены, суммы, скидки и проценты из базы знаний; иначе предложи, "
     "чтобы точные условия подтвердил менеджер."
 )
-HANDOFF_TEXT = "Передал ваш вопрос менеджеру — он напишет вам здесь в ближайшее время 🙏"
+HANDOFF_TEXT = fixed_text("handoff")
+# A customer who writes again while the hand-off waits for a person: once per hand-off.
+HANDOFF_WAITING_TEXT = fixed_text("handoff_waiting")
 RETRY_DELAYS = (60, 120, 300, 600, 900)  # seconds between retries of a pending answer
 # After this long a late answer would confuse more than help: the managers were told at once.
 PENDING_MAX_AGE = timedelta(hours=6)
@@ -183,9 +188,25 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         return _finish(contact, message, status="whitelisted")
     _check_payments_if_paid(contact=contact, message=message)
     if eligibility.operator_mode:
+        if handoff_customer_told(contact=contact, now=now):
+            # Handed off and nobody has answered yet: the customer hears once that the manager
+            # knows, never a sales reply.
+            outcome = _finish(
+                contact,
+                message,
+                status="operator mode",
+                detail="told the manager knows",
+                reply=fixed_text("handoff_waiting", contact_language(contact)),
+                purpose=Message.Purpose.NOTIFICATION,
+            )
+            if outcome.status != "operator mode":  # not queued: the burst's next run says it
+                handoff_customer_told_release(contact=contact, at=now)
+            return outcome
         return _finish(contact, message, status="operator mode")
     if contact.is_client is False:
         return _finish(contact, message, status="not a client")
+    if _wordless(contact, message):
+        return _finish(contact, message, status="nothing to answer", detail="a sticker")
     if is_opt_out(message.transcription or message.text):
         return _opt_out(contact, message, now)
     if contact_over_daily_tokens(contact.pk, now):
@@ -204,6 +225,15 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     if contact.request_type == Contact.RequestType.COMPLAINT:
         return _complaint(contact, message, now)
     return _answer(contact=contact, message=message, now=now)
+
+
+def _wordless(contact: Contact, message: Message) -> bool:
+    """The burst is stickers only (messaging.selectors.WORDLESS_TYPES): nothing for the model to
+    answer, and nobody left waiting (a second read only when the newest message is one)."""
+    if message.media_type not in WORDLESS_TYPES or message.text.strip():
+        return False
+    burst = _open_inbound(contact).filter(timestamp__lte=message.timestamp)
+    return not burst.exclude(media_type__in=WORDLESS_TYPES).exists() and not burst.exclude(text="").exists()
 
 
 def _answer(*, contact: Contact, message: Message, now: datetime) -> Outcome:
@@ -227,7 +257,13 @@ def _answer_with_agent(*, contact: Contact, message: Message, now: datetime) -> 
         contact_hand_off(
             contact=contact, message=message, reason="ИИ не смог ответить", key=f"handoff:{message.pk}", now=now
         )
-        return _finish(contact, message, status="handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.HANDOFF)
+        return _finish(
+            contact,
+            message,
+            status="handed off",
+            reply=fixed_text("handoff", contact_language(contact)),
+            purpose=Message.Purpose.HANDOFF,
+        )
     return _finish(
         contact,
         message,
@@ -252,24 +288,28 @@ class _Answer:
 
 def _agent_answer(*, contact: Contact, message: Message, now: datetime) -> _Answer:
     """The sales agent's answer through the compose step (ai.compose): a draft stating figures
-    the knowledge base does not is rewritten once, told which, then replaced by SAFE_FIGURES_TEXT.
-    The words after a hand-off are guarded once, never rewritten (the tools already ran): a figure
-    the knowledge base does not state turns them into HANDOFF_TEXT.
+    the knowledge base does not is rewritten once, told which, then replaced by the safe line
+    (SAFE_FIGURES_TEXT in the customer's language). The words after a hand-off are guarded once,
+    never rewritten (the tools already ran): a figure the knowledge base does not state turns them
+    into the hand-off line. The burst's photos are downloaded once for both drafts.
     Raises the agent's LLMTransientError / LLMPermanentError."""
     replies: list[AgentReply] = []
+    images: dict[int, Image] = {}
 
     def draft(correction: Correction | None) -> Draft:
         note = CORRECTION.format(figures=correction.figures_text) if correction and correction.figures else ""
-        reply = agent_reply(contact=contact, message=message, now=now, correction=note)
+        reply = agent_reply(contact=contact, message=message, now=now, correction=note, images=images)
         replies.append(reply)
         return Draft(
             reply.text,
-            final_safe_text=HANDOFF_TEXT if reply.handed_off else None,
+            final_safe_text=fixed_text("handoff", reply.language) if reply.handed_off else None,
             allowed_figures=frozenset(figure for fact in reply.tool_facts for figure in known_figures(fact)),
         )
 
     composed = compose(draft=draft, safe_text=SAFE_FIGURES_TEXT)
     review_note = ""
+    if composed.result == Result.SAFE_LINE and not replies[-1].handed_off:
+        composed = replace(composed, text=fixed_text("safe_figures", replies[-1].language))
     if composed.result == Result.SAFE_LINE:
         first, last = composed.drafts[0], composed.drafts[-1]
         review_note = (
@@ -368,13 +408,23 @@ def _opt_out(contact: Contact, message: Message, now: datetime) -> Outcome:
         followup_stop(contact=contact, reason=FollowUp.StopReason.OPTED_OUT, now=now)
     # A fixed confirmation, never generated: it must say exactly this.
     return _finish(
-        contact, message, status="opted out", reply=OPT_OUT_CONFIRMATION, purpose=Message.Purpose.NOTIFICATION
+        contact,
+        message,
+        status="opted out",
+        reply=fixed_text("opt_out_confirmation", contact_language(contact)),
+        purpose=Message.Purpose.NOTIFICATION,
     )
 
 
 def _complaint(contact: Contact, message: Message, now: datetime) -> Outcome:
     contact_hand_off(contact=contact, message=message, reason="Жалоба клиента", key=f"complaint:{message.pk}", now=now)
-    return _finish(contact, message, status="complaint handed off", reply=HANDOFF_TEXT, purpose=Message.Purpose.HANDOFF)
+    return _finish(
+        contact,
+        message,
+        status="complaint handed off",
+        reply=fixed_text("handoff", contact_language(contact)),
+        purpose=Message.Purpose.HANDOFF,
+    )
 
 
 def _over_daily_tokens(contact: Contact, message: Message, now: datetime) -> Outcome:
@@ -388,13 +438,14 @@ def _over_daily_tokens(contact: Contact, message: Message, now: datetime) -> Out
         reason="Клиент исчерпал дневной лимит ИИ, ответьте ему сами",
         key=f"daily-tokens:{contact.pk}:{local_day_start(now).date().isoformat()}",
         now=now,
+        model_brief=False,
     )
     return _finish(
         contact,
         message,
         status="handed off",
         detail="daily tokens spent",
-        reply=FALLBACK_TEXT,
+        reply=fixed_text("fallback", contact_language(contact)),
         purpose=Message.Purpose.HANDOFF,
     )
 
@@ -421,7 +472,13 @@ def _fallback(contact: Contact, message: Message, now: datetime, *, error: str) 
         summary=message.display_text,
         key=f"fallback:{pending.pk}",
     )
-    return _finish(contact, message, status="fallback", reply=FALLBACK_TEXT, purpose=Message.Purpose.FALLBACK)
+    return _finish(
+        contact,
+        message,
+        status="fallback",
+        reply=fixed_text("fallback", contact_language(contact)),
+        purpose=Message.Purpose.FALLBACK,
+    )
 
 
 def pending_retry(*, pending_id: int, now: datetime | None = None) -> Outcome:

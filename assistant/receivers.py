@@ -10,8 +10,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from ai.signals import transcript_ready
-from assistant.tasks import process_incoming
-from messaging.signals import inbound_stored
+from assistant.tasks import handoff_brief, process_incoming
+from messaging.signals import handoff_opened, inbound_stored
 
 
 @receiver(inbound_stored, dispatch_uid="assistant.answer_message")
@@ -29,3 +29,10 @@ def answer_message(
 @receiver(transcript_ready, dispatch_uid="assistant.answer_transcript")
 def answer_transcript(*, message_id: int, **_: Any) -> None:
     process_incoming.delay(message_id)
+
+
+@receiver(handoff_opened, dispatch_uid="assistant.brief_managers")
+def brief_managers(*, handoff_id: int, **_: Any) -> None:
+    """The managers' brief of a new hand-off is written by the model on queue llm (the offline
+    template went out with the hand-off itself: then the task finds nothing to do)."""
+    handoff_brief.delay(handoff_id)

@@ -4,7 +4,7 @@ were born with (`ai.`, `messaging.`): running beats, queued tasks and routes use
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from ai.tasks import voice_transcribe
 from assistant import pipeline
+from assistant.handoff import handoff_brief_deliver
 from assistant.moderator import contact_reclassify
 from contacts.models import Contact
+from messaging.handoffs import handoffs_check, handoffs_without_brief
 from messaging.notify import unanswered_notify
 from messaging.selectors import inbound_unhandled
 from project.lib.retry import DATABASE_DOWN
@@ -92,3 +94,26 @@ def sweep_inbound() -> str:
     # What nobody answered within a day is not dropped silently: the managers are told once.
     reported = unanswered_notify(now=now)
     return f"ai={len(text)} voice={len(voice)} unanswered={reported}"
+
+
+@shared_task(name="assistant.handoff_brief", ignore_result=True)
+def handoff_brief(handoff_id: int) -> str:
+    """The managers' brief of a hand-off, written by the model (the template when it fails).
+    Started after the hand-off's commit; check_handoffs re-starts a lost one."""
+    return handoff_brief_deliver(handoff_id=handoff_id)
+
+
+# A brief not sent this long after its hand-off opened: its task was lost (the broker, a worker).
+BRIEF_LOST_AFTER = timedelta(minutes=2)
+
+
+@shared_task(name="assistant.check_handoffs", ignore_result=True)
+def check_handoffs() -> str:
+    """Every minute: open hand-offs past their deadline remind the managers, then the owner's
+    escalation numbers; the ones the assistant has back are closed; a lost brief is re-started."""
+    now = timezone.now()
+    report = handoffs_check(now=now)
+    lost = handoffs_without_brief(before=now - BRIEF_LOST_AFTER)
+    for pk in lost:
+        handoff_brief.apply_async((pk,), expires=600)
+    return f"closed={report.closed} reminded={report.reminded} escalated={report.escalated} briefs={len(lost)}"

@@ -10,6 +10,9 @@ import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ai.conversation import contact_language
+from ai.rules.language import RUSSIAN
+from ai.rules.texts import fixed_text, weekday_name
 from calls.booking import (
     TOO_FAR_AHEAD,
     BookingRules,
@@ -50,9 +53,11 @@ def _iso(moment: datetime, rules: BookingRules) -> str:
     return moment.astimezone(rules.tz).isoformat()
 
 
-def _human(moment: datetime, rules: BookingRules) -> str:
+def _human(moment: datetime, rules: BookingRules, language: str = RUSSIAN) -> str:
     local = moment.astimezone(rules.tz)
-    return f"{WEEKDAYS[local.weekday()]}, {local:%d.%m} в {local:%H:%M}"
+    if language == RUSSIAN:
+        return f"{WEEKDAYS[local.weekday()]}, {local:%d.%m} в {local:%H:%M}"
+    return f"{weekday_name(local.weekday(), language)}, {local:%d.%m}, {local:%H:%M}"
 
 
 def _alternatives(*, around: datetime, now: datetime, rules: BookingRules) -> list[str]:
@@ -142,11 +147,11 @@ def call_book(*, contact: Contact, start_text: str, topic: str, now: datetime) -
                 created_by=ScheduledCall.CreatedBy.AI,
             )
             when = _human(start, rules)
+            language = contact_language(contact)
             message_enqueue_outbound(
                 contact=contact,
-                text=(
-                    f"Записал вас на созвон: {when} (время Астаны). "
-                    f"Менеджер позвонит на номер {format_phone(contact.phone)} 👍"
+                text=fixed_text(
+                    "call_booked", language, when=_human(start, rules, language), phone=format_phone(contact.phone)
                 ),
                 purpose=Message.Purpose.BOOKING,
                 idempotency_key=f"call-booked:{call.pk}",
@@ -227,11 +232,14 @@ def reminders_send_due(*, now: datetime) -> int:
             call = reminder.call
             when = _human(call.scheduled_at, rules)
             if reminder.audience == CallReminder.Audience.CLIENT:
+                language = contact_language(call.contact)
                 message_enqueue_outbound(
                     contact=call.contact,
-                    text=(
-                        f"Напоминаю: созвон с менеджером {when} (время Астаны). "
-                        f"Менеджер позвонит на номер {format_phone(call.contact.phone)} 📞"
+                    text=fixed_text(
+                        "call_reminder",
+                        language,
+                        when=_human(call.scheduled_at, rules, language),
+                        phone=format_phone(call.contact.phone),
                     ),
                     purpose=Message.Purpose.BOOKING,
                     idempotency_key=f"call-reminder:{reminder.pk}",
@@ -261,12 +269,9 @@ def call_cancel(*, call: ScheduledCall, by_operator: bool = True) -> ScheduledCa
         if not updated:
             return call
         CallReminder.objects.filter(call=call, sent_at__isnull=True).delete()
-        when = _human(call.scheduled_at, rules)
-        text = (
-            f"Созвон {when} (время Астаны) отменён. Если захотите выбрать другое время — напишите здесь 🙏"
-            if by_operator
-            else f"Отменил ваш созвон {when} (время Астаны). Если захотите выбрать другое время — напишите 🙂"
-        )
+        language = contact_language(call.contact)
+        when = _human(call.scheduled_at, rules, language)
+        text = fixed_text("call_cancelled_by_operator" if by_operator else "call_cancelled", language, when=when)
         message_enqueue_outbound(
             contact=call.contact,
             text=text,
@@ -301,11 +306,15 @@ def call_reschedule(*, call: ScheduledCall, start: datetime, now: datetime | Non
         call.save(update_fields=["scheduled_at", "updated_at"])
         CallReminder.objects.filter(call=call, sent_at__isnull=True).delete()
         _reminders_create(call, now)
+        language = contact_language(call.contact)
         message_enqueue_outbound(
             contact=call.contact,
-            text=(
-                f"Перенесли ваш созвон с менеджером: теперь {_human(start, rules)} (время Астаны) "
-                f"вместо {_human(previous, rules)}. Менеджер позвонит на номер {format_phone(call.contact.phone)} 👍"
+            text=fixed_text(
+                "call_moved",
+                language,
+                when=_human(start, rules, language),
+                previous=_human(previous, rules, language),
+                phone=format_phone(call.contact.phone),
             ),
             author=Message.Author.OPERATOR,
             purpose=Message.Purpose.BOOKING,

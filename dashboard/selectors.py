@@ -5,7 +5,8 @@ over the whole 30-day window grouped by local day, never a query per day: messag
 hand-offs (messaging), new contacts, first-reply waits, calls and the funnel (contacts),
 invoices (payments), follow-up touches (followups) and model usage (ai.usage, which /stats
 shows too); beside them what needs a person: outbound messages that failed for good and
-customer messages nobody answered within a day (messaging). This module only cuts the days into today and the month.
+customer messages nobody answered within a day and the open hand-offs with their age
+(messaging). This module only cuts the days into today and the month.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from contacts.selectors import (
 )
 from followups.selectors import MAX_TOUCHES, followup_touches_by_day
 from messaging.selectors import (
+    handoffs_open,
     inbound_unanswered_count,
     message_counts_by_day,
     number_health,
@@ -173,4 +175,6 @@ def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
         },
         # The number-health card: our WhatsApp number's standing (messaging.number).
         "number": number_health(now=now),
+        # Chats handed to the managers and not yet back with the assistant, oldest first.
+        "handoffs_open": handoffs_open(now=now),
     }

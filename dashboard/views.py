@@ -67,6 +67,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         llm = window["llm"]
         tokens = llm["prompt_tokens"] + llm["output_tokens"] + llm["thinking_tokens"]
         window["tokens"] = f"{tokens:,}".replace(",", "\u202f")
+    for handoff in summary["handoffs_open"]:
+        handoff["age"] = _duration(handoff["age_seconds"])
     context = {
         **admin.site.each_context(request),
         "title": "Панель: как работает ассистент",

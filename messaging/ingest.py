@@ -27,6 +27,7 @@ from contacts.selectors import whitelisted_phones
 from contacts.services import contact_get_or_create, contact_pause_bot, contacts_create_missing
 from messaging import number, suspicious
 from messaging.models import GatewayState, Message
+from messaging.services import handoff_human_answered
 from messaging.signals import announce, inbound_stored
 from messaging.wire import AuthorizationUpdate, DeliveryUpdate, Event, Ignored, Origin, WappiMessage
 from project.lib.bulk import insert_new
@@ -403,8 +404,11 @@ def _ingest_operator_message(event: WappiMessage, *, via: str, now: datetime, re
         first_outbound_at=Coalesce("first_outbound_at", event.sent_at),
         last_outbound_at=Greatest(Coalesce("last_outbound_at", event.sent_at), event.sent_at),
     )
-    # A person answered from the business phone: the bot steps back for a while. A pause only
-    # ever grows: an indefinite takeover from the admin (paused_until empty) stays indefinite.
+    # A person answered from the business phone: an open hand-off is answered, and the bot steps
+    # back for a while. A pause only ever grows: an indefinite takeover from the admin
+    # (paused_until empty) stays indefinite, except a hand-off's, which a human answer turns into
+    # the humans' silence timer.
+    handoff_human_answered(contact=contact, now=now)
     until = now + timedelta(hours=settings.BOT_PAUSE_AFTER_OPERATOR)
     if not contact.bot_is_paused(now) or (contact.paused_until and contact.paused_until < until):
         contact_pause_bot(contact=contact, until=until, now=now)

@@ -214,6 +214,57 @@ class GatewayState(models.Model):
         return state
 
 
+class HandOff(models.Model):
+    """A conversation handed to the managers (assistant.handoff.contact_hand_off), from the moment
+    the assistant stepped back until it takes the chat again. The contact's history of hand-offs:
+    who was told when (the brief), whether a person answered in time (the deadline, the reminder,
+    the owner's escalation), and when and why the assistant came back. At most one is open per
+    contact."""
+
+    class Closed(models.TextChoices):
+        RESUMED = "resumed", "Ассистент вернулся после тишины менеджеров"
+        OPERATOR = "operator", "Оператор вернул чат ассистенту"
+        SUPERSEDED = "superseded", "Открыта новая передача"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="handoffs", verbose_name="контакт")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="сообщение клиента"
+    )
+    key = models.CharField("ключ идемпотентности", max_length=128, unique=True)
+    reason = models.CharField("причина", max_length=255)
+    opened_at = models.DateTimeField("открыта")
+    # The answer is due by then: HANDOFF_ANSWER_MINUTES working minutes after opened_at.
+    due_at = models.DateTimeField("ответ нужен до")
+    brief = models.TextField("сводка для менеджеров", blank=True)
+    brief_by = models.CharField(
+        "сводку написал", max_length=8, choices=[("model", "Модель"), ("template", "Шаблон")], blank=True
+    )
+    brief_sent_at = models.DateTimeField("сводка отправлена", null=True, blank=True)
+    answered_at = models.DateTimeField("человек ответил", null=True, blank=True)
+    # The customer wrote again before anyone answered and was told once that the manager knows.
+    customer_told_at = models.DateTimeField("клиенту сказали «менеджер в курсе»", null=True, blank=True)
+    reminded_at = models.DateTimeField("напоминание менеджерам", null=True, blank=True)
+    escalated_at = models.DateTimeField("эскалация владельцу", null=True, blank=True)
+    closed_at = models.DateTimeField("закрыта", null=True, blank=True)
+    closed_reason = models.CharField("как закрыта", max_length=16, choices=Closed.choices, blank=True)
+
+    class Meta:
+        verbose_name = "передача менеджеру"
+        verbose_name_plural = "передачи менеджерам"
+        ordering = ("-opened_at", "-id")
+        indexes = [
+            models.Index(fields=["opened_at"], name="handoff_open_idx", condition=Q(closed_at__isnull=True)),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact"], condition=Q(closed_at__isnull=True), name="handoff_one_open_per_contact"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} · {timezone.localtime(self.opened_at):%d.%m %H:%M}"
+
+
 class NumberState(models.Model):
     """One row: the standing of our WhatsApp number with WhatsApp, as the number-safety governor
     (messaging.number) sees it. While `paused_reason` is set nothing proactive goes out (the

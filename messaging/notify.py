@@ -25,18 +25,33 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
     is None for a record whose contact was forgotten (a kept payment); `who` replaces the contact
     line for a notice about several customers."""
     if not who:
-        who = f"{contact.display_name or 'Без имени'}, {format_phone(contact.phone)}" if contact else "контакт удалён"
+        who = contact_line(contact)
     summary = " ".join(summary.split())
     text = f"🔔 {reason}\n{who}\n«{summary[:160]}{'…' if len(summary) > 160 else ''}»"
+    queued = notice_send(text=text, key=key)
+    if not queued:
+        log.warning("notify.no_managers", reason=reason, contact_id=contact.pk if contact else None)
+    return queued
+
+
+def contact_line(contact: Contact | None) -> str:
+    """How a notice names the customer: name and number."""
+    return f"{contact.display_name or 'Без имени'}, {format_phone(contact.phone)}" if contact else "контакт удалён"
+
+
+def notice_send(*, text: str, key: str, phones: list[str] | None = None) -> int:
+    """Queues `text` once to each of `phones` (default: MANAGER_PHONES), skipping numbers that
+    cannot be read and the owners' whitelisted personal numbers. Idempotent per `key` and number.
+    Returns how many were queued."""
     queued = 0
-    phones = []
-    for raw in settings.MANAGER_PHONES:
+    normalized = []
+    for raw in settings.MANAGER_PHONES if phones is None else phones:
         try:
-            phones.append(normalize_phone(raw))
+            normalized.append(normalize_phone(raw))
         except PhoneError:
             log.error("notify.bad_manager_phone", value=raw)
-    whitelisted = whitelisted_phones(phones=phones)
-    for phone in phones:
+    whitelisted = whitelisted_phones(phones=normalized)
+    for phone in normalized:
         if phone in whitelisted:
             # A personal number on the whitelist is never messaged, not even as a manager.
             log.error("notify.manager_phone_whitelisted", phone_tail=phone[-4:])
@@ -51,8 +66,6 @@ def managers_notify(*, contact: Contact | None, reason: str, summary: str, key: 
             idempotency_key=f"notify:{key}:{phone}"[:128],
         )
         queued += 1
-    if not queued:
-        log.warning("notify.no_managers", reason=reason, contact_id=contact.pk if contact else None)
     return queued
 
 

@@ -9,12 +9,12 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from messaging.models import ChatCursor, GatewayState, Message, NumberState
+from messaging.models import ChatCursor, GatewayState, HandOff, Message, NumberState
 
 # A customer message not taken by the AI step after this long lost its task (the normal path
 # is still running before that); after INBOUND_MAX_AGE an answer would be worse than none.
@@ -41,6 +41,17 @@ def conversation_recent(*, contact: Contact, limit: int) -> list[Message]:
     rows = list(Message.objects.filter(contact=contact).order_by("-timestamp", "-id")[:limit])
     rows.reverse()
     return rows
+
+
+def customer_texts_recent(*, contact: Contact, limit: int = 5) -> list[str]:
+    """What the customer last wrote, newest first: the texts (a voice note's transcript) of their
+    last `limit` messages that say something."""
+    rows = (
+        Message.objects.filter(contact=contact, direction=Message.Direction.IN)
+        .order_by("-timestamp", "-id")
+        .values_list("text", "transcription")[:limit]
+    )
+    return [transcription or text for text, transcription in rows if (transcription or text).strip()]
 
 
 def message_counts(*, since: datetime, until: datetime) -> dict[str, object]:
@@ -102,6 +113,41 @@ def handoff_count() -> int:
     return Message.objects.filter(direction=Message.Direction.OUT, purpose=Message.Purpose.HANDOFF).count()
 
 
+def handoffs_open(*, now: datetime, limit: int = 50) -> list[dict[str, object]]:
+    """The open hand-offs, oldest first, with their age: who, why, since when, whether a person
+    answered, and whether the managers were reminded or the owner told. One query."""
+    rows = HandOff.objects.filter(closed_at__isnull=True).select_related("contact").order_by("opened_at", "id")
+    return [
+        {
+            "id": handoff.pk,
+            "contact": handoff.contact,
+            "reason": handoff.reason,
+            "opened_at": handoff.opened_at,
+            "age_seconds": max(0.0, (now - handoff.opened_at).total_seconds()),
+            "answered": handoff.answered_at is not None,
+            "overdue": handoff.answered_at is None and handoff.due_at <= now,
+            "reminded": handoff.reminded_at is not None,
+            "escalated": handoff.escalated_at is not None,
+            "resumes_at": handoff.contact.paused_until,
+        }
+        for handoff in rows[:limit]
+    ]
+
+
+def handoff_open_stats(*, now: datetime) -> dict[str, float]:
+    """Open hand-offs for /metrics: waiting for a person (no answer yet) and answered (the
+    humans have the chat), the overdue ones among the waiting, and the oldest waiting one's age
+    in seconds (0 when none). One query."""
+    totals = HandOff.objects.filter(closed_at__isnull=True).aggregate(
+        waiting=Count("id", filter=Q(answered_at__isnull=True)),
+        answered=Count("id", filter=Q(answered_at__isnull=False)),
+        overdue=Count("id", filter=Q(answered_at__isnull=True, due_at__lte=now)),
+        oldest=Min("opened_at", filter=Q(answered_at__isnull=True)),
+    )
+    oldest = totals.pop("oldest")
+    return {**totals, "oldest_waiting_seconds": max(0.0, (now - oldest).total_seconds()) if oldest else 0.0}
+
+
 def inbound_unhandled(*, now: datetime) -> tuple[list[int], list[int]]:
     """Customer messages stored but not taken by the next step (its task was lost: the broker
     was down at commit, a worker died): text to hand to the AI step, voice to transcribe.
@@ -142,12 +188,17 @@ UNANSWERED_AFTER = timedelta(hours=24)
 UNANSWERED_LOOKBACK = timedelta(days=7)
 
 
+# Message types that carry nothing to answer unless they come with words.
+WORDLESS_TYPES = ("sticker",)
+
+
 def inbound_unanswered(*, now: datetime):
     """Customer messages received between UNANSWERED_LOOKBACK and UNANSWERED_AFTER ago that no
     bot or operator message reached WhatsApp after (a reply that failed is no answer). Whatever
     the AI step did with them: a chat in operator mode is the operator's, and still counts when
     nobody answered. Left out: contacts who opted out, owners' whitelisted numbers and contacts
-    classified as not clients (they are deliberately not answered). A queryset, oldest first."""
+    classified as not clients (they are deliberately not answered), and stickers without words
+    (nothing to answer: the AI step gives them none). A queryset, oldest first."""
     answered = Message.objects.filter(
         contact=OuterRef("contact"),
         direction=Message.Direction.OUT,
@@ -164,6 +215,7 @@ def inbound_unanswered(*, now: datetime):
             contact__opted_out_at__isnull=True,
         )
         .exclude(contact__is_client=False)
+        .exclude(media_type__in=WORDLESS_TYPES, text="")
         .exclude(Exists(whitelisted))
         .exclude(Exists(answered))
         .order_by("received_at", "pk")

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import structlog
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import Contact
-from messaging.models import Message
+from contacts.services import contact_pause_bot
+from messaging.models import HandOff, Message
 from messaging.signals import announce, message_queued
 from project.lib.bulk import insert_new
+
+log = structlog.get_logger(__name__)
 
 
 def message_enqueue_outbound(
@@ -27,7 +32,9 @@ def message_enqueue_outbound(
     With an `idempotency_key`, a second call with the same key returns the first row. The
     send task is enqueued after the transaction commits. `review_note` is for the operator (why
     the text is not the model's draft), never sent. One statement (no savepoint of its own: it
-    joins the caller's transaction), and a read when the key is already taken."""
+    joins the caller's transaction), and a read when the key is already taken. An operator's
+    message is a person's answer: it also answers the contact's open hand-off
+    (handoff_human_answered, a read more)."""
     text = text.strip()
     if not text:
         raise ValueError("an outbound message needs text")
@@ -51,12 +58,34 @@ def message_enqueue_outbound(
             return Message.objects.get(idempotency_key=idempotency_key)
     else:
         row.save()
+    if author == Message.Author.OPERATOR:
+        handoff_human_answered(contact=contact, now=now)
     # After the commit the send task starts (messaging.receivers); a broker outage must not fail
     # the caller: the failure is logged and the outbox sweeper sends the row later.
     transaction.on_commit(
         lambda: announce(message_queued, message_id=row.pk, failure_event="outbox.enqueue_failed"), robust=True
     )
     return row
+
+
+def handoff_human_answered(*, contact: Contact, now: datetime) -> bool:
+    """A person wrote in the chat (from the business phone, or through the API or the admin).
+    An open hand-off of the contact is answered (the first answer stops its reminders), and the
+    assistant's pause becomes the humans' silence timer: it takes the chat back
+    BOT_PAUSE_AFTER_OPERATOR hours after the humans' last message (a pause only ever grows).
+    Returns True when there was an open hand-off. Joins the caller's transaction."""
+    with transaction.atomic():
+        handoff = HandOff.objects.select_for_update().filter(contact=contact, closed_at__isnull=True).first()
+        if handoff is None:
+            return False
+        if handoff.answered_at is None:
+            HandOff.objects.filter(pk=handoff.pk).update(answered_at=now)
+            log.info("handoff.answered", handoff_id=handoff.pk, contact_id=contact.pk)
+        current = Contact.objects.select_for_update().get(pk=contact.pk)
+        until = now + timedelta(hours=settings.BOT_PAUSE_AFTER_OPERATOR)
+        if current.bot_mode == Contact.BotMode.HUMAN and (current.paused_until is None or current.paused_until < until):
+            contact_pause_bot(contact=contact, until=until, now=now)
+    return True
 
 
 # --- Retention (ai.apply_retention runs these daily) -------------------------------------------

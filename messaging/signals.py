@@ -30,6 +30,10 @@ message_queued = Signal()
 # message_id.
 outbound_sent = Signal()
 
+# A conversation was handed to the managers (messaging.handoffs.handoff_open, after the commit):
+# the assistant writes the managers' brief. Sender: HandOff. Arguments: handoff_id.
+handoff_opened = Signal()
+
 
 def announce(signal: Signal, *, message_id: int, failure_event: str, **arguments: Any) -> None:
     """Sends `signal` about one message to every receiver, even when one of them fails; a

@@ -104,6 +104,11 @@ class WappiPermanentError(WappiError):
     """The same call will fail the same way: 400/404, a failed or malformed 200, a refused URL."""
 
 
+class WappiMediaTooLargeError(WappiPermanentError):
+    """A media file larger than the caller's cap: not read past the cap, and no other way to
+    fetch it (media/download) would make it smaller."""
+
+
 class WappiAuthError(WappiPermanentError):
     """Token or profile rejected (401/403, "token"/"Profile not found" in the detail): fix the config."""
 
@@ -365,8 +370,9 @@ class WappiClient:
             return MediaFile(content=None, file_link=str(data["file_link"]), mime_type=mime_type, file_name=file_name)
         raise WappiPermanentError(f"{endpoint}: neither file_b64 nor file_link in the answer", endpoint=endpoint)
 
-    def fetch_media(self, *, url: str) -> bytes:
-        """Downloads a ``file_link`` / ``s3Info.url`` and returns its bytes (at most media_max_bytes).
+    def fetch_media(self, *, url: str, max_bytes: int | None = None) -> bytes:
+        """Downloads a ``file_link`` / ``s3Info.url`` and returns its bytes (at most `max_bytes`,
+        by default media_max_bytes; a larger file raises WappiPermanentError unread).
 
         Only https URLs on a host in `media_hosts` (default port), or URLs on the API's own
         scheme, host and port (the local sandbox) are fetched; anything else, including every
@@ -401,7 +407,8 @@ class WappiClient:
                             status_code=response.status_code,
                             endpoint=endpoint,
                         )
-                    content = self._read_capped(response, host=host, deadline=deadline)
+                    cap = min(max_bytes or self.media_max_bytes, self.media_max_bytes)
+                    content = self._read_capped(response, host=host, deadline=deadline, cap=cap)
             except requests.RequestException as exc:
                 raise _transport_error(exc, endpoint=endpoint, what=f"media fetch from {host}") from exc
             log.info("wappi.media_fetched", host=host, size=len(content), ms=_ms_since(started))
@@ -515,19 +522,18 @@ class WappiClient:
             f"media URL refused: {scheme}://{host} is not an allowed media host", endpoint="media", detail=host
         )
 
-    def _read_capped(self, response: requests.Response, *, host: str | None, deadline: float) -> bytes:
+    def _read_capped(self, response: requests.Response, *, host: str | None, deadline: float, cap: int) -> bytes:
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.media_max_bytes:
-            raise WappiPermanentError(
-                f"media fetch from {host}: {declared} bytes exceeds the {self.media_max_bytes} byte cap",
-                endpoint="media",
+        if declared.isdigit() and int(declared) > cap:
+            raise WappiMediaTooLargeError(
+                f"media fetch from {host}: {declared} bytes exceeds the {cap} byte cap", endpoint="media"
             )
         chunks, size = [], 0
         for chunk in response.iter_content(chunk_size=64 * 1024):
             size += len(chunk)
-            if size > self.media_max_bytes:
-                raise WappiPermanentError(
-                    f"media fetch from {host}: more than the {self.media_max_bytes} byte cap", endpoint="media"
+            if size > cap:
+                raise WappiMediaTooLargeError(
+                    f"media fetch from {host}: more than the {cap} byte cap", endpoint="media"
                 )
             # The read timeout bounds each read, not the whole body: a trickling server is cut here.
             if time.monotonic() > deadline:

@@ -26,8 +26,11 @@ from django.utils import timezone
 
 from ai.backends import get_backend
 from ai.compose import Correction, Result, compose
+from ai.conversation import contact_language
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import prompt_get, prompt_render
+from ai.rules.language import RUSSIAN
+from ai.rules.texts import Key, fixed_text
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import contact_is_whitelisted
@@ -53,7 +56,7 @@ OCCASION = {
     PostPurchaseMessage.Kind.REVIEW: "заказ выполнен, покупатель его получил. Поблагодари и попроси оставить "
     "отзыв о товаре на Kaspi.kz.",
 }
-OPT_OUT_HINT = "Если не хотите получать такие сообщения, напишите «стоп»."
+OPT_OUT_HINT = fixed_text("opt_out_hint")  # the Russian version; each language's is ai.rules.texts
 # The proactive gate's "not now", as this tick words and treats it (an operator in the chat: look
 # again in OPERATOR_RECHECK; the other time-bound holds: wait until the gate says).
 SKIP_FOR = {
@@ -265,23 +268,18 @@ def _post_purchase_today(*, since: datetime) -> int:
 # --- Text ----------------------------------------------------------------------------------------
 
 
-def standard_text(row: PostPurchaseMessage, contact: Contact) -> str:
-    """The message when the model is unavailable."""
+def standard_text(row: PostPurchaseMessage, contact: Contact, language: str = RUSSIAN) -> str:
+    """The message when the model is unavailable, in `language`."""
     name = contact.name or row.customer_name.partition(" ")[0]
-    greeting = f"{name}, " if name else ""
-    order = f"№{row.order_code} " if row.order_code else ""
-    company = settings.COMPANY_NAME
-    if row.kind == PostPurchaseMessage.Kind.REVIEW:
-        body = (
-            f"{greeting}ваш заказ {order}выполнен — спасибо, что выбрали {company}! Будем благодарны за отзыв "
-            "на Kaspi.kz: он помогает другим покупателям 🙏"
-        )
-    else:
-        body = (
-            f"{greeting}спасибо за заказ {order}в {company} на Kaspi.kz! 🙏 Если появятся вопросы по товару — "
-            "пишите сюда, поможем."
-        )
-    return f"{body[0].upper()}{body[1:]}\n\n{OPT_OUT_HINT}"
+    key: Key = "post_purchase_review" if row.kind == PostPurchaseMessage.Kind.REVIEW else "post_purchase_thanks"
+    body = fixed_text(
+        key,
+        language,
+        greeting=f"{name}, " if name else "",
+        order=f"№{row.order_code} " if row.order_code else "",
+        company=settings.COMPANY_NAME,
+    )
+    return f"{body[0].upper()}{body[1:]}\n\n{fixed_text('opt_out_hint', language)}"
 
 
 def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
@@ -289,10 +287,13 @@ def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
     number guard with the order's total allowed); the standard text stands in when the model
     is unavailable or its text fails."""
     backend = get_backend()
+    language = contact_language(contact)
     if backend.name == "offline":
-        return standard_text(row, contact), True
+        return standard_text(row, contact, language), True
     prompt = prompt_get("post_purchase_prompt")
     system = prompt_render(prompt, occasion=OCCASION[row.kind])
+    if language != RUSSIAN:
+        system = f"{system}\n\n{fixed_text('reply_language', language)}"
     buyer = row.customer_name or "имя неизвестно"
     facts = f"(служебное) Покупатель: {buyer}. Номер заказа: {row.order_code or row.order_id}."
     ctx = CallContext(
@@ -300,7 +301,7 @@ def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
         contact_id=contact.pk,
         prompt_name=prompt.name,
         prompt_version=prompt.version,
-        extra={"kind": row.kind},
+        extra={"kind": row.kind, "language": language},
     )
     allowed = {str(int(row.order_total))} if row.order_total is not None else set()
 
@@ -309,11 +310,13 @@ def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
 
     try:
         # No second draft: a thank-you that fails the number guard becomes the standard text.
-        composed = compose(draft=draft, safe_text=standard_text(row, contact), allowed_figures=allowed, correct=False)
+        composed = compose(
+            draft=draft, safe_text=standard_text(row, contact, language), allowed_figures=allowed, correct=False
+        )
     except LLMError as exc:
         log.warning("post_purchase.model_unavailable", row_id=row.pk, error=type(exc).__name__)
-        return standard_text(row, contact), True
+        return standard_text(row, contact, language), True
     if composed.result == Result.SAFE_LINE:
         log.warning("post_purchase.unusable_text", row_id=row.pk, figures=list(composed.figures))
         return composed.text, True
-    return f"{composed.text}\n\n{OPT_OUT_HINT}", False
+    return f"{composed.text}\n\n{fixed_text('opt_out_hint', language)}", False

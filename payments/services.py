@@ -31,7 +31,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ai.conversation import contact_language
 from ai.knowledge import knowledge_prices, price_match
+from ai.rules.language import KAZAKH, RUSSIAN
+from ai.rules.texts import fixed_text
 from contacts.models import Contact
 from messaging.models import Message
 from messaging.notify import managers_notify
@@ -378,10 +381,13 @@ def payment_approve(
 def _tell_customer_invoice(payment: Payment) -> None:
     if payment.contact is None:
         return  # the contact was forgotten: nobody to tell
-    text = (
-        f"Счёт на {amount_text(payment.amount)} («{payment.description}») ждёт вас в приложении Kaspi.kz — "
-        f"откройте уведомление от Kaspi, чтобы оплатить. Счёт действует "
-        f"{_hours_text(settings.PAYMENT_INVOICE_TTL_HOURS)}."
+    language = contact_language(payment.contact)
+    text = fixed_text(
+        "payment_invoice",
+        language,
+        amount=amount_text(payment.amount),
+        description=payment.description,
+        hours=_hours_text(settings.PAYMENT_INVOICE_TTL_HOURS, language),
     )
     message_enqueue_outbound(
         contact=payment.contact,
@@ -392,7 +398,9 @@ def _tell_customer_invoice(payment: Payment) -> None:
     )
 
 
-def _hours_text(hours: float) -> str:
+def _hours_text(hours: float, language: str = RUSSIAN) -> str:
+    if language == KAZAKH:
+        return f"{hours:g} сағат"
     return "24 часа" if hours == 24 else f"{hours:g} ч"
 
 
@@ -476,7 +484,12 @@ def _confirm_paid(payment: Payment) -> None:
     if payment.contact is not None:
         message_enqueue_outbound(
             contact=payment.contact,
-            text=f"Оплата {amount_text(payment.amount)} («{payment.description}») получена — спасибо! 🙏",
+            text=fixed_text(
+                "payment_received",
+                contact_language(payment.contact),
+                amount=amount_text(payment.amount),
+                description=payment.description,
+            ),
             author=_author(payment),
             purpose=Message.Purpose.PAYMENT,
             idempotency_key=f"payment:{payment.pk}:paid",

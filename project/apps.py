@@ -7,6 +7,7 @@ from django.core import checks
 from django.db.models.signals import post_migrate
 
 from project.checks import check_settings
+from project.preflight import check_preflight
 
 
 class ProjectConfig(AppConfig):
@@ -17,6 +18,8 @@ class ProjectConfig(AppConfig):
         post_migrate.connect(_register_periodic_tasks, dispatch_uid="project.register_periodic_tasks")
         # The settings as they are now, held to the rules the environment was read with.
         checks.register(check_settings, "settings")
+        # `check --deploy`: what the web server refuses to start without (static files, migrations).
+        checks.register(check_preflight, "deploy", deploy=True)
         _warn_of_sandboxes()
 
 

@@ -1,7 +1,9 @@
-"""gunicorn settings for the web service (Dockerfile): several worker processes share Prometheus
-request metrics through prometheus-client's multiprocess files in PROMETHEUS_MULTIPROC_DIR, and
-gunicorn's own lines (its error log and the access log) go through the product's logging: the
-same structured lines, secrets redacted and phone numbers masked, the same LOG_FILE."""
+"""gunicorn settings for the web service (Dockerfile, deploy/systemd/sales-assistant-web.service):
+several worker processes share Prometheus request metrics through prometheus-client's multiprocess
+files in PROMETHEUS_MULTIPROC_DIR, and gunicorn's own lines (its error log and the access log) go
+through the product's logging: the same structured lines, secrets redacted and phone numbers masked,
+the same LOG_FILE. Before it binds, the master runs the preflight (project/preflight.py) and refuses
+to start, one line per problem, when static files are not collected or the database is not migrated."""
 
 from __future__ import annotations
 
@@ -38,6 +40,12 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 
 
 def on_starting(server: Any) -> None:
+    # Not ready to serve (no collectstatic, a migration not applied): stop here, before binding,
+    # with the reason, rather than answer 500 later. Runs before the metrics folder is emptied
+    # below, so nothing this check touched leaves files behind.
+    from project.preflight import refuse_to_start_if_unready
+
+    refuse_to_start_if_unready()
     # Files of a previous run would be summed into this one's counters.
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:

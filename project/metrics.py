@@ -52,6 +52,7 @@ from messaging.selectors import (
     NUMBER_PAUSE_REASONS,
     gateway_status,
     handoff_count,
+    handoff_open_stats,
     inbound_unanswered_count,
     inbound_unhandled_count,
     message_totals_by_status,
@@ -164,6 +165,25 @@ class ProductCollector(Collector):
             "assistant_handoffs",
             "Chats the assistant handed to a manager (the customer was told)",
             value=handoff_count(),
+        )
+        handoffs = handoff_open_stats(now=timezone.now())
+        open_ = GaugeMetricFamily(
+            "assistant_handoffs_open",
+            "Open hand-offs: waiting for a person's first answer, or answered (the humans have the chat)",
+            labels=["state"],
+        )
+        open_.add_metric(["waiting"], handoffs["waiting"])
+        open_.add_metric(["answered"], handoffs["answered"])
+        yield open_
+        yield GaugeMetricFamily(
+            "assistant_handoffs_overdue",
+            "Open hand-offs nobody answered within HANDOFF_ANSWER_MINUTES working minutes",
+            value=handoffs["overdue"],
+        )
+        yield GaugeMetricFamily(
+            "assistant_handoff_oldest_waiting_seconds",
+            "Age of the oldest hand-off still waiting for a person's answer (0 when none)",
+            value=handoffs["oldest_waiting_seconds"],
         )
 
     def _queues(self) -> Iterator[Any]:

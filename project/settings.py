@@ -33,6 +33,7 @@ from project.lib.settings_parsing import (
     parse_folder,
     parse_hosts,
     parse_hours_list,
+    parse_languages,
     parse_networks,
     parse_origins,
     parse_prices,
@@ -239,11 +240,22 @@ check_hours_window(
 
 # --- Static files ----------------------------------------------------------------------
 
-# Production (the Docker image) serves collected, hashed files from STATIC_ROOT; the
-# one-machine run and the tests serve straight from the apps, with no collectstatic step.
+# Production (the Docker image, a plain server) serves collected, hashed files from STATIC_ROOT
+# (`manage.py collectstatic`; the web process refuses to start without them, project/preflight.py);
+# the one-machine run and the tests serve straight from the apps, with no collectstatic step.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
+STATIC_ROOT = (
+    env.folder(
+        "STATIC_ROOT",
+        default=BASE_DIR / "staticfiles",
+        example="/srv/sales-assistant/staticfiles",
+        base=BASE_DIR,
+        must_exist=False,
+    )
+    if STATIC_MANIFEST
+    else None
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -390,6 +402,8 @@ CELERY_TASK_ROUTES = {
     "ai.reclassify": {"queue": "llm"},
     "ai.refresh_knowledge_base": {"queue": "llm"},
     "ai.apply_retention": {"queue": "default"},
+    "assistant.handoff_brief": {"queue": "llm"},
+    "assistant.check_handoffs": {"queue": "default"},
     "followups.run_due": {"queue": "default"},
     "payments.check_payment": {"queue": "default"},
     "payments.expire_invoices": {"queue": "default"},
@@ -453,6 +467,7 @@ PERIODIC_TASKS = {
     "ai.refresh_knowledge_base": env.seconds("KNOWLEDGE_REFRESH_INTERVAL", default=60.0),
     "messaging.check_wappi_status": env.seconds("WAPPI_STATUS_INTERVAL", default=300.0),
     "followups.run_due": env.seconds("FOLLOW_UP_RUN_INTERVAL", default=60.0),
+    "assistant.check_handoffs": env.seconds("HANDOFF_CHECK_INTERVAL", default=60.0),
     "ai.apply_retention": 24 * 3600.0,
 }
 
@@ -594,6 +609,13 @@ MAX_CONTEXT_MESSAGES = env.int("MAX_CONTEXT_MESSAGES", default=20, minimum=1)
 LLM_MAX_MESSAGE_CHARS = env.int("LLM_MAX_MESSAGE_CHARS", default=2000, minimum=100)
 LLM_CONTACT_DAILY_TOKENS = env.int("LLM_CONTACT_DAILY_TOKENS", default=200_000)
 LLM_DAILY_BUDGET_USD = env.decimal("LLM_DAILY_BUDGET_USD", default=Decimal("0"))
+# The languages the assistant answers in: each customer in theirs (ai.rules.language tells Kazakh
+# from Russian), Russian when unsure or when the customer's language is not listed.
+REPLY_LANGUAGES = env.list("REPLY_LANGUAGES", default=["ru", "kk"], parse=parse_languages)
+# A customer's photo reaches the model as an image only up to this size (bytes; larger ones are
+# described to the model as "a photo too large to show"), at most IMAGE_MAX_PER_REPLY per answer.
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=5 * 1024 * 1024, minimum=1024)
+IMAGE_MAX_PER_REPLY = env.int("IMAGE_MAX_PER_REPLY", default=3, minimum=0)
 
 # Data retention, in days (0: keep forever, the default), applied daily by ai.apply_retention.
 # Each conversation keeps its last MAX_CONTEXT_MESSAGES messages whatever their age, and the
@@ -603,6 +625,14 @@ RETENTION_TRANSCRIPTS_DAYS = env.int("RETENTION_TRANSCRIPTS_DAYS", default=0, mi
 RETENTION_MODEL_CALLS_DAYS = env.int("RETENTION_MODEL_CALLS_DAYS", default=0, minimum=0)
 # Normalised (77012345678): a number contacts.phones cannot read stops the start.
 MANAGER_PHONES = env.phones("MANAGER_PHONES", default=[], normalize=normalize_phone)
+# A hand-off (assistant.handoff) must be answered by a person within this many working minutes
+# (WORKING_HOURS_START-END in TIMEZONE, Monday to Friday, not on public holidays): then the
+# managers are reminded, and as long again later the owner's HANDOFF_ESCALATION_PHONES are told.
+HANDOFF_ANSWER_MINUTES = env.int("HANDOFF_ANSWER_MINUTES", default=15, minimum=1, maximum=7 * 24 * 60)
+HANDOFF_ESCALATION_PHONES = env.phones("HANDOFF_ESCALATION_PHONES", default=[], normalize=normalize_phone)
+# The address operators open the admin at, for links in the managers' WhatsApp briefs
+# (empty: the brief names the admin path only).
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", default="", example="https://crm.example.kz").rstrip("/")
 # A relative path is relative to the project folder, wherever the process was started. A folder
 # that is not there stops the start (the assistant would answer with no knowledge base).
 KNOWLEDGE_BASE_PATH = env.folder(

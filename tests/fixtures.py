@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,7 +17,7 @@ import messaging.views
 from ai.knowledge import knowledge_load
 from contacts.models import Contact
 from tests.factories import ClientFactory
-from tests.processes import ROOT
+from tests.processes import ROOT, manage_clean, server_env
 
 WEBHOOK_SECRET = "test-webhook-secret"
 DEMO_KNOWLEDGE = ROOT / "knowledge_base" / "demo"
@@ -146,3 +147,29 @@ def handed_over(settings, monkeypatch) -> list[Any]:
     stand_in = SimpleNamespace(delay=delay, apply_async=lambda args=(), kwargs=None, **_options: delay(*args))
     monkeypatch.setattr(messaging.views, "ingest_webhook", stand_in)
     return payloads
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A STATIC_ROOT after `manage.py collectstatic --noinput`, run as a server runs it (DEBUG off,
+    the hashed-manifest storage): once per test run."""
+    root = tmp_path_factory.mktemp("static")
+    env = server_env(root.parent, STATIC_MANIFEST="true", STATIC_ROOT=str(root))
+    result = manage_clean("collectstatic", "--noinput", "-v0", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "staticfiles.json").is_file()
+    return root
+
+
+@pytest.fixture
+def manifest_static(settings: Any, tmp_path: Path) -> Path:
+    """This process with DEBUG off and the production static storage (hashed manifest) reading an
+    empty STATIC_ROOT: nothing collected yet. Returns the folder."""
+    settings.DEBUG = False
+    settings.STATIC_MANIFEST = True
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    return settings.STATIC_ROOT

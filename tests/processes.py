@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,21 +45,22 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a production-shaped process (`project.settings`, DEBUG off, no sandbox,
-    no .env) on this test's database and broker: how a freshly configured server starts."""
+    no .env) on this test's database and broker: how a freshly configured server starts. `extra`
+    adds or replaces variables."""
     db = connection.settings_dict
-    return clean_env(
-        PYTHONPATH=str(ROOT),
-        DEBUG="false",
-        SECRET_KEY="tests-only-secret-key-not-used-anywhere-else-0123456789",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        CACHE_URL=settings.CELERY_BROKER_URL,
-        STATIC_MANIFEST="false",
-        SANDBOX_ENABLED="false",
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
-        **extra,
-    )
+    server = {
+        "PYTHONPATH": str(ROOT),
+        "DEBUG": "false",
+        "SECRET_KEY": "tests-only-secret-key-not-used-anywhere-else-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CACHE_URL": settings.CELERY_BROKER_URL,
+        "STATIC_MANIFEST": "false",
+        "SANDBOX_ENABLED": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    return clean_env(**{**server, **extra})
 
 
 def manage_clean(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -180,25 +181,40 @@ class WebProcess:
         return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", errors="replace")
 
 
+# The production web command's arguments after `gunicorn` (the Dockerfile's CMD; the systemd unit
+# deploy/systemd/sales-assistant-web.service adds only its --bind: tests/system/test_plain_server.py).
+WEB_ARGS = ("project.wsgi", "--config", "project/gunicorn.conf.py")
+
+
+def gunicorn_argv(*, port: int, workdir: str, args: Sequence[str] = WEB_ARGS) -> list[str]:
+    """`gunicorn <args>` from this interpreter, bound to a local port."""
+    return [
+        *(sys.executable, "-m", "gunicorn", *args),
+        *("--bind", f"127.0.0.1:{port}"),
+        # Not ~/.gunicorn/gunicorn.ctl, which every gunicorn of the user shares.
+        *("--control-socket", f"{workdir}/gunicorn.ctl"),
+    ]
+
+
+def gunicorn_env(env: dict[str, str]) -> dict[str, str]:
+    return {"PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1", **env}
+
+
 @contextmanager
-def gunicorn_server(*, env: dict[str, str], port: int | None = None) -> Iterator[WebProcess]:
-    """The production web command (the Dockerfile's: `gunicorn project.wsgi --config
-    project/gunicorn.conf.py`) on a free local port, in the given environment (clean_env: only
-    what is given), until it answers."""
+def gunicorn_server(
+    *, env: dict[str, str], port: int | None = None, args: Sequence[str] = WEB_ARGS
+) -> Iterator[WebProcess]:
+    """The production web command (WEB_ARGS, or `args`) on a free local port, in the given
+    environment (clean_env: only what is given), until it answers."""
     import requests
 
     port = port or free_port()
     log_file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     workdir = tempfile.mkdtemp(prefix="gunicorn-")
     proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "project.wsgi", "--config", "project/gunicorn.conf.py"),
-            *("--bind", f"127.0.0.1:{port}"),
-            # Not ~/.gunicorn/gunicorn.ctl, which every gunicorn of the user shares.
-            *("--control-socket", f"{workdir}/gunicorn.ctl"),
-        ],
+        gunicorn_argv(port=port, workdir=workdir, args=args),
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "WEB_CONCURRENCY": "1", **env},
+        env=gunicorn_env(env),
         stdout=log_file,
         stderr=subprocess.STDOUT,
         text=True,

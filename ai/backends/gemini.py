@@ -35,6 +35,7 @@ from ai.llm import (
     CallContext,
     ContactCard,
     Generation,
+    Image,
     LLMPermanentError,
     LLMUnavailableError,
     ToolCall,
@@ -380,7 +381,8 @@ def build_contents(
     (answers to the calls of the model turn before it) then the customer's text; a model turn
     carries its text then its functionCall parts, with the thought signatures remembered from
     the response that asked for them, or the documented sentinel on Gemini 3.x (gemini.md §2.5).
-    Turns with nothing in them are skipped (the API refuses empty parts).
+    A user turn's pictures follow its text as inline-data parts (a picture that could not be had,
+    as a text note). Turns with nothing in them are skipped (the API refuses empty parts).
 
     `context`, when given, is the first part of the first user turn, between markers; marker
     sequences in the customer's text are then defused so that nobody can close or open ours."""
@@ -394,6 +396,7 @@ def build_contents(
             )
             if turn.text:
                 parts.append(types.Part(text=_defused(turn.text) if context else turn.text))
+            parts.extend(_image_part(image) for image in turn.images)
         else:
             if turn.text:
                 parts.append(types.Part(text=turn.text))
@@ -407,6 +410,14 @@ def build_contents(
         else:
             contents.insert(0, types.Content(role="user", parts=[note]))
     return contents
+
+
+def _image_part(image: Image) -> types.Part:
+    """A customer's picture as inline data (IMAGE_MAX_BYTES keeps it far below the request's
+    limit), or, when it could not be had, a note saying so."""
+    if image.shown:
+        return types.Part.from_bytes(data=image.data, mime_type=image.mime_type)
+    return types.Part(text=f"[{image.note or 'фото не показано'}]")
 
 
 def _defused(text: str) -> str:

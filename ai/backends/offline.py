@@ -35,6 +35,8 @@ from ai.llm import (
     Verdict,
 )
 from ai.rules.intent import intent_rules
+from ai.rules.language import RUSSIAN
+from ai.rules.texts import Key, fixed_text
 from ai.usage import record_call
 
 log = structlog.get_logger(__name__)
@@ -555,6 +557,13 @@ FOLLOW_UP_TOPIC = {
     "product": "о наших товарах и услугах",
 }
 NEUTRAL_TEXT = "Здравствуйте! Если у Вас появятся вопросы, напишите, пожалуйста, — будем рады помочь 😊"
+FOLLOW_UP_TEXTS: dict[int | None, Key] = {
+    1: "follow_up_1",
+    2: "follow_up_2",
+    3: "follow_up_3",
+    4: "follow_up_4",
+    5: "follow_up_5",
+}
 TOUCH_IN_PROMPT = re.compile(r"КАСАНИЕ\s*#\s*([1-5])\s+из\s+5", re.IGNORECASE)
 
 
@@ -642,9 +651,13 @@ class OfflineBackend:
         self, *, system: str, turns: list[Turn], tools: list[ToolSpec], ctx: CallContext, context: str = ""
     ) -> Generation:
         """A tool call, a confirmation after a tool ran, or a composed reply quoting at most
-        KNOWLEDGE_LIMIT knowledge-base snippets; `system` and `context` are not read."""
+        KNOWLEDGE_LIMIT knowledge-base snippets; `system` and `context` are not read. A customer
+        who just sent a photo is asked to describe it in words (no model sees it), in
+        ctx.extra["language"]."""
 
         def step() -> Generation:
+            if turns and turns[-1].role == "user" and turns[-1].images:
+                return Generation(text=fixed_text("photo_describe", str(ctx.extra.get("language") or RUSSIAN)))
             decided = reply_decide(turns=turns, tools=tools)
             if decided is not None:
                 return decided
@@ -660,11 +673,14 @@ class OfflineBackend:
         return intent
 
     def generate_text(self, *, system: str, turns: list[Turn], ctx: CallContext) -> Generation:
-        """A follow-up for ctx.extra["touch_number"] (`follow_up_compose`), else a neutral text;
-        `system` is read only for the touch number when ctx.extra lacks it."""
+        """A follow-up for ctx.extra["touch_number"] (`follow_up_compose`), else a neutral text, in
+        ctx.extra["language"]; `system` is read only for the touch number when ctx.extra lacks it."""
 
         def compose() -> str:
             touch = touch_number_of(ctx, system=system) if ctx.purpose == "follow_up" else None
+            language = str(ctx.extra.get("language") or RUSSIAN)
+            if language != RUSSIAN:  # the fixed touches of ai.rules.texts, in the customer's language
+                return fixed_text(FOLLOW_UP_TEXTS.get(touch, "follow_up_neutral"), language)
             return follow_up_compose(touch_number=touch, turns=turns)
 
         text, call_id = _recorded(ctx=ctx, compute=compose)

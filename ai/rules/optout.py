@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from ai.rules.language import RUSSIAN
+from ai.rules.texts import fixed_text
+
 # Phrases that on their own mean "stop writing to me".
 _PHRASES = (
     # Russian
@@ -16,6 +19,7 @@ _PHRASES = (
     "не беспокойте меня", "спам",
     # Kazakh
     "жазбаңыз", "маған жазбаңыз", "енді жазбаңыз", "тоқтат", "тоқтатыңыз", "хабарлама жібермеңіз",
+    "жазбаңдар", "жазбаныз", "мазаламаңыз", "мазаламаныз", "хабарласпаңыз", "жазылымнан шығу",
     # English ("don't" splits into "don" + "t")
     "stop", "unsubscribe", "stop messaging", "stop messaging me", "stop texting", "stop texting me",
     "don t message me", "do not message me", "don t text me", "do not text me", "opt out",
@@ -23,12 +27,14 @@ _PHRASES = (
 # Words that may surround the phrase without changing its meaning.
 _FILLER = {
     "пожалуйста", "пж", "плз", "мне", "меня", "больше", "сюда", "спасибо", "всё", "все", "уже", "please",
-    "me", "thanks", "ok", "ок", "нет", "маған", "енді", "рахмет", "өтінемін", "any", "more",
+    "me", "thanks", "ok", "ок", "нет", "маған", "енді", "рахмет", "өтінемін", "өтінем",
+    "бізге", "қайта", "басқа", "any", "more",
 }  # fmt: skip
 _TOKENS = re.compile(r"[a-zа-яёәіңғүұқөһ]+", re.IGNORECASE)
 _PHRASE_TOKENS = sorted((tuple(_TOKENS.findall(p)) for p in _PHRASES), key=len, reverse=True)
 
-CONFIRMATION = "Хорошо, больше не будем писать вам первыми. Если понадобится помощь — просто напишите нам 🙏"
+# The Russian confirmation; every language's version is ai.rules.texts' "opt_out_confirmation".
+CONFIRMATION = fixed_text("opt_out_confirmation", RUSSIAN)
 
 
 def is_opt_out(text: str) -> bool:

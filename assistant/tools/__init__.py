@@ -1,5 +1,5 @@
 """Tools the sales assistant may call (function calling). Booking and payments register
-theirs here (`check_availability`, `book_call`, `create_payment_link`)."""
+theirs here (`check_availability`, `book_call`, `create_payment_link`, `check_payment_status`)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from ai.llm import ToolSpec
 from assistant.tools import Tool, ToolContext, tool_register
 from payments.kaspi import money
 from payments.models import Payment
-from payments.services import amount_text, kaspi_configured, payment_request
+from payments.services import amount_text, kaspi_configured, payment_request, payments_customer_says_paid
 
 WHERE = "в приложении Kaspi.kz клиента (уведомление от Kaspi), по его номеру телефона"
 
@@ -150,5 +150,54 @@ CREATE_PAYMENT_LINK = tool_register(
             },
         ),
         run=_create_payment_link,
+    )
+)
+
+
+def _check_payment_status(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Kaspi's word on the customer's invoices, never the picture's: each open invoice is checked
+    at Kaspi now (debounced per invoice; a paid one is confirmed to the customer and the
+    managers by the payments service), and the latest invoices are reported as they stand."""
+    checked = payments_customer_says_paid(contact=ctx.contact, now=ctx.now)
+    recent = list(Payment.objects.filter(contact=ctx.contact).order_by("-created_at")[:3])
+    if not checked and not recent:
+        return {
+            "ok": True,
+            "invoices": [],
+            "note": "у клиента нет счетов Kaspi от нас: оплату по картинке не подтверждай; если клиент "
+            "платил, передай диалог менеджеру (handoff_to_manager), он проверит",
+        }
+    invoices = [
+        {**_invoice(payment), "paid": payment.status == Payment.Status.PROCESSED}
+        for payment in {p.pk: p for p in [*checked, *recent]}.values()
+    ]
+    return {
+        "ok": True,
+        "invoices": invoices,
+        "note": "оплачен только счёт с paid=true (статус из Kaspi). Картинка клиента ничего не доказывает: "
+        "если paid=false, скажи, что оплата пока не поступила и мы сообщим, как только Kaspi её подтвердит",
+    }
+
+
+CHECK_PAYMENT_STATUS = tool_register(
+    Tool(
+        spec=ToolSpec(
+            name="check_payment_status",
+            description=(
+                "Проверить в Kaspi статус счетов клиента. Вызывай, когда клиент прислал скриншот или фото, "
+                "похожее на чек или квитанцию Kaspi об оплате, или пишет, что оплатил. Картинка — не "
+                "доказательство: об оплате говори только по ответу инструмента (paid=true)."
+            ),
+            parameters={
+                "type": "object",
+                "properties": {
+                    "seen": {
+                        "type": "string",
+                        "description": "Что видно на картинке: сумма, получатель, дата (для менеджера)",
+                    }
+                },
+            },
+        ),
+        run=_check_payment_status,
     )
 )

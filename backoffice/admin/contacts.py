@@ -22,6 +22,7 @@ from contacts.models import Contact, OperatorAction, ScheduledCall, WhitelistEnt
 from contacts.phones import JidKind, NotAPhoneError, PhoneError, format_phone, normalize_phone
 from followups.models import FollowUp
 from followups.services import followup_stop
+from messaging.models import HandOff
 
 CONVERSATION_PAGE_SIZE = 30
 
@@ -156,6 +157,48 @@ class OperatorActionInline(admin.TabularInline):
         return False
 
 
+class HandOffInline(admin.TabularInline):
+    """The contact's hand-offs to the managers: when, why, the brief, whether a person answered
+    in time, and when and why the assistant took the chat back."""
+
+    model = HandOff
+    extra = 0
+    fields = (
+        "opened_at",
+        "reason",
+        "brief",
+        "answered_at",
+        "reminded_at",
+        "escalated_at",
+        "closed_at",
+        "closed_reason",
+    )
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("-opened_at", "-id")
+    verbose_name_plural = "Передачи менеджерам"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def assistant_resumes_text(contact: Contact) -> str:
+    """When the assistant takes the chat back, as the admin says it."""
+    if not contact.bot_is_paused():
+        return "Отвечает ассистент"
+    if contact.paused_until:
+        return f"Ассистент вернётся {timezone.localtime(contact.paused_until):%d.%m.%Y %H:%M} (после тишины менеджеров)"
+    if HandOff.objects.filter(contact=contact, closed_at__isnull=True, answered_at__isnull=True).exists():
+        return (
+            "Чат передан менеджеру, ответа ещё нет: ассистент вернётся через "
+            "BOT_PAUSE_AFTER_OPERATOR после последнего сообщения менеджера"
+        )
+    return "Ассистент вернётся, когда оператор возобновит бота"
+
+
 class ScheduledCallInline(admin.TabularInline):
     model = ScheduledCall
     extra = 0
@@ -188,6 +231,7 @@ class ContactAdmin(admin.ModelAdmin):
     date_hierarchy = "last_inbound_at"
     readonly_fields = (
         "chat_id",
+        "assistant_resumes",
         "classified_at",
         "opted_out_at",
         "first_inbound_at",
@@ -214,7 +258,7 @@ class ContactAdmin(admin.ModelAdmin):
                 ),
             },
         ),
-        ("Режим бота", {"fields": ("bot_mode", "paused_until", "opted_out_at")}),
+        ("Режим бота", {"fields": ("bot_mode", "paused_until", "assistant_resumes", "opted_out_at")}),
         (
             "Активность",
             {
@@ -227,7 +271,7 @@ class ContactAdmin(admin.ModelAdmin):
             },
         ),
     )
-    inlines = (FollowUpInline, ScheduledCallInline, OperatorActionInline)
+    inlines = (FollowUpInline, ScheduledCallInline, HandOffInline, OperatorActionInline)
     actions = (
         "mark_client",
         "mark_not_client",
@@ -276,8 +320,12 @@ class ContactAdmin(admin.ModelAdmin):
         if not obj.bot_is_paused():
             return "🤖 ИИ"
         if obj.paused_until:
-            return f"👤 оператор до {timezone.localtime(obj.paused_until):%d.%m %H:%M}"
+            return f"👤 оператор, ассистент вернётся {timezone.localtime(obj.paused_until):%d.%m %H:%M}"
         return "👤 оператор"
+
+    @admin.display(description="ассистент вернётся")
+    def assistant_resumes(self, obj: Contact) -> str:
+        return assistant_resumes_text(obj)
 
     @admin.display(description="отписка", boolean=True, ordering="opted_out_at")
     def opted_out_col(self, obj: Contact) -> bool:

@@ -11,7 +11,7 @@ from contacts.audit import Action, Via, operator_action_record
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import contact_is_whitelisted
-from messaging.models import Message
+from messaging.models import HandOff, Message
 from messaging.number import NotOnWhatsApp, number_reach_check
 from messaging.services import message_enqueue_outbound
 
@@ -102,3 +102,40 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
         return bool(request.user.is_superuser)
+
+
+@admin.register(HandOff)
+class HandOffAdmin(admin.ModelAdmin):
+    """Every hand-off to the managers: open ones first by age, with the brief they got, whether
+    a person answered in time, and when the assistant took the chat back. Read only: the
+    record is written by the assistant, ingest and the periodic check."""
+
+    list_display = ("opened_at", "contact", "reason", "answered_at", "reminded_at", "escalated_at", "closed_at")
+    list_filter = ("closed_reason", "brief_by")
+    list_select_related = ("contact",)
+    search_fields = ("contact__phone", "contact__name", "contact__full_name", "reason")
+    ordering = ("-opened_at", "-id")
+    readonly_fields = (
+        "contact",
+        "message",
+        "key",
+        "reason",
+        "opened_at",
+        "due_at",
+        "brief",
+        "brief_by",
+        "brief_sent_at",
+        "answered_at",
+        "customer_told_at",
+        "reminded_at",
+        "escalated_at",
+        "closed_at",
+        "closed_reason",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

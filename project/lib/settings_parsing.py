@@ -361,6 +361,21 @@ def parse_hosts(value: object, *, name: str, example: str = "sales.example.kz,ww
     return parse_list(value, name=name, item=_host, what="a host name (no https://, no path)", example=example)
 
 
+def _language(value: object) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if text not in ("ru", "kk"):
+        raise ValueError(text)
+    return text
+
+
+def parse_languages(value: object, *, name: str) -> list[str]:
+    """Languages the assistant answers in: `ru` and/or `kk`, at least one, repeats dropped."""
+    languages = parse_list(
+        value, name=name, item=_language, what="a language code (ru or kk)", example="ru,kk", allow_empty=False
+    )
+    return list(dict.fromkeys(languages))
+
+
 def _origin(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     parts = urlsplit(text)

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from assistant.pipeline import incoming_process
 from contacts.models import Contact
-from messaging.models import Message
+from messaging.models import HandOff, Message
 from tests.api.conftest import error_of
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, WhitelistEntryFactory
 
@@ -100,3 +101,28 @@ def test_the_message_log_shows_the_latest_messages_of_all_chats_up_to_the_limit(
     assert len(default) == 6
     assert error_of(api.get("/api/logs/messages?limit=0"))["details"].keys() == {"limit"}
     assert api.get("/api/logs/messages?limit=1001").status_code == 400
+
+
+def test_an_operator_message_through_the_api_answers_an_open_hand_off(api):
+    # Given a conversation the assistant handed to the managers (the offline model hands off)
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    asked = InboundMessageFactory(
+        contact=contact, text="Соедините с менеджером", timestamp=timezone.now() - timedelta(minutes=1)
+    )
+    Message.objects.filter(pk=asked.pk).update(received_at=asked.timestamp)
+    assert incoming_process(message_id=asked.pk).status == "handed off"
+    handoff = HandOff.objects.get(contact=contact)
+    assert handoff.answered_at is None
+
+    # When an operator answers through the API
+    response = api.post(
+        "/api/messages/send", {"phone": "77012345678", "text": "Здравствуйте, я менеджер"}, format="json"
+    )
+
+    # Then the hand-off is answered (no reminder comes) and the assistant returns after the humans' silence
+    assert response.status_code == 202
+    handoff.refresh_from_db()
+    contact.refresh_from_db()
+    assert handoff.answered_at is not None
+    assert contact.paused_until is not None
+    assert timedelta(hours=11) < contact.paused_until - timezone.now() <= timedelta(hours=12)

@@ -23,9 +23,10 @@ from assistant.agent import (
     agent_reply,
     sales_request,
 )
+from assistant.handoff import handoff_brief_deliver
 from assistant.tools import Tool, tool_register
 from contacts.models import Contact
-from messaging.models import Message
+from messaging.models import HandOff, Message
 from tests.factories import ContactFactory, OutboundMessageFactory, customer_says
 from tests.fakes.gemini import function_call_response
 
@@ -138,6 +139,10 @@ def test_a_second_handoff_in_one_answer_notifies_the_managers_only_once(fake_gem
     fake_gemini.reply_text("Передал ваш вопрос менеджеру, он скоро напишет 👍")
 
     reply = agent_reply(contact=contact, message=message, now=FRIDAY_NOON)
+
+    [handoff] = HandOff.objects.filter(contact=contact)
+    fake_gemini.reply_text("Хочет: поговорить с человеком")
+    handoff_brief_deliver(handoff_id=handoff.pk)
 
     contact.refresh_from_db()
     assert reply.handed_off is True

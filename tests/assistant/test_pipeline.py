@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from ai.models import ClassificationRecord, ModelCall, PendingReply
 from ai.rules.optout import CONFIRMATION
+from assistant.handoff import handoff_brief_deliver
 from assistant.pipeline import (
     FALLBACK_TEXT,
     HANDOFF_TEXT,
+    HANDOFF_WAITING_TEXT,
     SAFE_FIGURES_TEXT,
     NotYet,
     incoming_process,
@@ -27,7 +29,7 @@ from contacts.models import Contact
 from contacts.services import contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp, ReplyIntent
 from messaging.ingest import ingest_events
-from messaging.models import Message
+from messaging.models import HandOff, Message
 from messaging.sender import outbox_send
 from messaging.wire import parse_webhook
 from payments.models import Payment
@@ -240,6 +242,10 @@ def test_handoff_is_a_tool_call_that_pauses_the_bot_and_notifies_the_manager(fak
     fake_gemini.reply_text("Передал ваш вопрос менеджеру, он скоро напишет 👍")
 
     outcome = incoming_process(message_id=message.pk)
+    round_trip = fake_gemini.last_request().json["contents"]
+    # The managers' brief is the model's, written on its own queue after the answer.
+    fake_gemini.reply_text("Хочет: поговорить с живым человеком")
+    handoff_brief_deliver(handoff_id=HandOff.objects.get(contact=contact).pk)
 
     contact.refresh_from_db()
     assert outcome.status == "handed off"
@@ -251,13 +257,15 @@ def test_handoff_is_a_tool_call_that_pauses_the_bot_and_notifies_the_manager(fak
     assert "живым человеком" in notice.text
     [answer] = replies(contact)
     assert answer.purpose == "handoff"  # delivered although the chat is now the manager's
-    round_trip = fake_gemini.last_request().json["contents"]
     assert "functionCall" in json.dumps(round_trip[-2])
     assert "functionResponse" in json.dumps(round_trip[-1])
 
     later = customer_says(contact, "Алло?", seconds_ago=5)
     assert incoming_process(message_id=later.pk).status == "operator mode"
-    assert len(replies(contact)) == 1
+    assert texts_to(contact)[1:] == [HANDOFF_WAITING_TEXT]  # once per hand-off, no sales reply
+    again = customer_says(contact, "Ну где вы?", seconds_ago=1)
+    assert incoming_process(message_id=again.pk, now=timezone.now() + timedelta(seconds=10)).status == "operator mode"
+    assert len(replies(contact)) == 2
 
 
 def test_a_complaint_goes_to_a_manager_without_a_generated_answer(fake_gemini, settings):
@@ -268,8 +276,10 @@ def test_a_complaint_goes_to_a_manager_without_a_generated_answer(fake_gemini, s
     contact.refresh_from_db()
     assert outcome.status == "complaint handed off"
     assert contact.bot_mode == Contact.BotMode.HUMAN
+    assert len(fake_gemini.requests) == 1  # only the classification: no sales answer
+    fake_gemini.reply_text("Хочет: вернуть деньги за бракованный товар")
+    handoff_brief_deliver(handoff_id=HandOff.objects.get(contact=contact).pk)
     assert Message.objects.filter(contact__phone="77019990011", purpose="notification").count() == 1
-    assert len(fake_gemini.requests) == 1  # only the classification
 
 
 def test_resuming_the_bot_after_a_complaint_lets_it_answer_again(fake_gemini):

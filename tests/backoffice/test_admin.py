@@ -3,6 +3,9 @@ and for a staff operator with our apps' permissions, and beat's schedule is edit
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
@@ -11,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from followups.models import FollowUp
-from messaging.models import Message
+from messaging.models import HandOff, Message
 from tests.factories import (
     ContactFactory,
     FollowUpFactory,
@@ -82,3 +85,26 @@ def test_periodic_tasks_are_editable_in_the_admin(admin_client):
     page = admin_client.get(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]))
     assert page.status_code == 200
     assert "project.heartbeat" in page.content.decode()
+
+
+def test_a_contact_handed_to_a_manager_shows_when_the_assistant_resumes_and_its_hand_offs(admin_client, settings):
+    settings.TIME_ZONE = "Asia/Almaty"
+    resumes = datetime(2026, 12, 4, 9, 30, tzinfo=ZoneInfo("Asia/Almaty"))
+    contact = ContactFactory(bot_mode=Contact.BotMode.HUMAN, paused_until=resumes)
+    HandOff.objects.create(
+        contact=contact,
+        key="handoff:1",
+        reason="Передача менеджеру: клиент просит человека",
+        opened_at=resumes - timedelta(hours=13),
+        due_at=resumes - timedelta(hours=12),
+        answered_at=resumes - timedelta(hours=12, minutes=5),
+        brief="🔔 Передача менеджеру: клиент просит человека",
+    )
+
+    page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
+    listing = admin_client.get(reverse("admin:contacts_contact_changelist")).content.decode()
+
+    assert "Ассистент вернётся 04.12.2026 09:30 (после тишины менеджеров)" in page
+    assert "Передачи менеджерам" in page
+    assert "клиент просит человека" in page
+    assert "ассистент вернётся 04.12 09:30" in listing

@@ -25,7 +25,7 @@ from calls.services import (
 from contacts.models import CallReminder, ScheduledCall
 from followups.models import FollowUp
 from messaging.models import Message
-from tests.factories import ContactFactory, FollowUpFactory, ScheduledCallFactory
+from tests.factories import ContactFactory, FollowUpFactory, InboundMessageFactory, ScheduledCallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -505,3 +505,16 @@ def test_a_reschedule_moves_the_call_and_its_reminders_and_tells_the_client():
     assert "понедельник, 23.11 в 11:00" in notice.text
     with pytest.raises(ValueError, match="weekend"):
         call_reschedule(call=call, start=at(28, 11), now=NOW)
+
+
+def test_a_customer_who_writes_in_kazakh_is_confirmed_and_reminded_in_kazakh():
+    contact = ContactFactory()
+    InboundMessageFactory(contact=contact, text="Иә, дүйсенбіге жазыңыз")
+    booked(contact, "2026-11-23T11:00", topic="тариф")
+    assert reminders_send_due(now=at(23, 10).astimezone(UTC)) == 2
+
+    confirmation, reminder = told(contact)
+    assert confirmation.text.startswith("Сізді қоңырауға жаздым: дүйсенбі, 23.11, 11:00 (Астана уақыты).")
+    assert reminder.text.startswith("Еске саламын: менеджермен қоңырау дүйсенбі, 23.11, 11:00 (Астана уақыты).")
+    # The managers' notices stay in Russian.
+    assert "Созвон через час: понедельник, 23.11 в 11:00" in manager_notices()[-1].text

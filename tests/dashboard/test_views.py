@@ -258,8 +258,8 @@ def test_the_number_of_queries_does_not_grow_with_the_data(admin_client, frozen)
     elapsed = time.perf_counter() - started
 
     assert len(full) == len(empty)
-    # 24 before the number-health card, which reads its state row and one aggregate.
-    assert len(full) <= 26, [q["sql"][:120] for q in full.captured_queries]
+    # 25 before the number-health card, which reads its state row and one aggregate.
+    assert len(full) <= 27, [q["sql"][:120] for q in full.captured_queries]
     print(f"dashboard: {len(full)} queries, {elapsed * 1000:.0f} ms")  # noqa: T201 - measured for the report
 
 
@@ -300,3 +300,28 @@ def test_every_way_the_assistant_hands_a_chat_to_a_manager_counts_once(admin_cli
     html = admin_client.get(URL).content.decode()
 
     assert tile(html, "handoffs") == "Передано менеджеру 4 сегодня 4 за 30 дней"
+
+
+def test_open_hand_offs_are_shown_oldest_first_with_their_age_and_whether_they_are_overdue(
+    admin_client, frozen, settings
+):
+    settings.LLM_BACKEND = "offline"
+    settings.MANAGER_PHONES = ["77019990011"]
+    settings.HANDOFF_ANSWER_MINUTES = 15
+    settings.WORKING_HOURS_START, settings.WORKING_HOURS_END = 10, 18
+    frozen.move_to(at(0, 13))
+    late = ContactFactory(is_client=True, full_name="Айгерим Сапарова")
+    assert incoming_process(message_id=customer_says(late, "Соедините с менеджером").pk).status == "handed off"
+    frozen.move_to(at(0, 14, 55))
+    fresh = ContactFactory(is_client=True, full_name="Болат Ахметов")
+    assert incoming_process(message_id=customer_says(fresh, "Позовите менеджера").pk).status == "handed off"
+    frozen.move_to(NOW)
+
+    html = admin_client.get(URL).content.decode()
+
+    assert tile(html, "handoffs-open") == "Открытые передачи менеджерам 2 сейчас самая старая: 2,0 ч"
+    section = html[html.index('<section id="handoffs-open">') : html.index('<section id="chart-volume">')]
+    rows = " ".join(re.sub(r"<[^>]+>", " ", section).split())
+    assert rows.index("Айгерим Сапарова") < rows.index("Болат Ахметов")
+    assert "2,0 ч просрочено" in rows
+    assert "5,0 мин ждёт ответа после ответа менеджера" in rows

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 FAKE_API_KEY = "fake-gemini-key-3f9c1a7e5b"
 
 # /{api version}/models/{model}:{action}; the version segment differs between SDK majors.
+# GET /{api version}/models/{model}: models.get.
+_MODEL_ROUTE = re.compile(r"^/(?P<version>v[0-9a-z]+)/models/(?P<model>[^/:]+)$")
 _ROUTE = re.compile(r"^/(?P<version>v[0-9a-z]+)/models/(?P<model>[^/:]+):(?P<action>[A-Za-z]+)$")
 # /{api version}/cachedContents[/{id}] (gemini.md §6.1).
 _CACHE_ROUTE = re.compile(r"^/(?P<version>v[0-9a-z]+)/cachedContents(?:/(?P<id>[^/]+))?$")
@@ -477,6 +479,11 @@ class FakeGemini:
             cache_route = _CACHE_ROUTE.match(record.path)
             if cache_route is not None:
                 return self._cache_reply(record, cache_route)
+            model_route = _MODEL_ROUTE.match(record.path)
+            if record.method == "GET" and model_route is not None:
+                # models.get: a model's description (manage.py deploy_check reads it to test the key).
+                name = model_route["model"]
+                return Reply(body={"name": f"models/{name}", "displayName": name, "version": "001"})
             if record.method != "POST" or record.action != "generateContent":
                 self.unexpected.append(record)
                 return Reply(body=error_body(404, message=f"fake Gemini does not serve {record.path}"), status=404)

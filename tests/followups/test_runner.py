@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from ai.rules.texts import fixed_text
 from followups.models import FollowUp, FollowUpTouch
 from followups.runner import IN_FLIGHT_RECHECK, MODEL_RETRY, followups_run_due
 from followups.services import followup_after_bot_message
@@ -403,3 +404,16 @@ def test_one_broken_follow_up_does_not_hold_up_the_others_and_is_retried_after_t
         assert followups_run_due(rng=rng).sent == []
         clock.move_to(due + runner.LEASE)
         assert [s.followup_id for s in followups_run_due(rng=rng).sent] == [broken.pk]
+
+
+def test_a_client_who_wrote_in_kazakh_gets_the_touch_in_kazakh(rng):
+    due = local(2026, 12, 8, 11, 0)
+    followup = silent_client(due=due, touch_number=2)
+    Message.objects.filter(contact=followup.contact, direction="in").update(
+        text="Сәлеметсіз бе, кеңсеге су жеткізу бағасы қанша?"
+    )
+    with time_machine.travel(due, tick=False):
+        [sent] = followups_run_due(rng=rng).sent
+
+    touch = Message.objects.get(pk=sent.message_id)
+    assert touch.text == fixed_text("follow_up_2", "kk")

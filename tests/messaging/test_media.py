@@ -7,8 +7,8 @@ import base64
 import pytest
 from werkzeug import Response
 
-from messaging.media import media_download
-from messaging.wappi import WappiPermanentError
+from messaging.media import image_mime_type, media_download
+from messaging.wappi import WappiMediaTooLargeError, WappiPermanentError
 from tests.factories import InboundMessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +50,44 @@ def test_media_wappi_cannot_find_is_a_permanent_failure(fake_wappi):
 
     with pytest.raises(WappiPermanentError):
         media_download(message=note, client=fake_wappi.client())
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(2000)
+
+
+def test_a_photo_over_the_callers_cap_is_refused_without_trying_media_download(fake_wappi):
+    fake_wappi.server.expect_request("/files/big.jpg").respond_with_response(Response(JPEG, content_type="image/jpeg"))
+    photo = InboundMessageFactory(media_type="image", media_url=fake_wappi.server.url_for("/files/big.jpg"))
+
+    with pytest.raises(WappiMediaTooLargeError):
+        media_download(message=photo, client=fake_wappi.client(), max_bytes=1000)
+
+    assert not fake_wappi.calls_to("media/download")
+    small = media_download(message=photo, client=fake_wappi.client(), max_bytes=len(JPEG))
+    assert small.content == JPEG
+
+
+def test_a_photo_over_the_cap_from_media_download_is_refused_too(fake_wappi):
+    fake_wappi.server.expect_oneshot_request("/api/sync/message/media/download").respond_with_json(
+        {"status": "done", "file_b64": base64.b64encode(JPEG).decode(), "mime_type": "image/jpeg"}
+    )
+    photo = InboundMessageFactory(media_type="image", provider_message_id="3EB0PHOTO")
+
+    with pytest.raises(WappiMediaTooLargeError):
+        media_download(message=photo, client=fake_wappi.client(), max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    ("head", "mime_type"),
+    [
+        (JPEG[:16], "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
+        (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00", "image/heic"),
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00", "image/heif"),
+        (OGG[:16], None),
+        (b"<html><body>expired</body></html>", None),
+    ],
+)
+def test_a_picture_is_recognised_by_its_first_bytes_not_its_label(head, mime_type):
+    assert image_mime_type(head) == mime_type

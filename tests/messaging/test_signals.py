@@ -20,6 +20,7 @@ from tests.factories import ContactFactory, OutboundMessageFactory
         (signals.inbound_stored, ["ai.transcribe_voice_note", "assistant.answer_message"]),
         (signals.message_queued, ["messaging.send_queued_message"]),
         (signals.outbound_sent, ["followups.count_from_sent_message"]),
+        (signals.handoff_opened, ["assistant.brief_managers"]),
     ],
 )
 def test_each_messaging_signal_reaches_exactly_its_receivers_in_order(signal, expected):

@@ -29,10 +29,10 @@ WEDNESDAY_NOON = datetime(2026, 12, 9, 12, 0, tzinfo=ALMATY)
 def customers_wrote_first():
     """The shop's customers (the fake shop's phones) wrote to the business on WhatsApp before:
     nothing proactive goes to a number that never wrote (messaging.proactive)."""
-    monday = datetime(2026, 12, 7, 9, 0, tzinfo=ALMATY)
+    wrote = datetime(2026, 11, 2, 9, 0, tzinfo=ALMATY)  # a month before: any test's own messages come later
     for phone in ["77012345678", *(f"7701000000{n}" for n in range(3))]:
-        contact = ContactFactory(phone=phone, name="", first_inbound_at=monday, last_inbound_at=monday)
-        InboundMessageFactory(contact=contact, text="Здравствуйте, есть в наличии?", timestamp=monday)
+        contact = ContactFactory(phone=phone, name="", first_inbound_at=wrote, last_inbound_at=wrote)
+        InboundMessageFactory(contact=contact, text="Здравствуйте, есть в наличии?", timestamp=wrote)
 
 
 def tick(at: datetime):
@@ -248,3 +248,16 @@ def test_a_thank_you_waits_the_minimum_gap_after_a_follow_up_touch(fake_kaspi_sh
     assert thursday_opening <= row.due_at <= thursday_opening + timedelta(minutes=7)
     tick(row.due_at)
     assert len(sent_to("77012345678")) == 1
+
+
+def test_a_customer_who_writes_in_kazakh_gets_the_thank_you_in_kazakh(fake_kaspi_shop):
+    contact = Contact.objects.get(phone="77012345678")
+    InboundMessageFactory(contact=contact, text="Сәлеметсіз бе! Тапсырысым қашан келеді?")
+    order = fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(hours=1))
+
+    tick(WEDNESDAY_NOON)
+
+    [text] = sent_to("77012345678")
+    assert order.code in text
+    assert "тапсырыс бергеніңізге рахмет" in text
+    assert text.endswith("Мұндай хабарламаларды алғыңыз келмесе, «стоп» деп жазыңыз.")

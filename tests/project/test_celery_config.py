@@ -51,6 +51,8 @@ QUEUE_OF_TASK = {
     "ai.reclassify": "llm",
     "ai.refresh_knowledge_base": "llm",
     "ai.retry_pending": "llm",
+    "assistant.check_handoffs": "default",
+    "assistant.handoff_brief": "llm",
     "contacts.send_call_reminders": "default",
     "followups.run_due": "default",
     "messaging.check_wappi_status": "default",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from ai.models import ModelCall, PendingReply
-from messaging.models import GatewayState, Message
+from messaging.models import GatewayState, HandOff, Message
 from tests.factories import ContactFactory, FollowUpFactory, InboundMessageFactory, OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -270,3 +270,34 @@ def test_tool_calls_are_counted_by_tool_and_outcome(client, metrics_open, test_t
     assert delta(before, after, name, tool="probe_broken", outcome="error") == 1
     # A name the model made up is one label, not a new series per invention.
     assert delta(before, after, name, tool="unknown", outcome="refused") == 1
+
+
+def test_open_hand_offs_waiting_answered_overdue_and_the_oldest_waiting_age_are_exported(client, metrics_open):
+    now = timezone.now()
+    waiting = ContactFactory()
+    HandOff.objects.create(
+        contact=waiting, key="a", reason="клиент просит человека", opened_at=now - timedelta(hours=1), due_at=now
+    )
+    answered = ContactFactory()
+    HandOff.objects.create(
+        contact=answered,
+        key="b",
+        reason="жалоба",
+        opened_at=now - timedelta(hours=3),
+        due_at=now - timedelta(hours=2),
+        answered_at=now - timedelta(hours=2, minutes=50),
+    )
+    HandOff.objects.create(
+        contact=ContactFactory(),
+        key="c",
+        reason="старая",
+        opened_at=now - timedelta(days=2),
+        due_at=now,
+        closed_at=now - timedelta(days=1),
+    )
+
+    series = scrape(client, Authorization=f"Bearer {TOKEN}")
+
+    assert series["assistant_handoffs_open"] == {key(state="waiting"): 1, key(state="answered"): 1}
+    assert series["assistant_handoffs_overdue"][()] == 1
+    assert 3590 <= series["assistant_handoff_oldest_waiting_seconds"][()] <= 3700

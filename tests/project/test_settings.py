@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from project import settings as product
@@ -66,8 +67,13 @@ def test_secret_key_allowed_hosts_and_service_urls_are_all_it_takes_to_start():
     assert result.returncode == 0, result.stderr
 
 
-def test_the_deployment_checks_pass_with_production_like_settings():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_env())
+@pytest.mark.django_db
+def test_the_deployment_checks_pass_with_production_like_settings(collected_static):
+    # After the one-time set-up: a migrated database (this test's) and collected static files.
+    db = connection.settings_dict
+    migrated = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = production_env(DATABASE_URL=migrated, STATIC_ROOT=str(collected_static))
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -135,6 +135,17 @@ def test_opted_out_and_non_client_contacts_are_not_reported(managers, frozen):
     assert notices() == []
 
 
+def test_a_sticker_is_no_message_left_unanswered(managers, frozen):
+    # A sticker gets no answer by design (nothing to read); a photo or a sticker with words does.
+    sticker = written(frozen, hours_ago=25, contact=ClientFactory(), media_type="sticker", text="")
+    photo = written(frozen, hours_ago=25, contact=ClientFactory(), media_type="image", text="")
+
+    sweep_inbound()
+    [notice] = notices()
+    assert f"#{photo.contact_id}" in notice.text
+    assert f"#{sticker.contact_id}" not in notice.text
+
+
 def test_a_message_younger_than_a_day_is_not_reported_yet(managers, frozen):
     written(frozen, hours_ago=23, contact=ClientFactory())
 

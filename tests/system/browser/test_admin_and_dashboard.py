@@ -3,9 +3,13 @@ and looks at the dashboard's charts (a screenshot is kept under var/test-artifac
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from contacts.models import Contact
+from messaging.models import HandOff
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory
 from tests.system.browser.conftest import ARTIFACTS
 
@@ -50,6 +54,16 @@ def test_the_dashboard_opens_from_the_admin_index_and_draws_its_charts(logged_in
     for _ in range(3):
         InboundMessageFactory(contact=contact)
     OutboundMessageFactory(contact=contact, status="sent")
+    waiting = ContactFactory(full_name="Ерлан Жумабаев", is_client=True)
+    now = timezone.now()
+    HandOff.objects.create(
+        contact=waiting,
+        key="handoff:browser",
+        reason="Передача менеджеру: клиент просит человека",
+        opened_at=now - timedelta(minutes=40),
+        due_at=now - timedelta(minutes=25),
+        reminded_at=now - timedelta(minutes=25),
+    )
 
     page.click("#dashboard-link a.section")
     page.wait_for_url(f"{live_server.url}/admin/dashboard/")
@@ -66,6 +80,10 @@ def test_the_dashboard_opens_from_the_admin_index_and_draws_its_charts(logged_in
     today_inbound = page.locator("#chart-volume rect.bar.s-in").nth(29)
     assert float(today_inbound.get_attribute("height")) > 0
     assert page.locator('[data-metric="inbound"] .big').inner_text() == "3"
+    assert page.locator('[data-metric="handoffs-open"] .big').inner_text() == "1"
+    open_handoffs = page.locator("#handoffs-open").inner_text()
+    assert "Ерлан Жумабаев" in open_handoffs
+    assert "просрочено, напомнили" in open_handoffs
     # The number-health card is on the page (and in the screenshot)
     card = page.locator("#number-health")
     assert card.is_visible()

@@ -17,7 +17,7 @@ from ai.backends.gemini import GeminiBackend
 from ai.llm import CallContext, ContactCard, LLMBudgetExceededError, Turn
 from ai.models import ModelCall
 from ai.transcription import transcribe_voice
-from assistant.pipeline import FALLBACK_TEXT, incoming_process
+from assistant.pipeline import FALLBACK_TEXT, HANDOFF_WAITING_TEXT, incoming_process
 from contacts.models import Contact
 from messaging.models import Message
 from tests.factories import ContactFactory, customer_says
@@ -92,8 +92,9 @@ def test_a_contact_over_its_daily_tokens_gets_the_fallback_once_and_no_more_mode
     incoming_process(message_id=second.pk)
 
     assert fake_gemini.requests == []  # no request for this contact today
-    assert out_texts(spender) == [FALLBACK_TEXT]  # once
-    assert Message.objects.get(contact=spender, direction="out").purpose == "handoff"
+    # The fallback once; the customer who writes again hears once that the manager knows.
+    assert out_texts(spender) == [FALLBACK_TEXT, HANDOFF_WAITING_TEXT]
+    assert Message.objects.filter(contact=spender, direction="out").order_by("id").first().purpose == "handoff"
     spender.refresh_from_db()
     assert spender.bot_is_paused()  # the managers have the conversation
     assert len(manager_notices()) == 1

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0007_contact_reply_due_at'),
-        ('messaging', '0008_message_attempt_started_at'),
+        ('messaging', '0009_handoff'),
     ]
 
     operations = [
