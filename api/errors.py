@@ -45,6 +45,11 @@ class WhitelistedNumber(ApiError):
     default_code = "whitelisted_number"
 
 
+class NotOnWhatsAppNumber(ApiError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "not_on_whatsapp"
+
+
 class Conflict(ApiError):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import examples as ex
-from api.errors import ContactNotFound, Unavailable, WhitelistedNumber
+from api.errors import ContactNotFound, NotOnWhatsAppNumber, Unavailable, WhitelistedNumber
 from api.serializers import (
     CallFilterSerializer,
     ClassifyResultSerializer,
@@ -50,6 +50,7 @@ from contacts.selectors import contact_is_whitelisted
 from contacts.services import contact_get_or_create, contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp
 from messaging.models import Message
+from messaging.number import NotOnWhatsApp, number_reach_check
 from messaging.services import message_enqueue_outbound
 from payments.models import Payment
 from payments.services import payment_check, payment_refund
@@ -321,7 +322,8 @@ class ConversationView(generics.ListAPIView):
     summary="Send an operator message",
     description="Writes the message to the outbox as the operator's; the sender delivers it through "
     "WhatsApp. A new number becomes a contact. The owners' whitelisted personal numbers are refused "
-    "(422, whitelisted_number).",
+    "(422, whitelisted_number); so is a number that never wrote to us and that Wappi's contact check "
+    "finds without WhatsApp (422, not_on_whatsapp).",
     request=SendMessageSerializer,
     responses={202: MessageSerializer, **_errors(400, 422)},
     examples=[ex.SEND_REQUEST, ex.QUEUED_MESSAGE],
@@ -337,6 +339,14 @@ class SendMessageView(APIView):
                 f"{format_phone(phone)} is on the whitelist of the owners' personal numbers: it is never messaged.",
                 details={"phone": phone},
             )
+        try:
+            number_reach_check(phone=phone)
+        except NotOnWhatsApp as exc:
+            raise NotOnWhatsAppNumber(
+                f"{format_phone(phone)} is not on WhatsApp (Wappi's contact check): the message was not queued. "
+                "Writing to numbers without WhatsApp gets the business's number restricted.",
+                details={"phone": phone},
+            ) from exc
         key = data.get("idempotency_key")
         with transaction.atomic():
             contact, _ = contact_get_or_create(phone=phone, defaults={"chat_id": f"{phone}@c.us"})

@@ -27,7 +27,13 @@ from contacts.selectors import (
     scheduled_call_counts_by_day,
 )
 from followups.selectors import MAX_TOUCHES, followup_touches_by_day
-from messaging.selectors import handoffs_open, inbound_unanswered_count, message_counts_by_day, outbound_failed_counts
+from messaging.selectors import (
+    handoffs_open,
+    inbound_unanswered_count,
+    message_counts_by_day,
+    number_health,
+    outbound_failed_counts,
+)
 from payments.selectors import payment_counts_by_day, payment_paying_contacts_count
 
 DAYS = 30
@@ -167,6 +173,8 @@ def dashboard_summary(*, now: datetime | None = None) -> dict[str, Any]:
             "failed_sends": failed["total"],
             "unanswered_day": inbound_unanswered_count(now=now),
         },
+        # The number-health card: our WhatsApp number's standing (messaging.number).
+        "number": number_health(now=now),
         # Chats handed to the managers and not yet back with the assistant, oldest first.
         "handoffs_open": handoffs_open(now=now),
     }

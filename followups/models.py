@@ -27,6 +27,7 @@ class FollowUp(models.Model):
         COMPLETED_5_TOUCHES = "completed_5_touches", "Все 5 касаний"
         NOT_A_CLIENT = "not_a_client", "Не клиент"
         SEND_FAILED = "send_failed", "Касание не удалось отправить"
+        UNANSWERED = "unanswered", "Клиент не отвечает на сообщения"
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="followups", verbose_name="контакт")
     touch_number = models.PositiveSmallIntegerField("касание", default=1, help_text="Номер следующего касания, 1–5")

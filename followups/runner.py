@@ -73,8 +73,11 @@ STOP_FOR = {
     Hold.WHITELISTED: FollowUp.StopReason.NOT_A_CLIENT,
     Hold.OPTED_OUT: FollowUp.StopReason.OPTED_OUT,
     Hold.OPERATOR_MODE: FollowUp.StopReason.HUMAN_TOOK_OVER,
+    Hold.NEVER_WROTE: FollowUp.StopReason.NOT_A_CLIENT,
+    Hold.UNANSWERED: FollowUp.StopReason.UNANSWERED,
 }
 DEFER_REASON = {
+    Hold.NUMBER_PAUSED: "the number is paused (its safety)",
     Hold.OUTSIDE_WINDOW: "outside the send window",
     Hold.MIN_GAP: "minimum gap since our last message",
     Hold.DAILY_CAP: "daily cap of proactive messages",

@@ -25,7 +25,7 @@ from django.utils import timezone
 from contacts.models import Contact, WhitelistEntry
 from contacts.selectors import whitelisted_phones
 from contacts.services import contact_get_or_create, contact_pause_bot, contacts_create_missing
-from messaging import suspicious
+from messaging import number, suspicious
 from messaging.models import GatewayState, Message
 from messaging.services import handoff_human_answered
 from messaging.signals import announce, inbound_stored
@@ -110,10 +110,13 @@ def _apply(
                 _apply_one(event, via=via, now=now, report=report)
         elif isinstance(event, DeliveryUpdate):
             report.deliveries += delivery_apply(event)
+            if event.status == "failed":
+                number.number_delivery_failed(status=event.detail, now=now)
         elif isinstance(event, AuthorizationUpdate):
             GatewayState.objects.update_or_create(
                 pk=1, defaults={"authorized": event.online, "auth_error": event.reason, "auth_checked_at": now}
             )
+            number.number_authorization_changed(online=event.online, detail=event.reason, now=now)
         elif isinstance(event, Ignored):
             report.skipped[event.reason] += 1
             log.info("ingest.rejected", via=via, reason=_masked(event.reason), provider_id=event.provider_id[:128])

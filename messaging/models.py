@@ -117,6 +117,8 @@ class Message(models.Model):
                 condition=Q(direction="in", processed_at__isnull=True),
                 name="message_inbound_unhandled_idx",
             ),
+            # The sender's pacing counts what our number sent in the last hour and day.
+            models.Index(fields=["sent_at"], condition=Q(direction="out"), name="message_out_sent_at_idx"),
             # The sender's sweeper scans only rows still waiting to go out.
             models.Index(
                 fields=["next_attempt_at"],
@@ -261,3 +263,42 @@ class HandOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} · {timezone.localtime(self.opened_at):%d.%m %H:%M}"
+
+
+class NumberState(models.Model):
+    """One row: the standing of our WhatsApp number with WhatsApp, as the number-safety governor
+    (messaging.number) sees it. While `paused_reason` is set nothing proactive goes out (the
+    proactive gate reads it at planning and at send time); replies to customers still go."""
+
+    class Reason(models.TextChoices):
+        LOGGED_OUT = "logged_out", "Профиль Wappi не авторизован"
+        RESTRICTED = "restricted", "WhatsApp ограничил номер"
+        UNDELIVERED = "undelivered", "Много недоставленных сообщений"
+        REPLY_RATIO = "reply_ratio", "Клиенты не отвечают на проактивные сообщения"
+
+    paused_reason = models.CharField("пауза проактивных: причина", max_length=16, choices=Reason.choices, blank=True)
+    paused_detail = models.CharField("пауза: подробности", max_length=300, blank=True)
+    paused_at = models.DateTimeField("пауза с", null=True, blank=True)
+    # A pause with a cooling-off time lifts only after it (and only while Wappi is healthy); a
+    # logged-out pause lifts as soon as the profile is authorised again.
+    paused_until = models.DateTimeField("пауза не раньше чем до", null=True, blank=True)
+    restriction_events = models.PositiveIntegerField("событий ограничения", default=0)
+    last_restriction_at = models.DateTimeField("последнее ограничение", null=True, blank=True)
+    # When the profile was (re)linked: the warm-up ramp counts its days from here.
+    connected_at = models.DateTimeField("номер подключён", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "состояние номера"
+        verbose_name_plural = "состояние номера WhatsApp"
+
+    def __str__(self) -> str:
+        return self.get_paused_reason_display() or "OK"
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.paused_reason)
+
+    @classmethod
+    def load(cls) -> NumberState:
+        state, _ = cls.objects.get_or_create(pk=1)
+        return state

@@ -4,16 +4,17 @@ still waiting for the AI step, hand-offs, and the state of Wappi. Reports (/stat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from messaging.models import ChatCursor, GatewayState, HandOff, Message
+from messaging.models import ChatCursor, GatewayState, HandOff, Message, NumberState
 
 # A customer message not taken by the AI step after this long lost its task (the normal path
 # is still running before that); after INBOUND_MAX_AGE an answer would be worse than none.
@@ -23,6 +24,16 @@ INBOUND_MAX_AGE = timedelta(hours=24)
 VOICE_GRACE = timedelta(minutes=5)
 # Raised by the poller when several chats are quarantined in one cycle (token/profile trouble).
 QUARANTINE_ALARM_KEY = "wappi:quarantine-alarm"
+# Messages we start ourselves: one set for the project (messaging.proactive re-exports it).
+PROACTIVE_PURPOSES = frozenset({Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE})
+# The reply-ratio guard reads the proactive messages of the last week, each given a day to be
+# answered (a morning's touches are not "unanswered" by lunchtime).
+REPLY_RATIO_LOOKBACK = timedelta(days=7)
+REPLY_GRACE = timedelta(days=1)
+# A burst of undelivered messages is counted in this window.
+UNDELIVERED_WINDOW = timedelta(minutes=15)
+# How messaging.ingest.delivery_apply words a failure WhatsApp reported (last_error's prefix).
+DELIVERY_FAILED_PREFIX = "WhatsApp: "
 
 
 def conversation_recent(*, contact: Contact, limit: int) -> list[Message]:
@@ -291,3 +302,158 @@ def gateway_status() -> dict[str, object]:
         # Outbound messages that failed for good (also whatsapp_send_failures on /metrics).
         "failed_sends": Message.objects.filter(direction=Message.Direction.OUT, status=Message.Status.FAILED).count(),
     }
+
+
+# --- The number's standing (the number-safety governor, messaging.number) ---------------------
+
+
+def sends_since(*, since: datetime) -> int:
+    """Messages our number handed to WhatsApp since `since` (any purpose, any recipient)."""
+    return Message.objects.filter(
+        direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES, sent_at__gte=since
+    ).count()
+
+
+def new_chats_since(*, since: datetime) -> int:
+    """Chats our number opened since `since`: contacts whose first message from us went out then
+    while they had never written to us (WhatsApp's "reach-out" limits count these)."""
+    return (
+        Contact.objects.filter(first_outbound_at__gte=since)
+        .filter(Q(first_inbound_at__isnull=True) | Q(first_inbound_at__gt=F("first_outbound_at")))
+        .count()
+    )
+
+
+def contact_wrote_first(*, contact: Contact) -> bool:
+    """Has `contact` ever written to us? (Ingest stamps first_inbound_at; a conversation kept
+    from elsewhere has the messages.) Nothing proactive goes to anyone else."""
+    if contact.first_inbound_at is not None or contact.last_inbound_at is not None:
+        return True
+    return Message.objects.filter(contact=contact, direction=Message.Direction.IN).exists()
+
+
+def contact_unanswered_proactive(*, contact: Contact) -> int:
+    """Proactive messages that went out to `contact` after their last message to us. Two queries."""
+    last_inbound = Message.objects.filter(contact=contact, direction=Message.Direction.IN).aggregate(
+        last=Max("timestamp")
+    )["last"]
+    sent = Message.objects.filter(
+        contact=contact,
+        direction=Message.Direction.OUT,
+        purpose__in=PROACTIVE_PURPOSES,
+        status__in=Message.SENT_STATUSES,
+    )
+    if last_inbound is not None:
+        sent = sent.filter(timestamp__gt=last_inbound)
+    return sent.count()
+
+
+def _proactive_to_weigh(*, now: datetime) -> Q:
+    """Proactive messages of the last week old enough to have been answered (REPLY_GRACE)."""
+    return Q(
+        direction=Message.Direction.OUT,
+        purpose__in=PROACTIVE_PURPOSES,
+        status__in=Message.SENT_STATUSES,
+        timestamp__gte=now - REPLY_RATIO_LOOKBACK,
+        timestamp__lt=now - REPLY_GRACE,
+    )
+
+
+def _answered() -> Exists:
+    """The message's contact wrote to us after it."""
+    return Exists(
+        Message.objects.filter(
+            contact_id=OuterRef("contact_id"), direction=Message.Direction.IN, timestamp__gt=OuterRef("timestamp")
+        )
+    )
+
+
+def proactive_reply_ratio(*, now: datetime) -> tuple[int, int]:
+    """(proactive messages of the last week old enough to have been answered, how many of them
+    the contact never answered). One query."""
+    counts = Message.objects.filter(_proactive_to_weigh(now=now)).aggregate(
+        total=Count("id"), unanswered=Count("id", filter=~_answered())
+    )
+    return counts["total"], counts["unanswered"]
+
+
+def _undelivered(*, since: datetime) -> Q:
+    return Q(
+        direction=Message.Direction.OUT,
+        status=Message.Status.FAILED,
+        last_error__startswith=DELIVERY_FAILED_PREFIX,
+        updated_at__gte=since,
+    )
+
+
+def undelivered_since(*, since: datetime) -> int:
+    """Our messages WhatsApp reported undelivered (or refused) since `since`."""
+    return Message.objects.filter(_undelivered(since=since)).count()
+
+
+# Why proactive sending can be paused (the reports list every one, 0 or 1).
+NUMBER_PAUSE_REASONS = tuple(NumberState.Reason.values)
+
+
+@dataclass(frozen=True)
+class NumberHealth:
+    """The number-health card of the dashboard and its series on /metrics."""
+
+    paused_reason: str  # "" while proactive sending runs
+    paused_label: str
+    paused_at: datetime | None
+    paused_until: datetime | None
+    sent_24h: int
+    received_24h: int
+    proactive_sent_7d: int
+    proactive_unanswered_7d: int
+    undelivered_24h: int
+    restriction_events: int
+    last_restriction_at: datetime | None
+
+    @property
+    def unanswered_share(self) -> float:
+        return self.proactive_unanswered_7d / self.proactive_sent_7d if self.proactive_sent_7d else 0.0
+
+
+def number_health(*, now: datetime) -> NumberHealth:
+    """The number's standing and its traffic. Two queries: the state row, one aggregate."""
+    day = now - timedelta(days=1)
+    state = NumberState.objects.filter(pk=1).first() or NumberState()
+    weighed = _proactive_to_weigh(now=now)
+    counts = Message.objects.filter(Q(timestamp__gte=now - REPLY_RATIO_LOOKBACK) | Q(updated_at__gte=day)).aggregate(
+        sent=Count(
+            "id",
+            filter=Q(timestamp__gte=day, direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES),
+        ),
+        received=Count("id", filter=Q(timestamp__gte=day, direction=Message.Direction.IN)),
+        undelivered=Count("id", filter=_undelivered(since=day)),
+        proactive=Count("id", filter=weighed),
+        unanswered=Count("id", filter=weighed & ~Q(_answered())),
+    )
+    proactive, unanswered = counts["proactive"], counts["unanswered"]
+    return NumberHealth(
+        paused_reason=state.paused_reason,
+        paused_label=state.get_paused_reason_display() if state.paused_reason else "",
+        paused_at=state.paused_at,
+        paused_until=state.paused_until,
+        sent_24h=counts["sent"],
+        received_24h=counts["received"],
+        proactive_sent_7d=proactive,
+        proactive_unanswered_7d=unanswered,
+        undelivered_24h=counts["undelivered"],
+        restriction_events=state.restriction_events,
+        last_restriction_at=state.last_restriction_at,
+    )
+
+
+def warmup_share(*, now: datetime) -> float:
+    """The share of the daily caps a newly linked number may use today: with SEND_WARMUP_DAYS
+    on, day n of the ramp allows n / SEND_WARMUP_DAYS (day 1 while the link time is unknown);
+    1 once the ramp is over, or with the ramp off (an established number)."""
+    days = settings.SEND_WARMUP_DAYS
+    if days <= 0:
+        return 1.0
+    state = NumberState.objects.filter(pk=1).first()
+    day = (now - state.connected_at).days + 1 if state and state.connected_at else 1
+    return 1.0 if day >= days else max(day, 1) / days

@@ -5,11 +5,20 @@ sends it (a quoted reply to the customer's message when there is one), stores Wh
 message id and marks the customer's message read. After a send timed out the message may
 or may not have reached WhatsApp, so the row stays `sending` and is reconciled (look for
 its echo) before anything is sent again: a customer never gets the same text twice.
+
+The sender also paces our number so WhatsApp never takes it for a spam bot (the number-safety
+governor's pacing; its account signals live in messaging.number): one send at a time from the
+number with a jittered gap, caps per minute, hour and day (with a warm-up ramp for a newly
+linked number) and on the chats it opens a day, and, when WAPPI_TYPING is on, "typing..."
+before a reply.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,8 +35,10 @@ from contacts.selectors import contact_eligibility
 from messaging import notify, suspicious
 from messaging.models import Message
 from messaging.proactive import PROACTIVE_PURPOSES, Hold, proactive_gate
+from messaging.selectors import new_chats_since, sends_since, warmup_share
 from messaging.signals import announce, outbound_sent
 from messaging.wappi import (
+    CONNECT_TIMEOUT,
     WappiAuthError,
     WappiClient,
     WappiError,
@@ -36,6 +47,7 @@ from messaging.wappi import (
     WappiTransientError,
 )
 from messaging.wire import Origin, WappiMessage, parse_sync_message
+from project.lib.locks import LockTimeout, cache_lock
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +56,15 @@ REFUSALS = {
     Hold.WHITELISTED: "whitelisted number: never messaged",
     Hold.OPERATOR_MODE: "an operator has taken over this chat",
     Hold.OPTED_OUT: "the customer opted out of proactive messages",
+    Hold.NEVER_WROTE: "the contact never wrote to us: nothing proactive goes to them",
+    Hold.UNANSWERED: "the contact left our last proactive messages unanswered",
 }
+# A proactive row held back by time (not by the contact): it goes back to the queue until then.
+TIME_HOLDS = {Hold.OUTSIDE_WINDOW: "outside the send window", Hold.NUMBER_PAUSED: "the number is paused"}
+# Waiting for the number's slot (one send at a time) at most this long before trying again later.
+SLOT_WAIT_SECONDS = 5.0
+# "typing..." lasts about as long as a person needs to type this many characters a second.
+TYPING_CHARS_PER_SECOND = 25.0
 # Notices the customer must get even in operator mode (the handoff announcement, the opt-out
 # confirmation, a booked call's confirmation and reminder, a paid invoice's confirmation) and
 # notifications to managers;
@@ -96,7 +116,7 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
         return SendOutcome("not_claimed")
     message = Message.objects.select_related("contact", "reply_to").get(pk=message_id)
 
-    refusal, not_before = _recheck(message, now)
+    refusal, not_before, hold_reason = _recheck(message, now)
     if not refusal:
         refusal = _stale(message, now)
     if refusal:
@@ -110,15 +130,27 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.QUEUED, attempts=F("attempts") - 1, next_attempt_at=not_before
         )
-        log.info("send.held", message_id=message.pk, until=not_before.isoformat(), reason="outside the send window")
-        raise SendLater((not_before - now).total_seconds(), "outside the send window")
+        log.info("send.held", message_id=message.pk, until=not_before.isoformat(), reason=hold_reason)
+        raise SendLater((not_before - now).total_seconds(), hold_reason)
 
-    try:
-        _pace(message.contact.phone)
-    except SendLater:
-        Message.objects.filter(pk=message.pk).update(status=Message.Status.QUEUED, attempts=F("attempts") - 1)
-        raise
+    with contextlib.ExitStack() as slot:
+        try:
+            _pace(message.contact, now=now)
+            # One send at a time from the number, spaced out: the number-safety pacing.
+            slot.enter_context(_number_slot(client))
+        except SendLater as later:
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.QUEUED,
+                attempts=F("attempts") - 1,
+                next_attempt_at=now + timedelta(seconds=later.delay),
+            )
+            raise
+        return _send_claimed(message, client=client, now=now)
 
+
+def _send_claimed(message: Message, *, client: WappiClient, now: datetime) -> SendOutcome:
+    """Hands a claimed, re-checked and paced row to Wappi, holding the number's slot."""
+    _typing(message, client=client)
     quoted = message.reply_to.provider_message_id if message.reply_to_id and message.reply_to else None
     try:
         result = client.message_send(recipient=message.contact.phone, body=message.text, quoted_message_id=quoted)
@@ -148,24 +180,24 @@ def outbox_send(*, message_id: int, client: WappiClient, now: datetime | None = 
     return SendOutcome("sent", result.message_id)
 
 
-def _recheck(message: Message, now: datetime) -> tuple[str, datetime | None]:
+def _recheck(message: Message, now: datetime) -> tuple[str, datetime | None, str]:
     """Re-checks the world at send time, not only when the row was queued: (why it must never
-    go out, or "") and (when it may go out instead of now, or None). A message we start ourselves
-    passes the proactive gate again (the contact's standing, the send window); any other is
-    refused for a whitelisted number, and a bot's words wait for nobody in operator mode
-    unless the human mode lets them through."""
+    go out, or "") and (when it may go out instead of now, or None, and why). A message we start
+    ourselves passes the proactive gate again (the contact's standing, the number's pause, the
+    send window); any other is refused for a whitelisted number, and a bot's words wait for
+    nobody in operator mode unless the human mode lets them through."""
     contact: Contact = message.contact
     if message.purpose in PROACTIVE_PURPOSES:
         decision = proactive_gate(contact=contact, purpose=message.purpose, now=now, queued=True)
-        if decision.hold == Hold.OUTSIDE_WINDOW:
-            return "", decision.until
-        return REFUSALS.get(decision.hold, "") if decision.hold else "", None
+        if decision.hold in TIME_HOLDS:
+            return "", decision.until, TIME_HOLDS[decision.hold]
+        return REFUSALS.get(decision.hold, "") if decision.hold else "", None, ""
     eligibility = contact_eligibility(contact=contact, now=now)
     if eligibility.whitelisted:
-        return REFUSALS[Hold.WHITELISTED], None
+        return REFUSALS[Hold.WHITELISTED], None, ""
     if message.author == Message.Author.BOT and eligibility.operator_mode and message.purpose not in HUMAN_MODE_ALLOWED:
-        return REFUSALS[Hold.OPERATOR_MODE], None
-    return "", None
+        return REFUSALS[Hold.OPERATOR_MODE], None, ""
+    return "", None, ""
 
 
 def _stale(message: Message, now: datetime) -> str:
@@ -206,17 +238,69 @@ def pace_forget(*, phone: str) -> None:
     cache.delete(_pace_key(phone))
 
 
-def _pace(phone: str) -> None:
-    """A small randomised gap between sends to one number, and a global per-minute cap,
-    so a burst does not look like a spam bot to WhatsApp."""
+def _pace(contact: Contact, *, now: datetime) -> None:
+    """Pacing of our number, so it never looks like a spam bot to WhatsApp: a small randomised
+    gap between sends to one recipient, caps per minute, hour and day (lowered by the warm-up
+    ramp of a newly linked number), and a cap on the chats we open in a day (a number that never
+    wrote to us). The caps are checked before the minute's counter is taken, so a held message
+    does not use up the minute."""
     gap = settings.SEND_MIN_GAP_SECONDS + random.uniform(0, settings.SEND_GAP_JITTER_SECONDS)  # noqa: S311
-    if gap > 0 and not cache.add(_pace_key(phone), 1, timeout=gap):
-        raise SendLater(gap, "per-number gap")
+    if gap > 0 and not cache.add(_pace_key(contact.phone), 1, timeout=gap):
+        raise SendLater(gap, "per-number gap")  # the recipient's number
+    share = warmup_share(now=now)
+    jitter = random.uniform(0, 60)  # noqa: S311 - spreads the retries, not security
+    if sends_since(since=now - timedelta(hours=1)) >= settings.SEND_MAX_PER_HOUR:
+        raise SendLater(300 + jitter, "hourly cap of the number")
+    if sends_since(since=now - timedelta(days=1)) >= max(1, int(settings.SEND_MAX_PER_DAY * share)):
+        raise SendLater(1800 + jitter, "daily cap of the number")
+    opens_chat = contact.first_outbound_at is None and contact.first_inbound_at is None
+    if opens_chat and new_chats_since(since=now - timedelta(days=1)) >= int(settings.SEND_NEW_CHATS_PER_DAY * share):
+        raise SendLater(3600 + jitter, "daily cap of new chats")
     minute = int(timezone.now().timestamp() // 60)
     key = f"send:minute:{minute}"
     cache.add(key, 0, timeout=120)
     if cache.incr(key) > settings.SEND_MAX_PER_MINUTE:
         raise SendLater(60 - timezone.now().timestamp() % 60 + random.uniform(0, 3), "global per-minute cap")  # noqa: S311
+
+
+@contextlib.contextmanager
+def _number_slot(client: WappiClient) -> Iterator[None]:
+    """Holds the number's one sending slot (across processes) and keeps SEND_NUMBER_GAP_SECONDS
+    (+ jitter) since the number's previous send: waits that gap out inside the slot when it is
+    short, else the send comes back later. Raises SendLater when another send holds the slot."""
+    last_key = f"send:number:last:{client.profile_id}"
+    try:
+        # Renewed while the send runs: a worker killed mid-send frees the number within seconds.
+        with cache_lock(
+            f"send:number:{client.profile_id}", ttl=client.timeout + CONNECT_TIMEOUT, wait=SLOT_WAIT_SECONDS, renew=True
+        ):
+            gap = settings.SEND_NUMBER_GAP_SECONDS
+            if gap > 0:
+                gap += random.uniform(0, settings.SEND_GAP_JITTER_SECONDS)  # noqa: S311
+                wait = float(cache.get(last_key) or 0) + gap - time.time()
+                if wait > SLOT_WAIT_SECONDS:
+                    raise SendLater(wait, "gap between the number's sends")
+                if wait > 0:
+                    time.sleep(wait)
+            try:
+                yield
+            finally:
+                cache.set(last_key, time.time(), timeout=3600)
+    except LockTimeout as exc:
+        raise SendLater(1 + random.uniform(0, 2), "another send from the number is in flight") from exc  # noqa: S311
+
+
+def _typing(message: Message, *, client: WappiClient) -> None:
+    """With WAPPI_TYPING, "typing..." in the chat before a reply, for a time that grows with its
+    length (at most WAPPI_TYPING_MAX_SECONDS). A courtesy: a failure never holds the reply."""
+    if not settings.WAPPI_TYPING or message.author != Message.Author.BOT or message.purpose != Message.Purpose.REPLY:
+        return
+    try:
+        client.typing_start(recipient=message.contact.phone)
+    except WappiError as exc:
+        log.info("send.typing_failed", message_id=message.pk, error=type(exc).__name__)
+        return
+    time.sleep(min(settings.WAPPI_TYPING_MAX_SECONDS, 1 + len(message.text) / TYPING_CHARS_PER_SECOND))
 
 
 def _retry_or_fail(message: Message, exc: WappiTransientError, now: datetime) -> SendOutcome:

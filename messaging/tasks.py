@@ -11,7 +11,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from messaging import ingest, poller, sender
+from messaging import ingest, number, poller, sender
 from messaging.models import GatewayState, Message
 from messaging.wappi import WappiError, client_from_settings
 from messaging.wire import parse_webhook
@@ -77,7 +77,8 @@ def sweep_outbox() -> str:
 @shared_task(name="messaging.check_wappi_status", ignore_result=True)
 def check_wappi_status() -> str:
     """Records Wappi's health on GatewayState (shown on /health). When it is healthy again
-    after a failed check, the rows that failed for good during the outage are sent again."""
+    after a failed check, the rows that failed for good during the outage are sent again. The
+    number-safety governor weighs the number's standing after every check (messaging.number)."""
     before = GatewayState.objects.filter(pk=1).first()
     was_down = before is not None and (before.authorized is False or bool(before.auth_error))
     try:
@@ -91,6 +92,8 @@ def check_wappi_status() -> str:
                 **({"authorized": False} if not exc.retryable else {}),
             },
         )
+        if not exc.retryable:  # a refused token or profile; a network blip is no reason to pause
+            number.number_authorization_changed(online=False, detail=type(exc).__name__)
         return f"error: {exc}"
     # One transaction: if the recovery fails, the state still says "down" and the next check
     # recovers again, instead of the outage's rows staying failed behind a healthy state.
@@ -106,4 +109,7 @@ def check_wappi_status() -> str:
         redriven = sender.outbox_recover_from_outage() if status.healthy and was_down else []
         for pk in redriven:
             transaction.on_commit(lambda pk=pk: send_outgoing.apply_async((pk,), expires=300), robust=True)
+    # The number's standing: a logged-out profile pauses proactive sending, a healthy one lifts a
+    # pause whose time is up (messaging.number).
+    number.number_health_check(healthy=status.healthy, detail=f"app_status {status.app_status or '?'}")
     return "healthy" if status.healthy else f"unhealthy: {status.app_status}"

@@ -289,7 +289,34 @@ class WappiClient:
             raise WappiPermanentError(f"{endpoint}: 'message' is not an object", endpoint=endpoint)
         return data["message"]
 
+    def contact_check(self, *, phone: str) -> bool:
+        """GET /api/sync/contact/check -> ``on_whatsapp``: is `phone` a WhatsApp account? Asked
+        before we write to a number that never wrote to us (writing to numbers not on WhatsApp
+        is one of the triggers of WhatsApp's reach-out limits). A value that is not a phone
+        raises WappiPermanentError without a request; an answer without a boolean ``on_whatsapp``
+        is a WappiPermanentError too (we never guess "yes")."""
+        endpoint = "/api/sync/contact/check"
+        try:
+            digits = normalize_phone(phone)
+        except PhoneError as exc:
+            raise WappiPermanentError(f"{endpoint}: {exc}", endpoint=endpoint, detail=str(exc)) from exc
+        data = self._call("GET", endpoint, params={"phone": digits})
+        on_whatsapp = data.get("on_whatsapp")
+        if not isinstance(on_whatsapp, bool):
+            raise WappiPermanentError(f"{endpoint}: on_whatsapp is not a boolean", endpoint=endpoint)
+        return on_whatsapp
+
     # Writes
+
+    def typing_start(self, *, recipient: str) -> None:
+        """POST /api/sync/chat/typing/start: "typing..." in the chat (WhatsApp clears it after
+        about 20 s or when our message arrives)."""
+        endpoint = "/api/sync/chat/typing/start"
+        try:
+            phone = normalize_phone(recipient)
+        except PhoneError as exc:
+            raise WappiPermanentError(f"{endpoint}: {exc}", endpoint=endpoint, detail=str(exc)) from exc
+        self._call("POST", endpoint, json={"recipient": phone})
 
     def message_send(self, *, recipient: str, body: str, quoted_message_id: str | None = None) -> SendResult:
         """POST /api/sync/message/send: a text to a private chat, optionally quoting a message.

@@ -293,6 +293,10 @@ def _delivery(item: dict[str, Any]) -> Event:
         "undelivered": "failed",
         "error": "failed",
         "temporary ban": "failed",
+        # The number itself held back by WhatsApp (messaging.number pauses proactive sending).
+        "restricted": "failed",
+        "banned": "failed",
+        "ban": "failed",
     }.get(raw)
     if not provider_id or status is None:
         return Ignored(f"delivery status {raw!r}", provider_id=provider_id)

@@ -59,12 +59,18 @@ OCCASION = {
 OPT_OUT_HINT = fixed_text("opt_out_hint")  # the Russian version; each language's is ai.rules.texts
 # The proactive gate's "not now", as this tick words and treats it (an operator in the chat: look
 # again in OPERATOR_RECHECK; the other time-bound holds: wait until the gate says).
-SKIP_FOR = {Hold.WHITELISTED: "номер в белом списке", Hold.OPTED_OUT: "клиент отписался от сообщений"}
+SKIP_FOR = {
+    Hold.WHITELISTED: "номер в белом списке",
+    Hold.OPTED_OUT: "клиент отписался от сообщений",
+    Hold.NEVER_WROTE: "клиент никогда не писал нам в WhatsApp",
+    Hold.UNANSWERED: "клиент не отвечает на наши сообщения",
+}
 DEFER_REASON = {
     Hold.OPERATOR_MODE: "с клиентом общается оператор",
     Hold.OUTSIDE_WINDOW: "вне окна отправки",
     Hold.MIN_GAP: "пауза после нашего последнего сообщения клиенту",
     Hold.DAILY_CAP: "дневной лимит проактивных сообщений",
+    Hold.NUMBER_PAUSED: "отправка с номера приостановлена ради его безопасности",
 }
 
 

@@ -25,7 +25,7 @@ from django_celery_beat.models import PeriodicTask
 
 from ai.selectors import model_calls_recent, pending_replies_waiting_count
 from ai.usage import budget_health
-from messaging.selectors import gateway_status, inbound_unanswered_count
+from messaging.selectors import gateway_status, inbound_unanswered_count, number_health
 from messaging.suspicious import suspicious_status
 from project.celery import app
 from project.lib.backups import backup_status
@@ -194,6 +194,23 @@ def probe_wappi() -> ProbeResult:
     return ProbeResult(str(gateway["status"]), public=public, details=details)
 
 
+def probe_number() -> ProbeResult:
+    """Our WhatsApp number's standing (messaging.number): "paused" while proactive sending is
+    stopped for its safety (why, since when, until when at the earliest), with the restriction
+    events seen. States, counts and times only."""
+    health = number_health(now=timezone.now())
+    public = {
+        "proactive": "paused" if health.paused_reason else "running",
+        "paused_reason": health.paused_reason or None,
+        "paused_at": timezone.localtime(health.paused_at).isoformat() if health.paused_at else None,
+        "paused_until": timezone.localtime(health.paused_until).isoformat() if health.paused_until else None,
+        "restriction_events": health.restriction_events,
+        "undelivered_24h": health.undelivered_24h,
+        "unanswered_share": round(health.unanswered_share, 3),
+    }
+    return ProbeResult("paused" if health.paused_reason else "ok", public=public)
+
+
 def probe_llm() -> ProbeResult:
     summary = llm_status()
     return ProbeResult(summary.pop("status"), public=summary)
@@ -234,6 +251,7 @@ PROBES: list[Probe] = [
     Probe("broker", check_broker, vital=True),
     Probe("processes", probe_processes),
     Probe("wappi", probe_wappi),
+    Probe("number", probe_number),
     Probe("llm", probe_llm),
     Probe("messaging", probe_messaging),
     Probe("backups", probe_backups),

@@ -47,13 +47,16 @@ from ai.selectors import model_call_totals, pending_replies_waiting_count
 from assistant.tools import TOOL_CALLS_TALLY
 from contacts.selectors import scheduled_call_totals_by_status
 from followups.selectors import followup_counts
+from messaging.number import NUMBER_PAUSE_TALLY
 from messaging.selectors import (
+    NUMBER_PAUSE_REASONS,
     gateway_status,
     handoff_count,
     handoff_open_stats,
     inbound_unanswered_count,
     inbound_unhandled_count,
     message_totals_by_status,
+    number_health,
     outbox_totals,
 )
 from messaging.suspicious import suspicious_metrics
@@ -122,6 +125,7 @@ class ProductCollector(Collector):
         yield from self._llm()
         yield from self._work()
         yield from self._wappi()
+        yield from self._number()
         yield from self._processes()
         yield from self._calls()
         yield from self._tallies()
@@ -258,6 +262,54 @@ class ProductCollector(Collector):
         ):
             moment = datetime.fromisoformat(status[key]) if status[key] else None
             yield GaugeMetricFamily(name, text, value=_epoch(moment))
+
+    def _number(self) -> Iterator[Any]:
+        """The number-health card of the dashboard, as series (messaging.selectors.number_health)."""
+        try:
+            health = number_health(now=timezone.now())
+        except Exception:
+            log.warning("metrics.number_health_unavailable", exc_info=True)
+            return
+        paused = GaugeMetricFamily(
+            "whatsapp_number_paused",
+            "1 for the reason proactive sending from our number is paused now (number-safety governor)",
+            labels=["reason"],
+        )
+        for reason in NUMBER_PAUSE_REASONS:
+            paused.add_metric([reason], int(health.paused_reason == reason))
+        yield paused
+        for name, value, text in (
+            ("whatsapp_number_sent_24h", health.sent_24h, "Messages our number sent in the last 24 hours"),
+            ("whatsapp_number_received_24h", health.received_24h, "Messages customers sent us in the last 24 hours"),
+            (
+                "whatsapp_number_proactive_7d",
+                health.proactive_sent_7d,
+                "Proactive messages of the last week old enough to be answered (a day)",
+            ),
+            (
+                "whatsapp_number_proactive_unanswered_7d",
+                health.proactive_unanswered_7d,
+                "Of those, the ones the contact never answered",
+            ),
+            (
+                "whatsapp_number_unanswered_share",
+                health.unanswered_share,
+                "Unanswered share of the last week's proactive messages (0..1)",
+            ),
+            ("whatsapp_number_undelivered_24h", health.undelivered_24h, "Messages WhatsApp reported undelivered, 24 h"),
+        ):
+            yield GaugeMetricFamily(name, text, value=value)
+        pauses = CounterMetricFamily(
+            "whatsapp_number_pauses", "Times proactive sending was paused for the number's safety", labels=["reason"]
+        )
+        for labels, n in tally_counts(NUMBER_PAUSE_TALLY):
+            pauses.add_metric([labels["reason"]], n)
+        yield pauses
+        yield CounterMetricFamily(
+            "whatsapp_number_restriction_events",
+            "Delivery statuses saying WhatsApp restricted or temporarily banned our number",
+            value=health.restriction_events,
+        )
 
     def _processes(self) -> Iterator[Any]:
         try:

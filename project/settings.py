@@ -537,6 +537,32 @@ SEND_MIN_GAP_SECONDS = env.float("SEND_MIN_GAP_SECONDS", default=1.5)
 SEND_GAP_JITTER_SECONDS = env.float("SEND_GAP_JITTER_SECONDS", default=1.5)
 SEND_MAX_PER_MINUTE = env.int("SEND_MAX_PER_MINUTE", default=40, minimum=1)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6, minimum=1)
+# The number-safety governor (messaging.number): pacing of our one WhatsApp number, whatever the
+# recipient. One send at a time, at least SEND_NUMBER_GAP_SECONDS (+ up to SEND_GAP_JITTER_SECONDS)
+# apart; caps per hour and per day; chats we open (a number that never wrote to us) per day; a
+# warm-up ramp for a newly linked number (0 days: off, for an established number).
+SEND_NUMBER_GAP_SECONDS = env.float("SEND_NUMBER_GAP_SECONDS", default=1.0)
+SEND_MAX_PER_HOUR = env.int("SEND_MAX_PER_HOUR", default=600, minimum=1)
+SEND_MAX_PER_DAY = env.int("SEND_MAX_PER_DAY", default=3000, minimum=1)
+SEND_NEW_CHATS_PER_DAY = env.int("SEND_NEW_CHATS_PER_DAY", default=20)
+SEND_WARMUP_DAYS = env.int("SEND_WARMUP_DAYS", default=0)
+# The reply-ratio guard: a contact who left this many proactive messages unanswered gets no more;
+# when more than PROACTIVE_UNANSWERED_SHARE of the last week's proactive messages (at least
+# PROACTIVE_UNANSWERED_MIN_SAMPLE of them) got no answer, proactive sending stops and managers are told.
+PROACTIVE_MAX_UNANSWERED = env.int("PROACTIVE_MAX_UNANSWERED", default=5, minimum=1)
+PROACTIVE_UNANSWERED_SHARE = env.float("PROACTIVE_UNANSWERED_SHARE", default=0.85, positive=True)
+if PROACTIVE_UNANSWERED_SHARE > 1:
+    raise ImproperlyConfigured(
+        f"PROACTIVE_UNANSWERED_SHARE: {PROACTIVE_UNANSWERED_SHARE:g} is not a share between 0 and 1; write e.g. 0.85"
+    )
+PROACTIVE_UNANSWERED_MIN_SAMPLE = env.int("PROACTIVE_UNANSWERED_MIN_SAMPLE", default=20, minimum=1)
+# Account signals: this many undelivered messages within 15 minutes pause proactive sending; a
+# restriction or temporary ban keeps it paused at least NUMBER_RESTRICTION_PAUSE_HOURS.
+NUMBER_UNDELIVERED_BURST = env.int("NUMBER_UNDELIVERED_BURST", default=5, minimum=1)
+NUMBER_RESTRICTION_PAUSE_HOURS = env.float("NUMBER_RESTRICTION_PAUSE_HOURS", default=24.0, positive=True)
+# "typing..." before a reply, for a time that grows with its length (at most WAPPI_TYPING_MAX_SECONDS).
+WAPPI_TYPING = env.bool("WAPPI_TYPING", default=False)
+WAPPI_TYPING_MAX_SECONDS = env.float("WAPPI_TYPING_MAX_SECONDS", default=6.0)
 # A bot's reply or fallback still unsent after this many hours is not sent (a late answer
 # confuses more than it helps); the managers are told instead.
 OUTBOX_MAX_AGE_HOURS = env.int("OUTBOX_MAX_AGE_HOURS", default=6, minimum=1)

@@ -40,9 +40,10 @@ DEMO_PRICE_TABLE = """Наименование | Ед. | Цена
 
 @pytest.fixture
 def no_pacing(settings):
-    """The sender sends at once: no gap between two sends to one number."""
+    """The sender sends at once: no gap between two sends to one recipient, or from our number."""
     settings.SEND_MIN_GAP_SECONDS = 0
     settings.SEND_GAP_JITTER_SECONDS = 0
+    settings.SEND_NUMBER_GAP_SECONDS = 0
 
 
 @pytest.fixture

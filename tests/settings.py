@@ -43,6 +43,10 @@ os.environ.update(
         # fake Gemini hands it over as TEST_GEMINI_API_KEY.
         "GEMINI_API_KEY": os.environ.get("TEST_GEMINI_API_KEY", ""),
         "KASPI_API_KEY": "",
+        # Sends from the number are spaced out only where a test asks for it (tests.fixtures):
+        # a second's wait between two customers' answers would only slow every test down.
+        "SEND_NUMBER_GAP_SECONDS": "0",
+        "WAPPI_TYPING": "false",
     }
 )
 

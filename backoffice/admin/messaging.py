@@ -13,6 +13,7 @@ from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import contact_is_whitelisted
 from messaging.models import HandOff, Message
+from messaging.number import NotOnWhatsApp, number_reach_check
 from messaging.services import message_enqueue_outbound
 
 
@@ -31,6 +32,14 @@ class OperatorMessageForm(forms.ModelForm):
             raise forms.ValidationError(
                 "Этот номер в белом списке личных номеров владельцев: бот и операторы ему не пишут."
             )
+        if contact is not None:
+            try:
+                number_reach_check(phone=contact.phone)
+            except NotOnWhatsApp as exc:
+                raise forms.ValidationError(
+                    "У этого номера нет WhatsApp (проверка Wappi): сообщение не отправлено. "
+                    "Сообщения на такие номера приводят к ограничению нашего номера."
+                ) from exc
         return contact
 
 

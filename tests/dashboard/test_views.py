@@ -258,7 +258,8 @@ def test_the_number_of_queries_does_not_grow_with_the_data(admin_client, frozen)
     elapsed = time.perf_counter() - started
 
     assert len(full) == len(empty)
-    assert len(full) <= 25, [q["sql"][:120] for q in full.captured_queries]
+    # 25 before the number-health card, which reads its state row and one aggregate.
+    assert len(full) <= 27, [q["sql"][:120] for q in full.captured_queries]
     print(f"dashboard: {len(full)} queries, {elapsed * 1000:.0f} ms")  # noqa: T201 - measured for the report
 
 

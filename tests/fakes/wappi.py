@@ -51,6 +51,9 @@ class FakeWappi:
     send_delay: float = 0.0  # message/send sleeps this long (and still creates the message)
     clock: int = 0
     by_id: dict[str, WireMessage] = field(default_factory=dict)
+    not_on_whatsapp: set[str] = field(default_factory=set)  # contact/check answers false for these
+    typing: list[str] = field(default_factory=list)  # recipients of chat/typing/start
+    authorized: bool = True  # get/status: False is a logged-out profile
 
     def __post_init__(self) -> None:
         self.server.expect_request(re.compile(r"^/api/.*")).respond_with_handler(self._handle)
@@ -128,6 +131,24 @@ class FakeWappi:
             stored, wh_type=wh_type, profile_id=PROFILE, contact_name=self.names.get(stored.chat, ""), now=_now()
         )
 
+    def delivery_webhook(self, message_id: str, status: str) -> dict[str, Any]:
+        """A delivery_status webhook for one of our sent messages ("undelivered", "temporary ban")."""
+        return wire.webhook_delivery_status(self.by_id[message_id], status=status, profile_id=PROFILE, now=_now())
+
+    def authorization_webhook(self, *, online: bool, reason: str = "") -> dict[str, Any]:
+        """An authorization_status webhook (wappi.md §4.4): the phone logged in or out."""
+        now = _now()
+        event = {
+            "wh_type": "authorization_status",
+            "profile_id": PROFILE,
+            "status": "online" if online else "offline",
+            "reason": reason,
+            "phone": BUSINESS,
+            "timestamp": wire.rfc3339_msk(now),
+            "time": wire.unix(now),
+        }
+        return {"messages": [event]}
+
     def calls_to(self, endpoint: str) -> list[tuple[str, str, dict[str, str]]]:
         return [c for c in self.calls if c[1].endswith(endpoint)]
 
@@ -170,7 +191,16 @@ class FakeWappi:
                 message_count=len(self.by_id),
                 now=now,
             )
+            | ({} if self.authorized else {"authorized": False, "logouted_at": wire.rfc3339_msk(now)})
         )
+
+    def _sync_contact_check(self, request: Request, query: dict[str, str]) -> Response:
+        phone = query.get("phone", "")
+        return _json(wire.envelope(_now(), on_whatsapp=phone not in self.not_on_whatsapp, phone=phone))
+
+    def _sync_chat_typing_start(self, request: Request, query: dict[str, str]) -> Response:
+        self.typing.append(str(json.loads(request.data or b"{}").get("recipient", "")))
+        return _json(wire.envelope(_now()))
 
     def _webhook_url_set(self, request: Request, query: dict[str, str]) -> Response:
         return _json(wire.envelope(_now()))

@@ -28,7 +28,7 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 @pytest.mark.parametrize("purpose", [Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE])
 def test_a_proactive_message_queued_before_the_window_closed_waits_for_the_next_opening(fake_wappi, purpose):
     # Given a touch queued on Wednesday at 18:59, whose send was held up past 19:00
-    contact = ContactFactory(phone="77012345678", is_client=True)
+    contact = ContactFactory(phone="77012345678", is_client=True, first_inbound_at=local(1, 9))
     with time_machine.travel(local(9, 18, 59), tick=False):
         row = OutboundMessageFactory(contact=contact, purpose=purpose, text="Добрый день! Остались вопросы?")
 
@@ -58,7 +58,7 @@ def test_a_reply_is_not_held_by_the_send_window(fake_wappi):
 
 
 def test_a_follow_up_queued_at_18_55_whose_worker_was_down_goes_out_at_the_next_opening_not_at_2_am(fake_wappi):
-    contact = ContactFactory(phone="77012345678", is_client=True)
+    contact = ContactFactory(phone="77012345678", is_client=True, first_inbound_at=local(1, 9))
     with time_machine.travel(local(9, 18, 55), tick=False):
         row = OutboundMessageFactory(contact=contact, purpose=Message.Purpose.FOLLOW_UP, text="Остались вопросы?")
 

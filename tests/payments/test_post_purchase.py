@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from contacts.models import Contact
 from messaging.models import Message
 from payments.models import PostPurchaseMessage
 from payments.post_purchase import post_purchase_poll, post_purchase_run_due
@@ -22,6 +23,16 @@ pytestmark = pytest.mark.django_db
 ALMATY = ZoneInfo("Asia/Almaty")
 # A Wednesday without a public holiday, at noon.
 WEDNESDAY_NOON = datetime(2026, 12, 9, 12, 0, tzinfo=ALMATY)
+
+
+@pytest.fixture(autouse=True)
+def customers_wrote_first():
+    """The shop's customers (the fake shop's phones) wrote to the business on WhatsApp before:
+    nothing proactive goes to a number that never wrote (messaging.proactive)."""
+    wrote = datetime(2026, 11, 2, 9, 0, tzinfo=ALMATY)  # a month before: any test's own messages come later
+    for phone in ["77012345678", *(f"7701000000{n}" for n in range(3))]:
+        contact = ContactFactory(phone=phone, name="", first_inbound_at=wrote, last_inbound_at=wrote)
+        InboundMessageFactory(contact=contact, text="Здравствуйте, есть в наличии?", timestamp=wrote)
 
 
 def tick(at: datetime):
@@ -138,7 +149,7 @@ def test_the_shared_proactive_limit_counts_follow_ups_too(fake_kaspi_shop, setti
 
 
 def test_an_opted_out_customer_gets_nothing(fake_kaspi_shop):
-    ContactFactory(phone="77012345678", opted_out_at=timezone.now() - timedelta(days=3))
+    Contact.objects.filter(phone="77012345678").update(opted_out_at=timezone.now() - timedelta(days=3))
     order = fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(hours=1))
 
     tick(WEDNESDAY_NOON)
@@ -223,7 +234,7 @@ def test_a_rejected_shop_token_does_not_stop_due_messages(fake_kaspi_shop, setti
 def test_a_thank_you_waits_the_minimum_gap_after_a_follow_up_touch(fake_kaspi_shop, settings):
     # At most one proactive message per contact per FOLLOW_UP_MIN_GAP_HOURS, whatever started it.
     settings.FOLLOW_UP_MIN_GAP_HOURS = 20.0
-    contact = ContactFactory(phone="77012345678", is_client=True)
+    contact = Contact.objects.get(phone="77012345678")
     with time_machine.travel(WEDNESDAY_NOON - timedelta(hours=1), tick=False):
         OutboundMessageFactory(contact=contact, purpose=Message.Purpose.FOLLOW_UP, status=Message.Status.SENT)
     fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(minutes=30))
@@ -240,7 +251,7 @@ def test_a_thank_you_waits_the_minimum_gap_after_a_follow_up_touch(fake_kaspi_sh
 
 
 def test_a_customer_who_writes_in_kazakh_gets_the_thank_you_in_kazakh(fake_kaspi_shop):
-    contact = ContactFactory(phone="77012345678")
+    contact = Contact.objects.get(phone="77012345678")
     InboundMessageFactory(contact=contact, text="Сәлеметсіз бе! Тапсырысым қашан келеді?")
     order = fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(hours=1))
 

@@ -84,6 +84,11 @@ def test_the_dashboard_opens_from_the_admin_index_and_draws_its_charts(logged_in
     open_handoffs = page.locator("#handoffs-open").inner_text()
     assert "Ерлан Жумабаев" in open_handoffs
     assert "просрочено, напомнили" in open_handoffs
+    # The number-health card is on the page (and in the screenshot)
+    card = page.locator("#number-health")
+    assert card.is_visible()
+    assert "Номер в порядке" in card.inner_text()
+    assert page.locator('[data-metric="number-traffic"] .big').inner_text() == "1 / 3"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "dashboard.png"
     page.screenshot(path=str(path), full_page=True)

@@ -79,6 +79,7 @@ def test_a_worker_killed_mid_send_has_the_send_reconciled_never_sent_twice(fake_
         "WAPPI_TIMEOUT": "5",
         "SEND_MIN_GAP_SECONDS": "0",
         "SEND_GAP_JITTER_SECONDS": "0",
+        "SEND_NUMBER_GAP_SECONDS": "0",
         "NO_PROXY": "127.0.0.1,localhost",
     }
     with celery_worker(queues="send", **env) as first:

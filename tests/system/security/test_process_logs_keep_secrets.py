@@ -45,6 +45,7 @@ def production_env(fake_wappi, tmp_path) -> dict[str, str]:
         REPLY_DEBOUNCE_SECONDS="0.1",
         SEND_MIN_GAP_SECONDS="0",
         SEND_GAP_JITTER_SECONDS="0",
+        SEND_NUMBER_GAP_SECONDS="0",
         API_THROTTLE_RATE="10000/min",
         LOG_LEVEL="INFO",
     )
