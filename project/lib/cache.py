@@ -21,6 +21,10 @@ from django.utils.functional import cached_property
 # Connections one process may open to the cache's Redis (Redis's own limit is 10,000 clients).
 MAX_CONNECTIONS = 1000
 _lock = threading.Lock()
+# INCRBY only when the key exists (Django's incr raises ValueError for a missing key), atomically.
+_INCR_IF_EXISTS = (
+    "if redis.call('exists', KEYS[1]) == 1 then return redis.call('incrby', KEYS[1], ARGV[1]) end return false"
+)
 _clients: dict[tuple[str, ...], SharedRedisCacheClient] = {}
 
 
@@ -34,6 +38,7 @@ class SharedRedisCacheClient(RedisCacheClient):
         options.setdefault("max_connections", MAX_CONNECTIONS)
         super().__init__(servers, **options)
         self._redis: dict[int, Any] = {}
+        self._incr_scripts: dict[int, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         index = self._get_connection_pool_index(write)
@@ -44,8 +49,19 @@ class SharedRedisCacheClient(RedisCacheClient):
                 if client is None:
                     if index not in self._pools:
                         self._pools[index] = self._pool_class.from_url(self._servers[index], **self._pool_options)
-                    client = self._redis[index] = self._client(connection_pool=self._pools[index])
+                    client = self._client(connection_pool=self._pools[index])
+                    self._incr_scripts[index] = client.register_script(_INCR_IF_EXISTS)
+                    self._redis[index] = client
         return client
+
+    def incr(self, key: Any, delta: int) -> int:
+        """Django's incr (ValueError for a missing key) in one round trip, not EXISTS then INCRBY
+        (which also let the key expire in between and come back as a new count of `delta`)."""
+        client = self.get_client(key, write=True)
+        value = self._incr_scripts[self._get_connection_pool_index(True)](keys=[key], args=[delta], client=client)
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
 
 class RedisCache(DjangoRedisCache):

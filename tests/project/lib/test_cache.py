@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.cache import cache, caches
 
 
@@ -29,3 +30,31 @@ def test_the_cache_stores_counts_and_forgets_as_django_promises():
     }
     cache.delete("pool-probe-value")
     assert cache.get("pool-probe-value") is None
+
+
+def test_counting_up_a_missing_key_fails_and_creates_nothing():
+    cache.delete("pool-probe-missing")
+    with pytest.raises(ValueError):
+        cache.incr("pool-probe-missing", 5)
+    assert cache.get("pool-probe-missing") is None
+
+
+def test_counting_up_costs_one_round_trip_to_redis():
+    """Counters (/metrics' tallies, pacing) count up on every send: Django's backend asked
+    whether the key exists first, two round trips per count."""
+    cache.set("pool-probe-counter", 0, timeout=30)
+    cache.incr("pool-probe-counter")  # the first count also loads the script into Redis
+    client = cache._cache.get_client(write=True)
+    sent = []
+    original = client.execute_command
+
+    def spy(*args, **kwargs):
+        sent.append(args[0])
+        return original(*args, **kwargs)
+
+    client.execute_command = spy
+    try:
+        assert cache.incr("pool-probe-counter", 2) == 3
+    finally:
+        del client.execute_command
+    assert len(sent) == 1
