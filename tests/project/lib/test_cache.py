@@ -34,7 +34,7 @@ def test_the_cache_stores_counts_and_forgets_as_django_promises():
 
 def test_counting_up_a_missing_key_fails_and_creates_nothing():
     cache.delete("pool-probe-missing")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not found"):
         cache.incr("pool-probe-missing", 5)
     assert cache.get("pool-probe-missing") is None
 
