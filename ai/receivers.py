@@ -7,13 +7,22 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from ai.models import ClassificationRecord, ModelCall, PendingReply, ReplyDecision
+from ai.models import ClassificationRecord, ModelCall, PendingReply, PromptOverride, ReplyDecision
+from ai.prompts import prompt_overrides_changed
 from ai.tasks import voice_transcribe
 from contacts.models import Contact
 from contacts.signals import contact_classified, contact_forgetting
 from messaging.signals import inbound_stored
+
+
+@receiver(post_save, sender=PromptOverride, dispatch_uid="ai.prompt_override_saved")
+@receiver(post_delete, sender=PromptOverride, dispatch_uid="ai.prompt_override_deleted")
+def prompt_override_changed(**_: Any) -> None:
+    """Every process reads the prompt overrides again (ai.prompts keeps them per process)."""
+    prompt_overrides_changed()
 
 
 @receiver(inbound_stored, dispatch_uid="ai.transcribe_voice_note")

@@ -12,8 +12,8 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from ai.llm import CallContext, LLMBudgetExceededError
@@ -264,10 +264,26 @@ def contact_tokens_today(contact_id: int, now: datetime | None = None) -> int:
     return total or 0
 
 
-def contact_over_daily_tokens(contact_id: int, now: datetime | None = None) -> bool:
-    """True when LLM_CONTACT_DAILY_TOKENS is set (above 0) and the contact used that many today."""
+def contact_tokens_today_expression(contact_id: Any, now: datetime | None = None) -> Coalesce:
+    """contact_tokens_today as an expression (`contact_id` may be an OuterRef), for a caller
+    that reads it along with its own rows instead of in a query of its own."""
+    tokens = (
+        ModelCall.objects.filter(contact_id=contact_id, created_at__gte=local_day_start(now))
+        .order_by()
+        .values("contact_id")
+        .annotate(tokens=Sum(F("prompt_tokens") + F("output_tokens") + F("thinking_tokens")))
+        .values("tokens")[:1]
+    )
+    return Coalesce(Subquery(tokens), 0)
+
+
+def contact_over_daily_tokens(contact_id: int, now: datetime | None = None, *, tokens: int | None = None) -> bool:
+    """True when LLM_CONTACT_DAILY_TOKENS is set (above 0) and the contact used that many today
+    (`tokens`, when the caller read them with contact_tokens_today_expression; else one query)."""
     cap = settings.LLM_CONTACT_DAILY_TOKENS
-    return bool(cap) and contact_tokens_today(contact_id, now) >= cap
+    if not cap:
+        return False
+    return (contact_tokens_today(contact_id, now) if tokens is None else tokens) >= cap
 
 
 def model_calls_purge(*, before: datetime, batch: int = 1000) -> int:

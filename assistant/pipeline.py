@@ -26,7 +26,7 @@ from ai.models import PendingReply, ReplyDecision
 from ai.rules.guard import known_figures
 from ai.rules.optout import is_opt_out
 from ai.rules.texts import fixed_text
-from ai.usage import contact_over_daily_tokens, local_day_start
+from ai.usage import contact_over_daily_tokens, contact_tokens_today_expression, local_day_start
 from assistant.agent import AgentReply, agent_reply
 from assistant.handoff import contact_hand_off
 from assistant.moderator import contact_moderate
@@ -98,11 +98,18 @@ def incoming_process(*, message_id: int, now: datetime | None = None) -> Outcome
         Message.objects.filter(pk=message_id, direction=Message.Direction.IN).values("contact_id")[:1]
     )
     # One read: the burst's newest open message, its contact and what the step needs to know
-    # about them (the whitelist, a pending late answer, the last bot message before it).
+    # about them (the whitelist, a pending late answer, the last bot message before it, the
+    # model tokens the contact used today when a daily cap is set).
+    tokens = (
+        {"contact_tokens_today": contact_tokens_today_expression(OuterRef("contact_id"), now)}
+        if settings.LLM_CONTACT_DAILY_TOKENS
+        else {}
+    )
     newest = (
         _open_inbound_of(contact_id)
         .select_related("contact")
         .annotate(
+            **tokens,
             contact_whitelisted=Exists(WhitelistEntry.objects.filter(phone=OuterRef("contact__phone"))),
             contact_waiting_for_model=Exists(
                 PendingReply.objects.filter(contact_id=OuterRef("contact_id"), resolved_at__isnull=True)
@@ -209,7 +216,7 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         return _finish(contact, message, status="nothing to answer", detail="a sticker")
     if is_opt_out(message.transcription or message.text):
         return _opt_out(contact, message, now)
-    if contact_over_daily_tokens(contact.pk, now):
+    if contact_over_daily_tokens(contact.pk, now, tokens=getattr(message, "contact_tokens_today", None)):
         return _over_daily_tokens(contact, message, now)
     if contact.is_client is None:
         try:

@@ -6,6 +6,7 @@ the key. contacts.services.contact_get_or_create reads it when a contact row is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
@@ -44,8 +45,21 @@ def opt_out_remembered(*, phone: str) -> datetime | None:
 def opt_outs_remembered(*, phones: list[str]) -> dict[str, datetime]:
     """opt_out_remembered for many numbers in one query: {phone: when it opted out} for those
     whose contact was forgotten after opting out."""
-    by_hash = {h: phone for phone in phones for h in _hashes(phone)}
+    by_hash = opt_out_hashes(phones=phones)
+    records = OptOutRecord.objects.filter(phone_hash__in=list(by_hash)).values_list("phone_hash", "opted_out_at")
+    return opt_outs_by_phone(records=records, by_hash=by_hash)
+
+
+def opt_out_hashes(*, phones: Iterable[str]) -> dict[str, str]:
+    """{hash: phone} of the numbers, every key that may have hashed them (SECRET_KEY and its
+    fallbacks): what a caller reading the registry with other rows looks up."""
+    return {h: phone for phone in phones for h in _hashes(phone)}
+
+
+def opt_outs_by_phone(*, records: Iterable[tuple[str, datetime]], by_hash: dict[str, str]) -> dict[str, datetime]:
+    """{phone: when it opted out} from registry rows (hash, opted out at) read for `by_hash`;
+    of several rows of one number (keys rotated) the latest wins."""
     remembered: dict[str, datetime] = {}
-    for record in OptOutRecord.objects.filter(phone_hash__in=list(by_hash)).order_by("opted_out_at"):
-        remembered[by_hash[record.phone_hash]] = record.opted_out_at  # the latest wins
+    for phone_hash, at in sorted(records, key=lambda record: record[1]):
+        remembered[by_hash[phone_hash]] = at
     return remembered

@@ -4,11 +4,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from contacts.models import Contact, ScheduledCall, WhitelistEntry
+from contacts.models import Contact, OptOutRecord, ScheduledCall, WhitelistEntry
+from contacts.optouts import opt_out_hashes, opt_outs_by_phone
 
 
 def contact_counts(*, since: datetime) -> dict[str, int]:
@@ -103,6 +104,37 @@ def whitelisted_phones(*, phones: Iterable[str]) -> set[str]:
     if not phones:
         return set()
     return set(WhitelistEntry.objects.filter(phone__in=phones).values_list("phone", flat=True))
+
+
+@dataclass(frozen=True)
+class NumbersScreen:
+    """What a batch of incoming numbers needs checked before anything is stored for them."""
+
+    whitelisted: set[str]  # never stored or answered, only counted
+    opted_out: dict[str, datetime]  # numbers whose forgotten contact had opted out: {phone: when}
+
+
+def numbers_screen(*, phones: Iterable[str]) -> NumbersScreen:
+    """whitelisted_phones and contacts.optouts.opt_outs_remembered of a batch's numbers (normalised)
+    in one query (a UNION ALL of the two lookups), none for no phones: ingest reads both for every
+    webhook POST, and a contact created for a number starts with its remembered opt-out."""
+    phones = set(phones)
+    if not phones:
+        return NumbersScreen(whitelisted=set(), opted_out={})
+    by_hash = opt_out_hashes(phones=phones)
+    whitelist = (
+        WhitelistEntry.objects.filter(phone__in=phones)
+        .order_by()
+        .values_list("phone", Value(None, output_field=DateTimeField()))
+    )
+    registry = (
+        OptOutRecord.objects.filter(phone_hash__in=list(by_hash)).order_by().values_list("phone_hash", "opted_out_at")
+    )
+    rows = list(whitelist.union(registry, all=True))
+    return NumbersScreen(
+        whitelisted={key for key, at in rows if at is None},
+        opted_out=opt_outs_by_phone(records=[(key, at) for key, at in rows if at is not None], by_hash=by_hash),
+    )
 
 
 def contact_eligibility(*, contact: Contact, now: datetime, whitelisted: bool | None = None) -> Eligibility:

@@ -36,11 +36,13 @@ def contact_get_or_create(*, phone: str, defaults: dict[str, Any] | None = None)
     return contact, created
 
 
-def contacts_create_missing(contacts: list[Contact]) -> list[Contact]:
+def contacts_create_missing(contacts: list[Contact], *, remembered: dict[str, datetime] | None = None) -> list[Contact]:
     """contact_get_or_create for a batch (ingest of a webhook POST): the unsaved `contacts`
     are inserted in one statement where their number has no row yet, each starting opted out
-    when its number's opt-out outlived an erasure. Returns the ones created."""
-    remembered = opt_outs_remembered(phones=[c.phone for c in contacts if c.opted_out_at is None])
+    when its number's opt-out outlived an erasure (`remembered`, when the caller read the
+    registry for these numbers already: contacts.selectors.numbers_screen). Returns the ones created."""
+    if remembered is None:
+        remembered = opt_outs_remembered(phones=[c.phone for c in contacts if c.opted_out_at is None])
     for contact in contacts:
         if contact.opted_out_at is None and contact.phone in remembered:
             contact.opted_out_at = remembered[contact.phone]

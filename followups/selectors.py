@@ -15,6 +15,7 @@ from messaging.models import Message
 __all__ = [
     "MAX_TOUCHES",
     "followup_blocker",
+    "followup_call_booked",
     "followup_counts",
     "followup_own_stop",
     "followup_stats",
@@ -25,10 +26,13 @@ SENT_STATUSES = Message.SENT_STATUSES
 REPLY_WINDOW = timedelta(hours=48)
 
 
-def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason | None:
+def followup_blocker(
+    *, contact: Contact, now: datetime, whitelisted: bool | None = None, call_booked: bool | None = None
+) -> FollowUp.StopReason | None:
     """Why this contact must get no follow-up at all right now, as the reason to stop a chain
-    with; None when nothing stands in the way. Two queries (whitelist, booked call)."""
-    eligibility = contact_eligibility(contact=contact, now=now)
+    with; None when nothing stands in the way. Two queries (whitelist, booked call), none when
+    the caller read both with the contact (`whitelisted`, `call_booked`: followup_call_booked)."""
+    eligibility = contact_eligibility(contact=contact, now=now, whitelisted=whitelisted)
     if eligibility.is_client is not True:
         return FollowUp.StopReason.NOT_A_CLIENT
     if eligibility.opted_out:
@@ -38,18 +42,27 @@ def followup_blocker(*, contact: Contact, now: datetime) -> FollowUp.StopReason 
     if eligibility.whitelisted:
         # The owners' personal numbers are never messaged; they are nobody's client.
         return FollowUp.StopReason.NOT_A_CLIENT
-    return followup_own_stop(contact=contact, now=now)
+    return followup_own_stop(contact=contact, now=now, call_booked=call_booked)
 
 
-def followup_own_stop(*, contact: Contact, now: datetime) -> FollowUp.StopReason | None:
+def followup_own_stop(
+    *, contact: Contact, now: datetime, call_booked: bool | None = None
+) -> FollowUp.StopReason | None:
     """The follow-up cadence's own reasons to stop, beyond the contact's standing (which the
-    proactive gate checks for every message we start): one query (a booked call)."""
-    if ScheduledCall.objects.filter(
-        contact=contact, status=ScheduledCall.Status.SCHEDULED, scheduled_at__gt=now
-    ).exists():
+    proactive gate checks for every message we start): one query (a booked call), none when the
+    caller read it with the contact (`call_booked`)."""
+    if call_booked is None:
+        call_booked = followup_call_booked(contact.pk, now).exists()
+    if call_booked:
         # A booked call is the clearest "yes" there is (calls.services stops chains so too).
         return FollowUp.StopReason.CLIENT_SAID_YES
     return None
+
+
+def followup_call_booked(contact_id: Any, now: datetime):
+    """The contact's calls still ahead (`contact_id` may be an OuterRef: Exists() of it reads
+    whether one is booked along with the contact)."""
+    return ScheduledCall.objects.filter(contact=contact_id, status=ScheduledCall.Status.SCHEDULED, scheduled_at__gt=now)
 
 
 def _replied_in_window() -> Exists:

@@ -12,12 +12,13 @@ from datetime import datetime
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, WhitelistEntry
 from followups.models import MAX_TOUCHES, FollowUp, FollowUpTouch, ReplyIntent
-from followups.selectors import followup_blocker
+from followups.selectors import followup_blocker, followup_call_booked
 from followups.timetable import touch_due_at
 from messaging.models import Message
 
@@ -69,13 +70,25 @@ def followup_after_bot_message(*, message: Message, now: datetime | None = None)
     with transaction.atomic():
         # One writer per contact at a time (two sends finishing together). NO KEY UPDATE does
         # not wait for an outbox insert, which takes KEY SHARE on the contact.
-        contact = Contact.objects.select_for_update(no_key=True).get(pk=message.contact_id)
+        # What stands in the way (the whitelist, a booked call) and the last reply's intent are
+        # read with the lock: one statement for every reply that goes out.
+        contact = (
+            Contact.objects.select_for_update(no_key=True)
+            .annotate(
+                whitelisted=Exists(WhitelistEntry.objects.filter(phone=OuterRef("phone"))),
+                call_booked=Exists(followup_call_booked(OuterRef("pk"), now)),
+                last_intent=Subquery(ReplyIntent.objects.filter(contact=OuterRef("pk")).values("intent")[:1]),
+            )
+            .get(pk=message.contact_id)
+        )
         active = FollowUp.objects.filter(contact=contact, is_completed=False).first()
         if active is not None and (
             active.anchor_message_id == message.pk or (active.anchor_at is not None and sent_at < active.anchor_at)
         ):
             return active  # already counted from this message, or from a newer one
-        blocker = followup_blocker(contact=contact, now=now)
+        blocker = followup_blocker(
+            contact=contact, now=now, whitelisted=contact.whitelisted, call_booked=contact.call_booked
+        )
         if blocker is not None:
             if active is not None:
                 _complete(active, reason=blocker, now=now)
@@ -88,13 +101,11 @@ def followup_after_bot_message(*, message: Message, now: datetime | None = None)
         if touch is not None:
             return _after_touch(touch=touch, message=message, sent_at=sent_at, now=now)
 
-        intent = ReplyIntent.objects.filter(contact=contact).first()
-        if intent is not None and intent.blocks_enrolment:
+        intent = contact.last_intent  # None: the client never replied
+        if intent in ReplyIntent.BLOCKING:
             return active
         reason = (
-            FollowUp.Reason.UNCERTAIN_ANSWER
-            if intent is not None and intent.intent == ReplyIntent.Intent.UNCERTAIN
-            else FollowUp.Reason.NO_REPLY
+            FollowUp.Reason.UNCERTAIN_ANSWER if intent == ReplyIntent.Intent.UNCERTAIN else FollowUp.Reason.NO_REPLY
         )
         fields = {
             "touch_number": 1,
@@ -158,18 +169,38 @@ def followup_on_customer_reply(*, contact: Contact, intent: str, now: datetime |
         raise ValueError(f"unknown reply intent {intent!r}; expected one of {', '.join(ReplyIntent.Intent.values)}")
     now = now or timezone.now()
     reason = _STOP_FOR_INTENT.get(intent, FollowUp.StopReason.CLIENT_RESPONDED)
-    with transaction.atomic(savepoint=False):
-        # One upsert (the contact has one row): no read, lock and savepoint of update_or_create.
-        ReplyIntent.objects.bulk_create(
-            [ReplyIntent(contact=contact, intent=intent, replied_at=now)],
-            update_conflicts=True,
-            unique_fields=["contact"],
-            update_fields=["intent", "replied_at"],
-        )
-        stopped = followup_stop(contact=contact, reason=reason, now=now)
+    stopped = _intent_keep_and_stop(contact_id=contact.pk, intent=intent, reason=reason, now=now)
     if stopped:
         log.info("followup.stopped", contact_id=contact.pk, reason=reason, intent=intent)
     return stopped
+
+
+def _intent_keep_and_stop(*, contact_id: int, intent: str, reason: str, now: datetime) -> int:
+    """The reply's intent upserted (the contact has one row) and its running chain stopped as
+    followup_stop does, in one statement (a data-modifying WITH): this runs for every answered
+    message. Returns how many chains stopped. (SQLite, for `make run`, has no data-modifying
+    WITH: two statements there.)"""
+    if connection.vendor != "postgresql":
+        with transaction.atomic(savepoint=False):
+            ReplyIntent.objects.bulk_create(
+                [ReplyIntent(contact_id=contact_id, intent=intent, replied_at=now)],
+                update_conflicts=True,
+                unique_fields=["contact"],
+                update_fields=["intent", "replied_at"],
+            )
+            return FollowUp.objects.filter(contact_id=contact_id, is_completed=False).update(
+                is_completed=True, stop_reason=reason, completed_at=now, next_touch_at=None, updated_at=now
+            )
+    intents, followups = ReplyIntent._meta.db_table, FollowUp._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH kept AS (INSERT INTO {intents} (contact_id, intent, replied_at) VALUES (%s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (contact_id) DO UPDATE SET intent = EXCLUDED.intent, replied_at = EXCLUDED.replied_at) "
+            f"UPDATE {followups} SET is_completed = true, stop_reason = %s, completed_at = %s, "
+            "next_touch_at = NULL, updated_at = %s WHERE contact_id = %s AND NOT is_completed",
+            [contact_id, intent, now, reason, now, now, contact_id],
+        )
+        return cursor.rowcount
 
 
 def followup_restart(*, contact: Contact, now: datetime | None = None) -> FollowUp:

@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from contacts.models import Contact, WhitelistEntry
-from contacts.selectors import whitelisted_phones
+from contacts.selectors import NumbersScreen, numbers_screen
 from contacts.services import contact_get_or_create, contact_pause_bot, contacts_create_missing
 from messaging import number, suspicious
 from messaging.models import GatewayState, Message
@@ -71,16 +71,16 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
     now = now or timezone.now()
     events = list(events)
     phones = {e.phone for e in events if isinstance(e, WappiMessage)}
-    whitelisted = whitelisted_phones(phones=phones)
+    screen = numbers_screen(phones=phones)  # the whitelist and the opt-out registry, one query
     try:
         with transaction.atomic():
             report = IngestReport()
-            _apply(events, whitelisted=whitelisted, via=via, now=now, report=report, bulk=True)
+            _apply(events, screen=screen, via=via, now=now, report=report, bulk=True)
     except (DataError, IntegrityError) as exc:
         log.info("ingest.batch_refused", via=via, events=len(events), error=str(exc).splitlines()[0][:200])
         with transaction.atomic():
             report = IngestReport()
-            _apply(events, whitelisted=whitelisted, via=via, now=now, report=report, bulk=False)
+            _apply(events, screen=screen, via=via, now=now, report=report, bulk=False)
     if report.stored or report.duplicates or report.operator:
         log.info(
             "ingest.batch",
@@ -95,8 +95,9 @@ def ingest_events(*, events: Iterable[Event], via: str, now: datetime | None = N
 
 
 def _apply(
-    events: list[Event], *, whitelisted: set[str], via: str, now: datetime, report: IngestReport, bulk: bool
+    events: list[Event], *, screen: NumbersScreen, via: str, now: datetime, report: IngestReport, bulk: bool
 ) -> None:
+    whitelisted = screen.whitelisted
     skipped_whitelisted: Counter[str] = Counter()
     customer: list[WappiMessage] = []
     for event in events:
@@ -123,7 +124,7 @@ def _apply(
     for phone, count in skipped_whitelisted.items():
         _count_whitelisted(phone, now, count)
     if customer:
-        _ingest_customer_batch(customer, via=via, now=now, report=report)
+        _ingest_customer_batch(customer, via=via, now=now, report=report, opted_out=screen.opted_out)
 
 
 def _apply_one(event: WappiMessage, *, via: str, now: datetime, report: IngestReport) -> None:
@@ -209,10 +210,16 @@ def _inbound_row(event: WappiMessage, *, contact: Contact, reply_to_id: int | No
     )
 
 
-def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact], list[Contact]]:
+def _contacts_for_batch(
+    events: list[WappiMessage], *, now: datetime, opted_out: dict[str, datetime]
+) -> tuple[dict[str, Contact], list[Contact]]:
     """The batch's contacts by phone, locked (in id order, so concurrent batches never
     deadlock) and created in bulk where missing; names the events carry are brought up to
-    date. Returns them and the ones created. Two to four queries whatever the batch's size."""
+    date. Returns them and the ones created. One to three queries whatever the batch's size.
+
+    A contact is created with the inbound times its messages will give it (`_with_first_stamps`),
+    so a new number's POST needs no UPDATE after its messages; the returned objects hold the
+    times from before those messages (none), as the known contacts do."""
     phones = sorted({e.phone for e in events})
     contacts = {c.phone: c for c in Contact.objects.select_for_update().filter(phone__in=phones).order_by("pk")}
     created: list[Contact] = []
@@ -227,7 +234,14 @@ def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact],
         if phone not in contacts
     }
     if missing:
-        created = contacts_create_missing(list(missing.values()))
+        by_phone: dict[str, list[WappiMessage]] = {}
+        for event in events:
+            by_phone.setdefault(event.phone, []).append(event)
+        for contact in missing.values():
+            _with_first_stamps(contact, by_phone[contact.phone], now=now)
+        created = contacts_create_missing(list(missing.values()), remembered=opted_out)
+        for contact in missing.values():
+            contact.first_inbound_at = contact.last_inbound_at = contact.reply_due_at = None
         contacts.update({c.phone: c for c in created})
         raced = [phone for phone in missing if phone not in contacts]  # created by a concurrent batch meanwhile
         if raced:
@@ -235,8 +249,31 @@ def _contacts_for_batch(events: list[WappiMessage]) -> tuple[dict[str, Contact],
     return contacts, created
 
 
-def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetime, report: IngestReport) -> None:
-    contacts, created = _contacts_for_batch(events)
+def _with_first_stamps(contact: Contact, events: list[WappiMessage], *, now: datetime) -> None:
+    """Sets a new contact's inbound times and quiet window as its events will leave them once
+    stored (the loop in _ingest_customer_batch, from no times at all), and remembers them: a
+    contact whose stamps come out the same needs no UPDATE (`_stamps_changed`)."""
+    contact.first_inbound_at = min(e.sent_at for e in events)
+    contact.last_inbound_at = max(e.sent_at for e in events)
+    typed = any(not e.is_voice for e in events)
+    contact.reply_due_at = now + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS) if typed else None
+    contact._inserted_stamps = _stamps(contact)
+
+
+def _stamps(contact: Contact) -> tuple[datetime | None, datetime | None, datetime | None]:
+    return (contact.first_inbound_at, contact.last_inbound_at, contact.reply_due_at)
+
+
+def _stamps_changed(contact: Contact) -> bool:
+    """Whether the row's inbound times differ from the contact's (a contact created by this batch
+    holds what it was inserted with; a re-delivered message may have left it without times)."""
+    return getattr(contact, "_inserted_stamps", None) != _stamps(contact)
+
+
+def _ingest_customer_batch(
+    events: list[WappiMessage], *, via: str, now: datetime, report: IngestReport, opted_out: dict[str, datetime]
+) -> None:
+    contacts, created = _contacts_for_batch(events, now=now, opted_out=opted_out)
     renamed: set[int] = set()
     for event in events:
         contact = contacts[event.phone]
@@ -286,7 +323,11 @@ def _ingest_customer_batch(events: list[WappiMessage], *, via: str, now: datetim
         Contact.objects.bulk_update(
             [c for c in contacts.values() if c.pk in renamed], [*_NAME_FIELDS, "chat_id", "updated_at"]
         )
-    _stamp_inbound(list(stamped.values()))
+    # The batch's new contacts were inserted with their times: only a difference is written
+    # (one whose messages were all re-deliveries goes back to none).
+    for contact in created:
+        stamped.setdefault(contact.pk, contact)
+    _stamp_inbound([c for c in stamped.values() if _stamps_changed(c)])
     suspicious.contacts_created_watch(count=len(created), now=now)
     suspicious.inbound_batch_watch(messages=[(m.contact, m.text) for m in stored], now=now)
     hand_offs = [(m.pk, m.is_voice, due if burst_opened.get(m.contact_id) is m else None) for m in stored]

@@ -64,7 +64,10 @@ def wappi_webhook(request: HttpRequest) -> JsonResponse:
         log.warning("webhook.malformed", error=type(exc).__name__)
         return JsonResponse({"status": "ignored", "reason": "malformed"})
     events = webhook_events(payload)
-    GatewayState.objects.update_or_create(pk=1, defaults={"last_webhook_at": timezone.now()})
+    # One UPDATE: under a flood every web worker's POSTs pass here, and a transaction locking the
+    # one gateway row around a read and a write queued them all on that lock.
+    if not GatewayState.objects.filter(pk=1).update(last_webhook_at=timezone.now()):
+        GatewayState.objects.update_or_create(pk=1, defaults={"last_webhook_at": timezone.now()})
     if not events:
         log.info("webhook.empty_or_unknown", kind=type(payload).__name__)
         return JsonResponse({"status": "ignored", "reason": "no events"})

@@ -211,6 +211,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 
 # Redis in production and tests. The one-machine run uses the database cache: its `add` is
 # atomic (a file cache's is check-then-set), which the locks need. `migrate` creates the table.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://django_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Django's Redis cache with one connection pool and client per process (project/lib/cache.py),
+    # not one per thread or greenlet.
+    CACHES["default"]["BACKEND"] = "project.lib.cache.RedisCache"
 
 # --- Time and language ---------------------------------------------------------------
 

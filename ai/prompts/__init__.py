@@ -10,13 +10,19 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
 from ai.models import PromptOverride
+
+log = structlog.get_logger(__name__)
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 COMPANY_PLACEHOLDER = "[НАЗВАНИЕ КОМПАНИИ]"
@@ -66,18 +72,65 @@ def prompt_file(name: str) -> PromptText:
 
 def prompt_get(name: str) -> PromptText:
     """The prompt in effect: the newest active PromptOverride for `name` (version "db:<id>"),
-    else the file (version "file:<hash>"). One database query. Raises ValueError for a name
-    that has no file in ai/prompts/ (every prompt must have a fallback)."""
+    else the file (version "file:<hash>"). One cache read (the overrides' version token); one
+    database query only when an override was saved or deleted since this process last read
+    `name`. Raises ValueError for a name that has no file in ai/prompts/ (every prompt must have
+    a fallback)."""
     fallback = prompt_file(name)
-    override = (
-        PromptOverride.objects.filter(name=name, is_active=True)
-        .order_by("-created_at", "-pk")
-        .only("pk", "text")
-        .first()
-    )
+    token = _overrides_token()
+    with _lock:
+        memo = _overrides.get(name)
+    if token is not None and memo is not None and memo[0] == token:
+        override = memo[1]
+    else:
+        row = (
+            PromptOverride.objects.filter(name=name, is_active=True)
+            .order_by("-created_at", "-pk")
+            .only("pk", "text")
+            .first()
+        )
+        override = (row.text, row.version) if row is not None else None
+        if token is not None:
+            with _lock:
+                _overrides[name] = (token, override)
     if override is None:
         return fallback
-    return PromptText(name=name, text=_normalise(override.text), version=override.version)
+    return PromptText(name=name, text=_normalise(override[0]), version=override[1])
+
+
+# This process's copy of each prompt's override (text, version) or None, under the version token
+# it was read with: a reply reads one cache key instead of querying the overrides every time.
+_overrides: dict[str, tuple[str, tuple[str, str] | None]] = {}
+_OVERRIDES_TOKEN_KEY = "ai:prompt-overrides:token"  # noqa: S105 - a cache key, not a secret
+
+
+def _overrides_token() -> str | None:
+    """The overrides' current version token, a new one when the cache lost it (so nothing read
+    before counts); None when the cache cannot be reached (then the database is asked)."""
+    try:
+        token = cache.get(_OVERRIDES_TOKEN_KEY)
+        if token is None:
+            cache.add(_OVERRIDES_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
+            token = cache.get(_OVERRIDES_TOKEN_KEY)
+        return token
+    except Exception:  # the cache is an optimisation here
+        log.warning("prompts.token_unreadable", exc_info=True)
+        return None
+
+
+def prompt_overrides_changed() -> None:
+    """An override was saved, deleted or deactivated: every process reads the overrides again.
+    A new token now and another once the change commits (a process that read the old rows
+    under the first one reads again under the second)."""
+
+    def bump() -> None:
+        try:
+            cache.set(_OVERRIDES_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
+        except Exception:  # the next change or a cache flush renews it
+            log.warning("prompts.token_not_renewed", exc_info=True)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 def prompt_render(prompt: PromptText, **values: str) -> str:
@@ -106,7 +159,9 @@ def prompt_placeholders(text: str) -> set[str]:
 def prompt_reset_to_file(*, names: Iterable[str]) -> int:
     """Deactivates every active override of the given prompts, so the files are in effect
     again; the rows stay as history. Returns the number of rows deactivated."""
-    return PromptOverride.objects.filter(name__in=set(names), is_active=True).update(is_active=False)
+    deactivated = PromptOverride.objects.filter(name__in=set(names), is_active=True).update(is_active=False)
+    prompt_overrides_changed()
+    return deactivated
 
 
 def _path(name: str) -> Path:

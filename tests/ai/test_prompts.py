@@ -14,6 +14,7 @@ from django.utils import timezone
 from ai import prompts
 from ai.models import PromptOverride
 from ai.prompts import PromptText, prompt_file, prompt_get, prompt_render, prompt_reset_to_file
+from tests.statements import Statements
 
 MODERATOR_FILE = (prompts.PROMPTS_DIR / "moderator_prompt.txt").read_text(encoding="utf-8").strip()
 
@@ -50,6 +51,37 @@ def test_the_newest_active_override_wins():
     prompt = prompt_get("moderator_prompt")
 
     assert prompt == PromptText(name="moderator_prompt", text="действующая версия", version=f"db:{newest_active.pk}")
+
+
+@pytest.mark.django_db
+def test_a_prompt_read_again_costs_no_query_until_an_override_is_saved_or_reset():
+    """Every reply reads its prompts: the overrides are read once per process and again only
+    after an operator saved, deleted or reset one (in any process: a token in the cache)."""
+    prompt_get("moderator_prompt")
+    with Statements() as again:
+        assert prompt_get("moderator_prompt").text == MODERATOR_FILE
+    assert again.count == 0
+
+    row = override("moderator_prompt", "Новый текст модератора")
+    assert prompt_get("moderator_prompt").version == f"db:{row.pk}"
+    prompt_reset_to_file(names=["moderator_prompt"])
+    assert prompt_get("moderator_prompt").text == MODERATOR_FILE
+    newer = override("moderator_prompt", "Ещё новее")
+    newer.delete()
+    assert prompt_get("moderator_prompt").text == MODERATOR_FILE
+
+
+@pytest.mark.django_db
+def test_a_prompt_is_read_from_the_database_while_the_cache_is_unreachable(monkeypatch):
+    row = override("moderator_prompt", "Текст из базы")
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(prompts.cache, "get", unreachable)
+    assert prompt_get("moderator_prompt").version == f"db:{row.pk}"
+    PromptOverride.objects.filter(pk=row.pk).update(is_active=False)
+    assert prompt_get("moderator_prompt").text == MODERATOR_FILE
 
 
 @pytest.mark.django_db

@@ -27,6 +27,7 @@ from tests.factories import (
     silent_client,
 )
 from tests.followups.conftest import follow_up_messages
+from tests.statements import Statements
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,19 @@ def client_says(contact, at, text: str) -> Message:
 
 def active(contact) -> FollowUp | None:
     return FollowUp.objects.filter(contact=contact, is_completed=False).first()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_enrolling_after_every_sent_reply_costs_three_statements():
+    """Every reply that goes out passes here (outbound_sent): lock the contact reading what
+    stands in the way (whitelist, a booked call, the last reply's intent) with it, read the
+    running chain, write it. (Six before those reads joined the lock's.)"""
+    contact = ClientFactory()
+    reply = bot_says(contact, MONDAY_11)
+    with Statements() as statements:
+        followup = followup_after_bot_message(message=reply, now=MONDAY_11)
+    assert followup is not None
+    assert statements.count <= 3
 
 
 def test_a_bot_reply_to_a_client_enrols_touch_1_due_24_hours_later_once():

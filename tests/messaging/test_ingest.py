@@ -287,9 +287,13 @@ def test_a_webhook_post_costs_the_same_round_trips_with_one_event_or_fifty(publi
 
     assert (len(report.stored), report.duplicates) == (49, 1)
     assert Contact.objects.filter(phone__startswith="7702").count() == 10
-    # Six: besides the bulk statements, new numbers are looked up once in the opt-out registry
-    # of forgotten contacts (contacts.services.contacts_create_missing).
-    assert one.count == fifty.count <= 6
+    # A one-event POST, from a new number or a known one: the numbers screened (whitelist and
+    # the opt-out registry of forgotten contacts together), the contacts locked, the new one
+    # created with its inbound times, the message inserted, the known one's times updated.
+    assert one.count == 4
+    # A batch with both new and known contacts: one statement more (6 before the screen was
+    # one statement and new contacts were created with their times).
+    assert fifty.count <= 5
     # The 49 new messages belong to 10 contacts: one run each, for the newest of each burst.
     assert sorted(name for name, _ in published_calls) == ["ai.process_incoming"] * 10
     newest = {
@@ -297,6 +301,11 @@ def test_a_webhook_post_costs_the_same_round_trips_with_one_event_or_fifty(publi
         for contact_id, pks in _group(Message.objects.filter(pk__in=report.stored).values_list("contact_id", "pk"))
     }
     assert sorted(pk for _, pk in published_calls) == sorted(newest.values())
+
+    with Statements() as known:
+        report = ingest_events(events=parse_webhook({"messages": webhook_batch(100, 1, contacts=1)}), via="webhook")
+    assert len(report.stored) == 1
+    assert known.count == 4
 
 
 def _group(pairs):
@@ -324,3 +333,49 @@ def test_a_batch_the_database_refuses_in_part_keeps_its_other_events(published):
     assert len(report.stored) == 1
     assert report.skipped["refused by the database"] == 1
     assert Message.objects.get().provider_message_id == "3EB0REFUSE0000000001"
+
+
+@pytest.mark.django_db
+def test_a_new_numbers_first_messages_give_its_contact_their_times_and_open_its_quiet_window(settings):
+    settings.REPLY_DEBOUNCE_SECONDS = 4
+    now = timezone.now()
+    events = [
+        wappi_incoming("3EB0NEWNUMBER0000001", phone="77051110000", timestamp="2026-11-23T10:00:00+05:00"),
+        wappi_incoming("3EB0NEWNUMBER0000002", phone="77051110000", timestamp="2026-11-23T10:00:05+05:00"),
+    ]
+
+    report = ingest_events(events=parse_webhook({"messages": events}), via="webhook", now=now)
+
+    assert len(report.stored) == 2
+    contact = Contact.objects.get(phone="77051110000")
+    stored = Message.objects.filter(pk__in=report.stored).order_by("timestamp")
+    assert (contact.first_inbound_at, contact.last_inbound_at) == (stored[0].timestamp, stored[1].timestamp)
+    assert contact.reply_due_at == now + timedelta(seconds=4)
+
+
+@pytest.mark.django_db
+def test_a_new_number_whose_only_message_is_already_stored_gets_no_inbound_times():
+    # The message is known under another contact (a number written differently before):
+    # nothing new arrived from this one.
+    ingest_events(events=parse_webhook({"messages": [wappi_incoming("3EB0KNOWN00000000001")]}), via="webhook")
+    again = wappi_incoming("3EB0KNOWN00000000001", phone="77051112222")
+
+    report = ingest_events(events=parse_webhook({"messages": [again]}), via="webhook")
+
+    assert (report.stored, report.duplicates) == ([], 1)
+    contact = Contact.objects.get(phone="77051112222")
+    assert (contact.first_inbound_at, contact.last_inbound_at, contact.reply_due_at) == (None, None, None)
+
+
+@pytest.mark.django_db
+def test_a_new_numbers_voice_note_gives_its_contact_times_but_no_quiet_window():
+    note = wappi_incoming(
+        "3EB0VOICENEW00000001", phone="77051113333", type="ptt", body="", file_link="https://wappi.pro/f/1.ogg"
+    )
+
+    report = ingest_events(events=parse_webhook({"messages": [note]}), via="webhook")
+
+    assert Message.objects.get(pk__in=report.stored).is_voice
+    contact = Contact.objects.get(phone="77051113333")
+    assert contact.first_inbound_at is not None
+    assert contact.reply_due_at is None

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from messaging.models import Message
+from messaging.models import GatewayState, Message
 from tests.factories import wappi_incoming
 from tests.fixtures import WEBHOOK_SECRET
+from tests.statements import Statements
 
 
 @pytest.mark.django_db
@@ -35,6 +36,28 @@ def test_the_webhook_hands_events_to_a_task_without_media_bytes(webhook, publish
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "events": 1}
     assert published == ["messaging.ingest_webhook"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_webhook_post_costs_one_statement_and_keeps_when_the_gateway_last_called(webhook, published):
+    """Every POST of a gateway flood passes here: the gateway's last call is one UPDATE, not a
+    transaction that locks the one gateway row around a read and a write (every web worker's
+    POSTs queued on that lock)."""
+    webhook({"messages": [wappi_incoming("FIRST")]})  # the gateway's row exists from the first call on
+    first = GatewayState.objects.get().last_webhook_at
+
+    with Statements() as statements:
+        response = webhook({"messages": [wappi_incoming("SECOND")]})
+
+    assert response.json() == {"status": "ok", "events": 1}
+    assert statements.count == 1
+    assert GatewayState.objects.get().last_webhook_at >= first
+
+
+@pytest.mark.django_db
+def test_the_first_webhook_ever_records_the_gateways_last_call(webhook, published):
+    webhook({"messages": [wappi_incoming("FIRST")]})
+    assert GatewayState.objects.get(pk=1).last_webhook_at is not None
 
 
 @pytest.mark.django_db
