@@ -350,8 +350,12 @@ def _ingest_customer_batch(
 
 def _stamp_inbound(contacts: list[Contact]) -> None:
     """Writes the contacts' inbound times and quiet windows (as set on the locked rows) in one
-    UPDATE ... FROM (VALUES ...) statement."""
+    UPDATE ... FROM (VALUES ...) statement on PostgreSQL; elsewhere (SQLite in `make run`) with
+    Django's bulk_update, one CASE statement."""
     if not contacts:
+        return
+    if connection.vendor != "postgresql":
+        Contact.objects.bulk_update(contacts, ["first_inbound_at", "last_inbound_at", "reply_due_at"])
         return
     table = connection.ops.quote_name(Contact._meta.db_table)
     values = ", ".join(["(%s, %s::timestamptz, %s::timestamptz, %s::timestamptz)"] * len(contacts))

@@ -74,3 +74,48 @@ def test_a_task_and_remote_control_cross_processes_through_the_filesystem_broker
     assert outcome["heartbeat"] is not None, worker_log
     assert (tmp_path / "db.sqlite3").exists()
     assert (tmp_path / "broker" / "control").is_dir()
+
+
+CONVERSATION = """
+import json, django
+django.setup()
+from datetime import timedelta
+from django.utils import timezone
+from assistant.pipeline import incoming_process
+from messaging.ingest import ingest_events
+from messaging.models import Message
+from messaging.wire import parse_webhook
+
+def item(n, text):
+    return {"wh_type": "incoming_message", "id": f"3EB0SQLITE{n:010d}", "type": "chat", "body": text,
+            "from": "77012345678@c.us", "to": "77000000000@c.us", "chatId": "77012345678@c.us",
+            "senderName": "Айгерим", "time": 1795410000 + n, "chat_type": "dialog", "is_me": False}
+
+now = timezone.now()
+ingest_events(events=parse_webhook({"messages": [item(1, "Здравствуйте!")]}), via="webhook", now=now)
+# The same customer again, a second later: a known contact's row is updated this time.
+ingest_events(events=parse_webhook({"messages": [item(2, "Сколько стоит бутыль 19 литров?")]}),
+              via="webhook", now=now + timedelta(seconds=1))
+newest = Message.objects.filter(direction="in").order_by("-pk").first()
+outcome = incoming_process(message_id=newest.pk, now=now + timedelta(minutes=1))
+replies = list(Message.objects.filter(direction="out").values_list("text", flat=True))
+print(json.dumps({"stored": Message.objects.filter(direction="in").count(), "replies": replies}))
+"""
+
+
+def test_make_run_on_sqlite_stores_a_customers_messages_and_answers_them(tmp_path):
+    """`make run` keeps its data in SQLite: a customer who writes twice is stored twice and
+    answered from the demo knowledge base (ingest's batch statements must work there too)."""
+    env = local_env(tmp_path) | {"LLM_BACKEND": "offline", "GEMINI_API_KEY": ""}
+    for command in (["migrate", "--noinput"], ["load_knowledge_base"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=180
+        )
+    run = subprocess.run(
+        [sys.executable, "-c", CONVERSATION], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["stored"] == 2
+    assert len(result["replies"]) == 1
+    assert "1 200" in result["replies"][0]
