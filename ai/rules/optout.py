@@ -28,7 +28,7 @@ _PHRASES = (
 _FILLER = {
     "пожалуйста", "пж", "плз", "мне", "меня", "больше", "сюда", "спасибо", "всё", "все", "уже", "please",
     "me", "thanks", "ok", "ок", "нет", "маған", "енді", "рахмет", "өтінемін", "өтінем",
-    "бізге", "қайта", "басқа", "any", "more",
+    "бізге", "қайта", "басқа", "бұдан", "былай", "ешқашан", "any", "more",
 }  # fmt: skip
 _TOKENS = re.compile(r"[a-zа-яёәіңғүұқөһ]+", re.IGNORECASE)
 _PHRASE_TOKENS = sorted((tuple(_TOKENS.findall(p)) for p in _PHRASES), key=len, reverse=True)

@@ -39,6 +39,9 @@ def test_opt_out_is_the_whole_message_not_a_word_inside_another_sentence(text, e
         ("Хватит, спасибо", False),
         ("ок хватит", False),
         ("хватит писать", True),
+        ("Маған бұдан былай жазбаңыз, стоп", True),  # "from now on": the usual Kazakh way to say it
+        ("Енді ешқашан жазбаңыз", True),
+        ("Бұдан былай сенбіде жазбаңыз", False),  # says something else too
     ],
 )
 def test_opt_out_understands_kazakh_and_english_and_is_not_triggered_by_a_bare_enough(text, expected):
