@@ -15,8 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def server(settings, fake_wappi, fake_gemini, collected_static, manifest_static):
+def server(settings, fake_wappi, fake_gemini, collected_static, manifest_static, monkeypatch):
     """A server configured right: DEBUG off, real (fake) Wappi and Gemini, static files collected."""
+    # The browser tests' conftest lets the ORM run beside Playwright's event loop for the whole
+    # session; a real server has no such variable (Django's check --deploy names it as a problem).
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     settings.STATIC_ROOT = collected_static
     settings.SANDBOX_ENABLED = False
     settings.WAPPI_SANDBOX = False

@@ -105,8 +105,14 @@ def test_an_opted_out_customer_who_is_forgotten_and_writes_again_among_others_st
     assert not Contact.objects.filter(phone__in=others, opted_out_at__isnull=False).exists()
 
 
-def test_a_forgotten_customer_who_had_not_opted_out_is_a_new_contact_again(fake_kaspi_shop, payment_settings):
+def test_a_forgotten_customer_who_had_not_opted_out_is_a_new_contact_again(
+    fake_kaspi_shop, payment_settings, django_capture_on_commit_callbacks
+):
     contact_forget(contact=ContactFactory(phone=PHONE))
+    # Writes to the business again (proactive messages go only to those who wrote first).
+    with django_capture_on_commit_callbacks(execute=True):
+        events = parse_webhook({"messages": [wappi_incoming("3EB0ERASEAGAIN", phone=PHONE)]})
+        ingest_events(events=events, via="webhook")
     fake_kaspi_shop.add_order(status="ACCEPTED_BY_MERCHANT", created_at=WEDNESDAY_NOON - timedelta(hours=1))
 
     tick(WEDNESDAY_NOON)
