@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -184,8 +186,18 @@ class Environment:
 def environment(options: Options) -> Iterator[Environment]:
     """The local stand-ins and the settings a run needs, for this process: no quiet window (the
     runner drives each step), no pacing between sends, Kaspi pointed at the stand-in (an invoice
-    is never real), and with `scripted` the model on the scripted Gemini without context caching."""
+    is never real), and with `scripted` the model on the scripted Gemini without context caching.
+    The run counts in a cache of its own (this process's memory): the transaction's rollback does
+    not undo the live cache, and the site's /metrics tallies, suspicious-activity flags and send
+    caps must not show the run's conversations (override_settings resets Django's cache handles
+    when CACHES changes, on the way in and out)."""
     overrides: dict[str, Any] = {
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": f"eval-{uuid.uuid4().hex}",
+            }
+        },
         "REPLY_DEBOUNCE_SECONDS": 0.0,
         "SEND_MIN_GAP_SECONDS": 0,
         "SEND_GAP_JITTER_SECONDS": 0,
@@ -225,6 +237,7 @@ def environment(options: Options) -> Iterator[Environment]:
                 )
             finally:
                 sdk.reset_client()
+                cache.clear()  # the run's own memory cache, not the live one
 
 
 def _gemini(scripted: bool) -> Iterator[fakes.ScriptedGemini | None]:

@@ -20,6 +20,7 @@ from contacts.models import Contact
 from messaging.models import HandOff, Message
 from messaging.notify import contact_line, notice_send
 from messaging.signals import handoff_opened
+from project.lib.public_url import public_base_url
 from project.lib.worktime import add_working_minutes
 
 log = structlog.get_logger(__name__)
@@ -38,8 +39,9 @@ def handoff_due(start: datetime) -> datetime:
 
 
 def admin_link(contact: Contact) -> str:
-    """The contact's card in the admin, absolute when PUBLIC_BASE_URL is set."""
-    return f"{settings.PUBLIC_BASE_URL}{reverse('admin:contacts_contact_change', args=[contact.pk])}"
+    """The contact's card in the admin, absolute on the public base URL (project.lib.public_url)
+    when there is one."""
+    return f"{public_base_url()}{reverse('admin:contacts_contact_change', args=[contact.pk])}"
 
 
 def handoff_open(*, contact: Contact, message: Message | None, reason: str, key: str, now: datetime) -> HandOff:

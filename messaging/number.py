@@ -14,8 +14,9 @@ governor does with what it hears:
 
 The pause is one persisted row (messaging.models.NumberState), read by the proactive gate when
 a message is planned and again by the sender when it is sent: it acts at once, for every kind of
-proactive message. The managers are told once per pause (messaging.notify), /health shows it,
-and the status check (`messaging.check_wappi_status`, every few minutes) lifts it by itself once
+proactive message, and for the call reminders customers booked (held at send time). The
+managers are told once per pause (messaging.notify), /health shows it, and the status check
+(`messaging.check_wappi_status`, every few minutes) lifts it by itself once
 Wappi is healthy and the pause's cooling-off time has passed. Replies to customers who write
 are never paused here (the sender's pacing applies to them).
 """

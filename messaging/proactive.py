@@ -43,6 +43,7 @@ __all__ = [
     "QUOTA_LOCK_KEY",
     "Decision",
     "Hold",
+    "number_paused_until",
     "proactive_claim",
     "proactive_daily_limit",
     "proactive_gate",
@@ -112,10 +113,9 @@ def proactive_gate(
         return Decision(Hold.NEVER_WROTE)
     window = window or SendWindow.from_settings()
     rng = rng or random.Random()  # noqa: S311 - jitter, not security
-    state = NumberState.objects.filter(pk=1).first()
-    if state is not None and state.paused:
-        until = max(state.paused_until or now, now + PAUSE_RECHECK)
-        return Decision(Hold.NUMBER_PAUSED, send_time(until, window=window, rng=rng))
+    paused_until = number_paused_until(now=now)
+    if paused_until is not None:
+        return Decision(Hold.NUMBER_PAUSED, send_time(paused_until, window=window, rng=rng))
     if not in_send_window(now, window=window):
         return Decision(Hold.OUTSIDE_WINDOW, next_window_opening(now, window=window, rng=rng))
     if queued:
@@ -130,6 +130,17 @@ def proactive_gate(
     if proactive_sent_count(since=window.day_start(now)) >= proactive_daily_limit(now=now):
         return Decision(Hold.DAILY_CAP, next_window_opening(now, window=window, rng=rng))
     return Decision()
+
+
+def number_paused_until(*, now: datetime) -> datetime | None:
+    """While the number is paused (messaging.number: restricted, banned, logged out, ...): the
+    earliest moment worth looking again (the pause's end, at least PAUSE_RECHECK away); None when
+    it is not paused. The one pause check: the gate's for proactive messages, and the sender's
+    for the call reminders customers booked (they are not unsolicited, but wait out a pause too)."""
+    state = NumberState.objects.filter(pk=1).first()
+    if state is None or not state.paused:
+        return None
+    return max(state.paused_until or now, now + PAUSE_RECHECK)
 
 
 def proactive_claim(*, now: datetime, window: SendWindow | None = None, rng: random.Random | None = None) -> Decision:

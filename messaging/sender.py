@@ -34,7 +34,7 @@ from contacts.models import CallReminder, Contact, ScheduledCall
 from contacts.selectors import contact_eligibility
 from messaging import notify, suspicious
 from messaging.models import Message
-from messaging.proactive import PROACTIVE_PURPOSES, Hold, proactive_gate
+from messaging.proactive import PROACTIVE_PURPOSES, Hold, number_paused_until, proactive_gate
 from messaging.selectors import new_chats_since, sends_since, warmup_share
 from messaging.signals import announce, outbound_sent
 from messaging.wappi import (
@@ -185,7 +185,9 @@ def _recheck(message: Message, now: datetime) -> tuple[str, datetime | None, str
     go out, or "") and (when it may go out instead of now, or None, and why). A message we start
     ourselves passes the proactive gate again (the contact's standing, the number's pause, the
     send window); any other is refused for a whitelisted number, and a bot's words wait for
-    nobody in operator mode unless the human mode lets them through."""
+    nobody in operator mode unless the human mode lets them through. A call reminder the customer
+    booked is not unsolicited, but waits out the number's pause like a proactive message (the
+    same pause check, messaging.proactive.number_paused_until)."""
     contact: Contact = message.contact
     if message.purpose in PROACTIVE_PURPOSES:
         decision = proactive_gate(contact=contact, purpose=message.purpose, now=now, queued=True)
@@ -197,7 +199,20 @@ def _recheck(message: Message, now: datetime) -> tuple[str, datetime | None, str
         return REFUSALS[Hold.WHITELISTED], None, ""
     if message.author == Message.Author.BOT and eligibility.operator_mode and message.purpose not in HUMAN_MODE_ALLOWED:
         return REFUSALS[Hold.OPERATOR_MODE], None, ""
+    if _call_reminder_id(message) is not None:
+        paused_until = number_paused_until(now=now)
+        if paused_until is not None:
+            return "", paused_until, TIME_HOLDS[Hold.NUMBER_PAUSED]
     return "", None, ""
+
+
+def _call_reminder_id(message: Message) -> int | None:
+    """The CallReminder a customer's call reminder row was queued for (calls.services), else None."""
+    key = message.idempotency_key or ""
+    if message.purpose != Message.Purpose.BOOKING or not key.startswith("call-reminder:"):
+        return None
+    reminder_id = key.removeprefix("call-reminder:")
+    return int(reminder_id) if reminder_id.isdigit() else 0
 
 
 def _stale(message: Message, now: datetime) -> str:
@@ -216,11 +231,10 @@ def _stale(message: Message, now: datetime) -> str:
                 key=f"outbox-too-old:{message.pk}",
             )
             return f"{TOO_OLD}: queued {hours} h ago; the managers were notified"
-    key = message.idempotency_key or ""
-    if message.purpose == Message.Purpose.BOOKING and key.startswith("call-reminder:"):
-        reminder_id = key.removeprefix("call-reminder:")
+    reminder_id = _call_reminder_id(message)
+    if reminder_id is not None:
         current = CallReminder.objects.filter(
-            pk=int(reminder_id) if reminder_id.isdigit() else 0,
+            pk=reminder_id,
             call__status=ScheduledCall.Status.SCHEDULED,
             call__scheduled_at__gt=now,
         )

@@ -30,6 +30,7 @@ from prometheus_client.core import CounterMetricFamily
 from contacts.models import Contact
 from messaging.notify import customers_line, managers_notify
 from project.lib.locks import LockTimeout, cache_lock
+from project.lib.public_url import public_base_url
 from project.lib.tallies import tally_add, tally_counts
 
 log = structlog.get_logger(__name__)
@@ -81,14 +82,13 @@ def _count(*, name: str, window: timedelta, now: datetime, by: int = 1) -> int:
 
 
 def admin_link(contact: Contact | None = None) -> str:
-    """The contact's admin page (the contacts list without one): absolute on the site's first
-    CSRF_TRUSTED_ORIGINS origin when set, else a path."""
+    """The contact's admin page (the contacts list without one): absolute on the public base URL
+    (project.lib.public_url) when there is one, else a path."""
     if contact is None:
         path = reverse("admin:contacts_contact_changelist")
     else:
         path = reverse("admin:contacts_contact_change", args=[contact.pk])
-    origins = settings.CSRF_TRUSTED_ORIGINS
-    return f"{origins[0].rstrip('/')}{path}" if origins else path
+    return f"{public_base_url()}{path}"
 
 
 @_never_raises

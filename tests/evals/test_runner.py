@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.cache import cache
 
+from assistant.tools import TOOL_CALLS_TALLY
 from contacts.models import Contact
 from evals import fakes
 from evals.cards import card_parse, cards_load
 from evals.runner import CardResult, Options, Trial, environment, trial_run
 from messaging.models import Message
+from messaging.suspicious import SUSPICIOUS_TALLY
 from payments.models import Payment
+from project.lib.tallies import tally_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +183,22 @@ def test_pass_one_is_the_share_of_passing_trials_and_pass_k_needs_every_trial():
     assert result.pass1 == 0.75
     assert result.passk is False
     assert CardResult(card=any_card, trials=[good, good]).passk is True
+
+
+def test_a_run_leaves_the_live_caches_counters_and_suspicious_flags_untouched(demo_knowledge, settings):
+    # Run from the admin (`eval --in-place`) on the live site: the conversation's rows are rolled
+    # back, and the cache it counted in (/metrics tallies, suspicious flags, send caps) is its own.
+    settings.SUSPICIOUS_LONG_MESSAGE_CHARS = 10  # the card's first message is "very long"
+    [invoice] = cards_load(only=["payment-invoice-ru"])
+    counters = (SUSPICIOUS_TALLY, TOOL_CALLS_TALLY)
+    before = {name: tally_counts(name) for name in counters}
+    seen_before = cache.get("suspicious:seen:long_message")
+
+    with environment(Options(preloaded=("demo",))) as env:
+        trial = trial_run(card=invoice, env=env)
+        during = {name: tally_counts(name) for name in counters}
+
+    assert trial.error == "", trial.error
+    assert during != before  # the run did count its tool call and the long message, in its own cache
+    assert {name: tally_counts(name) for name in counters} == before
+    assert cache.get("suspicious:seen:long_message") == seen_before

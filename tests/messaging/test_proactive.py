@@ -12,7 +12,8 @@ import pytest
 import time_machine
 
 from contacts.models import CallReminder
-from messaging.models import Message
+from messaging.models import Message, NumberState
+from messaging.number import number_pause, number_resume
 from messaging.sender import SendLater, outbox_due, outbox_send
 from tests.factories import ContactFactory, OutboundMessageFactory, ScheduledCallFactory
 
@@ -104,3 +105,34 @@ def test_a_call_reminder_goes_out_before_the_call_but_never_after_it_started(fak
     reminders[1].refresh_from_db()
     assert reminders[1].status == Message.Status.FAILED
     assert "the call has already started" in reminders[1].last_error
+
+
+def test_a_call_reminder_waits_while_whatsapp_restricts_the_number_and_goes_out_once_the_pause_is_lifted(fake_wappi):
+    # The customer booked the call (not an unsolicited message), but while WhatsApp restricts
+    # the number nothing it does not have to send goes out.
+    contact = ContactFactory(phone="77012345678", is_client=True)
+    with time_machine.travel(local(10, 9), tick=False):
+        call = ScheduledCallFactory(contact=contact, scheduled_at=local(10, 11))
+        reminder = CallReminder.objects.create(call=call, audience=CallReminder.Audience.CLIENT, due_at=local(10, 10))
+        row = OutboundMessageFactory(
+            contact=contact,
+            purpose=Message.Purpose.BOOKING,
+            text="Напоминаю: созвон в 11:00",
+            idempotency_key=f"call-reminder:{reminder.pk}",
+        )
+        number_pause(reason=NumberState.Reason.RESTRICTED, detail="temporary ban", until=local(10, 10, 20))
+
+    with time_machine.travel(local(10, 10, 1), tick=False), pytest.raises(SendLater):
+        outbox_send(message_id=row.pk, client=fake_wappi.client())
+
+    assert fake_wappi.sent == []
+    row.refresh_from_db()
+    assert row.status == Message.Status.QUEUED
+    assert row.next_attempt_at >= local(10, 10, 20)
+
+    # The restriction's cooling-off time passes and the status check lifts the pause.
+    with time_machine.travel(local(10, 10, 21), tick=False):
+        assert number_resume()
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=1), tick=False):
+        assert outbox_send(message_id=row.pk, client=fake_wappi.client()).status == "sent"
+    assert [m["body"] for m in fake_wappi.sent if m["body"].startswith("Напоминаю")] == ["Напоминаю: созвон в 11:00"]

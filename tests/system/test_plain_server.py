@@ -10,6 +10,7 @@ import configparser
 import os
 import re
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -393,3 +394,59 @@ def test_with_web_workers_and_beat_running_as_the_units_start_them_the_deploy_ch
     worker = next(line for line in lines if line.startswith("ok       worker: answering: "))
     assert "llm@" in worker
     assert "celery@" in worker
+
+
+# --- nginx in front ------------------------------------------------------------------------------
+
+
+def test_nginx_accepts_the_site_as_shipped_with_a_certificate_in_place(tmp_path):
+    """`nginx -t` on a main configuration that includes deploy/nginx/sales-assistant.conf, its
+    certificate paths pointed at a self-signed pair: the nginx of Debian 12 (1.22) takes it."""
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light): the site's syntax is not checked")
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the site")
+    cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    self_signed = ("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=x")
+    subprocess.run(
+        [*self_signed, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    site = (ROOT / "deploy" / "nginx" / "sales-assistant.conf").read_text(encoding="utf-8")
+    live = "/etc/letsencrypt/live/sales.example.kz/"
+    assert f"{live}fullchain.pem" in site
+    assert f"{live}privkey.pem" in site
+    (tmp_path / "site.conf").write_text(
+        site.replace(f"{live}fullchain.pem", str(cert)).replace(f"{live}privkey.pem", str(key))
+    )
+    temp = "\n".join(
+        f"    {kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\nevents {{}}\n"
+        f"http {{\n    access_log off;\n{temp}\n    include {tmp_path / 'site.conf'};\n}}\n"
+    )
+
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_the_readme_has_the_certificate_before_it_enables_the_tls_site():
+    """The site names certbot's files: enabled before they exist, `nginx -t` (and `certbot --nginx`,
+    which runs it first) fails. The README gets the certificate first, through nginx's default site."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Plain server (no Docker)", 1)[1].split("\n## ", 1)[0]
+    steps = [line for line in section.splitlines() if line and not line.startswith("#")]
+    certificate = next(i for i, line in enumerate(steps) if "certbot certonly" in line)
+    enabled = next(i for i, line in enumerate(steps) if "sites-enabled" in line)
+    assert certificate < enabled
+    assert "--webroot -w /var/www/html" in steps[certificate]  # the site's own ACME location, for renewals
+    assert "certbot --nginx" not in section
