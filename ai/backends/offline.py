@@ -539,6 +539,12 @@ def _tool_result_reply(turn: Turn) -> str:
     return "Готово ✅ Подскажите, чем ещё я могу Вам помочь?"
 
 
+def _handed_off(turns: Sequence[Turn]) -> bool:
+    """The newest turn is handoff_to_manager's successful result."""
+    results = [r for r in (turns[-1].tool_results if turns else ()) if r.name == HANDOFF_TOOL]
+    return bool(results) and not any("error" in r.response or r.response.get("status") == "error" for r in results)
+
+
 def _after_tools(turns: Sequence[Turn], topic: str, *, approximate: bool, asked_prices: str = "") -> Generation:
     results = {result.name: result for result in turns[-1].tool_results}
     if HANDOFF_TOOL not in results:
@@ -940,6 +946,10 @@ class OfflineBackend:
                 return Generation(text=fixed_text("photo_describe", str(ctx.extra.get("language") or RUSSIAN)))
             prices = price_list()
             decided = reply_decide(turns=turns, tools=tools, today=today_from(context), prices=prices)
+            language = str(ctx.extra.get("language") or RUSSIAN)
+            if decided is not None and language != RUSSIAN and _handed_off(turns):
+                # The words after a hand-off are the fixed hand-off notice in the customer's language.
+                return Generation(text=fixed_text("handoff", language))
             if decided is not None:
                 return decided
             snippets = knowledge_snippets(query=latest_customer_text(turns))

@@ -13,6 +13,8 @@ import pytest
 import time_machine
 
 from ai.models import ReplyDecision
+from ai.rules.language import KAZAKH
+from ai.rules.texts import fixed_text
 from assistant.pipeline import incoming_process
 from contacts.models import Contact, ScheduledCall
 from messaging.models import Message
@@ -168,7 +170,9 @@ def test_a_request_for_a_manager_is_handed_off(contact):
     ],
 )
 def test_a_request_for_a_person_in_kazakh_is_handed_off(contact, text):
-    says(contact, text)
+    reply = says(contact, text)
+
+    assert reply == fixed_text("handoff", KAZAKH)
 
     decision = ReplyDecision.objects.get(contact=contact)
     assert decision.handed_off
@@ -184,7 +188,9 @@ def test_a_request_for_a_person_in_kazakh_is_handed_off(contact, text):
     ],
 )
 def test_a_complaint_in_kazakh_is_handed_off_never_answered_with_a_sales_question(contact, text):
-    says(contact, text)
+    reply = says(contact, text)
+
+    assert reply == fixed_text("handoff", KAZAKH)
 
     decision = ReplyDecision.objects.get(contact=contact)
     assert decision.handed_off
