@@ -194,6 +194,10 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
     if eligibility.whitelisted:
         return _finish(contact, message, status="whitelisted")
     _check_payments_if_paid(contact=contact, message=message)
+    if contact.is_client is not False and is_opt_out(message.transcription or message.text):
+        # Before operator mode: "Больше не пишите мне" during a hand-off is recorded (nothing
+        # proactive resumes later) and confirmed, the one bot message a held chat gets for it.
+        return _opt_out(contact, message, now)
     if eligibility.operator_mode:
         if handoff_customer_told(contact=contact, now=now):
             # Handed off and nobody has answered yet: the customer hears once that the manager
@@ -214,8 +218,6 @@ def _process(*, contact: Contact, message: Message, now: datetime) -> Outcome:
         return _finish(contact, message, status="not a client")
     if _wordless(contact, message):
         return _finish(contact, message, status="nothing to answer", detail="a sticker")
-    if is_opt_out(message.transcription or message.text):
-        return _opt_out(contact, message, now)
     if contact_over_daily_tokens(contact.pk, now, tokens=getattr(message, "contact_tokens_today", None)):
         return _over_daily_tokens(contact, message, now)
     if contact.is_client is None:

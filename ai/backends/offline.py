@@ -73,8 +73,10 @@ PRICE = _rx(
     r"\bцен[аыуеоя]?\b|\bценник|\bстоимост|\bсколько\s+(?:стои|будет|выйдет)|\bпочем\b|\bпрайс|\bтариф|\bрасценк"
     r"|\bбағас|\bқанша\s+тұрады"
 )
-BUY = _rx(r"\bкуп(?:ить|лю|им|ят|ил|ила|или)\b|\bпокупк|\bприобр[еи]|\bзаказ")
-DELIVERY = _rx(r"\bдоставк|\bдостав(?:ите|ят|ляете)\b|\bсамовывоз")
+# Kazakh stems follow the Russian ones: "сатып алғым келеді" (I want to buy), "тапсырыс" (order),
+# "жеткізу" / "жеткізесіз бе" (delivery), "жалға" / "жалдау" (rent).
+BUY = _rx(r"\bкуп(?:ить|лю|им|ят|ил|ила|или)\b|\bпокупк|\bприобр[еи]|\bзаказ|\bсатып\s+ал|\bтапсырыс")
+DELIVERY = _rx(r"\bдоставк|\bдостав(?:ите|ят|ляете)\b|\bсамовывоз|\bжеткіз|\bжеткиз")
 PROPOSAL = _rx(r"\bкп\b|\bкоммерческ\w*\s+предложени")
 PAPERWORK = _rx(r"\bдоговор|\bсчет(?:а|у|ом|ы|ов|е)?\b|\bоплат|\bпредоплат|\bрассрочк|\bkaspi\b|\bкаспи")
 TERMS = _rx(r"\bуслови[еяй]")
@@ -100,7 +102,7 @@ CLIENT_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("вопрос о товарах или услугах", PRODUCT),
     ("закупки, бюджет или тендер", _rx(r"\bбюджет|\bтендер|\bзакуп|\bопт(?:ом|ов\w*)?\b")),
     ("сравнение с конкурентами", _rx(r"\bконкурент|\bаналог|\bу\s+других\b")),
-    ("аренда", _rx(r"\bаренд|\bпрокат")),
+    ("аренда", _rx(r"\bаренд|\bпрокат|\bжалға|\bжалда")),
     # An explicit wish to talk to the business's manager is business ("Давайте созвонимся").
     (
         "просит созвониться с менеджером",
@@ -110,6 +112,10 @@ CLIENT_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
 COMPLAINT = _rx(
     r"\bжалоб|\bпожалуюсь|\bнедовол|\bужасн|\bверн(?:ите|уть)\s+(?:мне\s+)?деньг|\bвозврат\w*\s+(?:денег|средств)"
     r"|\bобман|\bплох\w*\s+качеств|\bнекачествен|\bотвратительн|\bбезобрази|\bхамств|\bразочарова"
+    # Kazakh: a complaint (шағым), "I am dissatisfied" (наразымын), "give my money back", "cheated",
+    # "poor quality".
+    r"|\bшағым|\bшагым|\bнаразы|\bақша\w*\s+қайтар|\bакша\w*\s+кайтар|\bалда(?:дыңыз|дыңдар|дыңыздар|ды|п)\b"
+    r"|\bсапасы\w*\s+(?:нашар|төмен)|\bсапасыз"
 )
 SUPPORT = _rx(
     r"\bне\s+работает|\bсломал|\bсломан|\bпомогите\s+(?:настроить|разобраться)|\bнастро(?:ить|йк)"
@@ -288,6 +294,11 @@ HANDOFF_ASK = _rx(
     r"\b(?:менеджер|оператор|человек|сотрудник|специалист)"
     r"|\bжив\w*\s+человек|\bреальн\w*\s+человек|\bс\s+человеком\b|\bпозвоните\s+мне|\bперезвоните"
     r"|\bсвяжитесь\s+со\s+мной|\bсвязаться\s+с\s+(?:менеджером|оператором)|\bнаберите\s+мне"
+    # Kazakh: "call the manager" (менеджерді шақырыңыз), "I want to talk to a person / the manager"
+    # (адаммен / менеджермен сөйлескім келеді), "a live person", "call me".
+    r"|\b(?:менеджер|оператор|адам|маман|қызметкер)\w*\s+(?:шақыр|шакыр)"
+    r"|\b(?:менеджер|оператор|адам|маман|қызметкер)(?:мен|ға|ге|қа|ке|га)\s+(?:сөйлес|сойлес|байланыс|қосыңыз|жалғаңыз)"
+    r"|\bтірі\s+адам|\bнақты\s+адам|\bмаған\s+(?:хабарласыңыз|қоңырау\s+шалыңыз)"
 )
 CALL_ASK = _rx(
     r"\bсозвон|\bготов\w*\s+(?:к\s+)?(?:созвону|звонку|поговорить)|\bкогда\s+можно\s+(?:поговорить|позвонить)"
@@ -526,6 +537,12 @@ def _tool_result_reply(turn: Turn) -> str:
     if failed:
         return "К сожалению, сейчас это сделать не получилось. Хотите, я передам Ваш вопрос менеджеру?"
     return "Готово ✅ Подскажите, чем ещё я могу Вам помочь?"
+
+
+def _handed_off(turns: Sequence[Turn]) -> bool:
+    """The newest turn is handoff_to_manager's successful result."""
+    results = [r for r in (turns[-1].tool_results if turns else ()) if r.name == HANDOFF_TOOL]
+    return bool(results) and not any("error" in r.response or r.response.get("status") == "error" for r in results)
 
 
 def _after_tools(turns: Sequence[Turn], topic: str, *, approximate: bool, asked_prices: str = "") -> Generation:
@@ -929,6 +946,10 @@ class OfflineBackend:
                 return Generation(text=fixed_text("photo_describe", str(ctx.extra.get("language") or RUSSIAN)))
             prices = price_list()
             decided = reply_decide(turns=turns, tools=tools, today=today_from(context), prices=prices)
+            language = str(ctx.extra.get("language") or RUSSIAN)
+            if decided is not None and language != RUSSIAN and _handed_off(turns):
+                # The words after a hand-off are the fixed hand-off notice in the customer's language.
+                return Generation(text=fixed_text("handoff", language))
             if decided is not None:
                 return decided
             snippets = knowledge_snippets(query=latest_customer_text(turns))

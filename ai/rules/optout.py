@@ -1,7 +1,9 @@
 """Opt-out: a message that IS an opt-out word or phrase, not one that mentions one.
 
 Pure functions. "Стоп", "Не пишите мне больше!", "unsubscribe please" opt out; "не пишите
-больше в субботу, я занят" does not (it says something else too).
+больше в субботу, я занят" does not (it says something else too). A refusal may stand in front
+("Нет, не пишите", "Жоқ, жазбаңыз", "Қызық емес, жазбаңыз"), and the Kazakh polite form
+("жазбаңызшы", "мазаламаңызшы") counts as the phrase itself.
 """
 
 from __future__ import annotations
@@ -28,10 +30,20 @@ _PHRASES = (
 _FILLER = {
     "пожалуйста", "пж", "плз", "мне", "меня", "больше", "сюда", "спасибо", "всё", "все", "уже", "please",
     "me", "thanks", "ok", "ок", "нет", "маған", "енді", "рахмет", "өтінемін", "өтінем",
-    "бізге", "қайта", "басқа", "бұдан", "былай", "ешқашан", "any", "more",
+    "бізге", "қайта", "басқа", "бұдан", "былай", "ешқашан", "any", "more", "жоқ", "жок", "no",
 }  # fmt: skip
+# Refusals of more than one word that may stand in front of the phrase: "Қызық емес, жазбаңыз" is
+# "Не интересно, не пишите". Only together: a bare "емес" (not) or "не" changes the meaning.
+_FILLER_PHRASES = (
+    "қызық емес", "қызықты емес", "кызык емес", "керек емес", "қажет емес", "кажет емес",
+    "не интересно", "неинтересно", "не надо", "не нужно", "not interested",
+)  # fmt: skip
 _TOKENS = re.compile(r"[a-zа-яёәіңғүұқөһ]+", re.IGNORECASE)
 _PHRASE_TOKENS = sorted((tuple(_TOKENS.findall(p)) for p in _PHRASES), key=len, reverse=True)
+_FILLER_PHRASE_TOKENS = sorted((tuple(_TOKENS.findall(p)) for p in _FILLER_PHRASES), key=len, reverse=True)
+_PHRASE_WORDS = {word for phrase in _PHRASE_TOKENS for word in phrase}
+# Kazakh polite particle written onto the verb: "жазбаңызшы" is "жазбаңыз" said softly.
+_POLITE_SUFFIXES = ("шы", "ші")
 
 # The Russian confirmation; every language's version is ai.rules.texts' "opt_out_confirmation".
 CONFIRMATION = fixed_text("opt_out_confirmation", RUSSIAN)
@@ -39,14 +51,29 @@ CONFIRMATION = fixed_text("opt_out_confirmation", RUSSIAN)
 
 def is_opt_out(text: str) -> bool:
     """True when the whole message is an opt-out (phrase plus at most filler words)."""
-    tokens = _TOKENS.findall((text or "").lower())
+    tokens = [_without_polite_suffix(word) for word in _TOKENS.findall((text or "").lower())]
     if not tokens or len(tokens) > 10:
         return False
+    # "Стоп. Не пишите мне больше!" holds two phrases: take them all out
+    tokens, found = _remove_all(tokens, _PHRASE_TOKENS)
+    tokens, _ = _remove_all(tokens, _FILLER_PHRASE_TOKENS)
+    return found and all(word in _FILLER for word in tokens)
+
+
+def _without_polite_suffix(word: str) -> str:
+    for suffix in _POLITE_SUFFIXES:
+        if word.endswith(suffix) and word[: -len(suffix)] in _PHRASE_WORDS:
+            return word[: -len(suffix)]
+    return word
+
+
+def _remove_all(tokens: list[str], phrases: list[tuple[str, ...]]) -> tuple[list[str], bool]:
+    """Tokens without every occurrence of the phrases (longest first), and whether any was there."""
     found = False
     changed = True
-    while changed:  # "Стоп. Не пишите мне больше!" holds two phrases: take them all out
+    while changed:
         changed = False
-        for phrase in _PHRASE_TOKENS:
+        for phrase in phrases:
             for start in range(len(tokens) - len(phrase) + 1):
                 if tuple(tokens[start : start + len(phrase)]) == phrase:
                     tokens = tokens[:start] + tokens[start + len(phrase) :]
@@ -54,4 +81,4 @@ def is_opt_out(text: str) -> bool:
                     break
             if changed:
                 break
-    return found and all(word in _FILLER for word in tokens)
+    return tokens, found

@@ -14,6 +14,8 @@ import time_machine
 from django.utils import timezone
 
 from ai.models import ModelCall
+from ai.rules.language import KAZAKH, RUSSIAN
+from ai.rules.texts import fixed_text
 from assistant.handoff import handoff_brief_deliver
 from assistant.pipeline import HANDOFF_WAITING_TEXT, incoming_process
 from assistant.tasks import check_handoffs
@@ -22,6 +24,7 @@ from followups.models import FollowUp
 from messaging.handoffs import handoffs_check
 from messaging.ingest import ingest_events
 from messaging.models import HandOff, Message
+from messaging.proactive import Hold, proactive_gate
 from messaging.sender import outbox_send
 from messaging.wire import parse_webhook
 from tests.factories import ContactFactory, FollowUpFactory, OutboundMessageFactory, customer_says, wappi_incoming
@@ -165,6 +168,36 @@ def test_a_customer_who_writes_again_hears_once_that_the_manager_knows_and_never
 
     assert customer_texts(contact)[handed:] == [HANDOFF_WAITING_TEXT]
     assert fake_gemini.pending == 0  # no model call for either
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("Больше не пишите мне", RUSSIAN), ("Маған енді жазбаңызшы", KAZAKH)],
+)
+def test_an_opt_out_during_a_hand_off_is_recorded_and_confirmed_not_answered_with_the_manager_knows(
+    fake_gemini, fake_wappi, managers, text, language
+):
+    contact = ContactFactory(is_client=True)
+    asks_for_a_person(fake_gemini, contact)
+    handed = len(customer_texts(contact))
+
+    stop = customer_says(contact, text, seconds_ago=10)
+    assert incoming_process(message_id=stop.pk).status == "opted out"
+
+    contact.refresh_from_db()
+    assert contact.opted_out_at is not None
+    [confirmation] = Message.objects.filter(contact=contact, direction="out").order_by("id")[handed:]
+    assert confirmation.text == fixed_text("opt_out_confirmation", language)
+    assert HANDOFF_WAITING_TEXT not in customer_texts(contact)
+    assert fake_gemini.pending == 0  # no model call
+    # The human still holds the chat, but the customer's explicit instruction is confirmed.
+    assert outbox_send(message_id=confirmation.pk, client=fake_wappi.client()).status == "sent"
+    assert [call["body"] for call in fake_wappi.sent] == [confirmation.text]
+    # When the assistant gets the chat back, it starts nothing with this customer.
+    Contact.objects.filter(pk=contact.pk).update(bot_mode=Contact.BotMode.AI, paused_until=None)
+    contact.refresh_from_db()
+    for purpose in (Message.Purpose.FOLLOW_UP, Message.Purpose.POST_PURCHASE):
+        assert proactive_gate(contact=contact, purpose=purpose, now=timezone.now()).hold == Hold.OPTED_OUT
 
 
 def test_a_hand_off_stops_the_follow_ups(fake_gemini, managers):

@@ -121,6 +121,27 @@ def test_classification_follows_the_moderator_criteria(contact, messages, is_cli
         assert 0.6 <= verdict.confidence <= 0.9
 
 
+@pytest.mark.parametrize(
+    ("message", "request_type", "signal"),
+    [
+        pytest.param("Жеткізу бар ма?", "sales", "доставка", id="delivery"),
+        pytest.param("Алматы бойынша жеткізесіз бе?", "sales", "доставка", id="do-you-deliver"),
+        pytest.param("Кулер сатып алғым келеді", "sales", "намерение купить", id="buy"),
+        pytest.param("Тапсырыс беремін", "sales", "намерение купить", id="order"),
+        pytest.param("Кулерді жалға алуға болады ма?", "sales", "аренда", id="rent"),
+        pytest.param("Сіздерге шағым айтамын, ақшамды қайтарыңыз", "complaint", "жалоба", id="complaint"),
+        pytest.param("Қызметіңізге наразымын", "complaint", "жалоба", id="dissatisfied"),
+        pytest.param("Су сапасы нашар, ақшаны қайтарыңыздар", "complaint", "жалоба", id="bad-quality"),
+    ],
+)
+def test_kazakh_messages_are_classified_by_the_same_criteria(message, request_type, signal):
+    verdict = classify_rules(contact=NOBODY, history=[customer(message)])
+
+    assert verdict.is_client is True, verdict.reasoning
+    assert verdict.request_type == request_type
+    assert signal in verdict.reasoning
+
+
 def test_a_legal_form_in_the_name_makes_a_greeting_a_client():
     greeting = [customer("Здравствуйте")]
 

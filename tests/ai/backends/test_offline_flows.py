@@ -13,6 +13,8 @@ import pytest
 import time_machine
 
 from ai.models import ReplyDecision
+from ai.rules.language import KAZAKH
+from ai.rules.texts import fixed_text
 from assistant.pipeline import incoming_process
 from contacts.models import Contact, ScheduledCall
 from messaging.models import Message
@@ -155,6 +157,52 @@ def test_a_request_for_a_manager_is_handed_off(contact):
     decision = ReplyDecision.objects.get(contact=contact)
     assert decision.handed_off
     assert [call["name"] for call in decision.tool_calls] == ["handoff_to_manager"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Менеджерді шақырыңызшы",
+        "Операторды шақырыңыз",
+        "Адаммен сөйлескім келеді",
+        "Менеджермен сөйлесуге болады ма?",
+        "Тірі адаммен байланыстырыңыз",
+    ],
+)
+def test_a_request_for_a_person_in_kazakh_is_handed_off(contact, text):
+    reply = says(contact, text)
+
+    assert reply == fixed_text("handoff", KAZAKH)
+
+    decision = ReplyDecision.objects.get(contact=contact)
+    assert decision.handed_off
+    assert [call["name"] for call in decision.tool_calls] == ["handoff_to_manager"]
+    assert Message.objects.filter(contact=contact, purpose=Message.Purpose.HANDOFF).exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Сіздерге шағым айтамын, су сасық болып келді, ақшамды қайтарыңыз",
+        "Мен сіздердің қызметіңізге наразымын",
+    ],
+)
+def test_a_complaint_in_kazakh_is_handed_off_never_answered_with_a_sales_question(contact, text):
+    reply = says(contact, text)
+
+    assert reply == fixed_text("handoff", KAZAKH)
+
+    decision = ReplyDecision.objects.get(contact=contact)
+    assert decision.handed_off
+    assert [call["name"] for call in decision.tool_calls] == ["handoff_to_manager"]
+    assert "Жалоба клиента" in decision.tool_calls[0]["args"]["reason"]
+
+
+def test_a_kazakh_delivery_question_is_answered_about_delivery_not_handed_off(contact):
+    reply = says(contact, "Сәлеметсіз бе! Жеткізу бар ма?")
+
+    assert "доставк" in reply.lower(), reply
+    assert not ReplyDecision.objects.get(contact=contact).handed_off
 
 
 def test_a_price_question_asked_with_the_call_is_answered_with_the_booking(contact):

@@ -46,3 +46,32 @@ def test_opt_out_is_the_whole_message_not_a_word_inside_another_sentence(text, e
 )
 def test_opt_out_understands_kazakh_and_english_and_is_not_triggered_by_a_bare_enough(text, expected):
     assert is_opt_out(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "Жоқ" is Kazakh "нет": a refusal in front of the opt-out, like "Нет, не пишите"
+        ("Нет, не пишите", True),
+        ("Жоқ, жазбаңыз", True),
+        ("Жок, жазбаңыз", True),
+        # "not interesting, don't write" in both languages
+        ("Қызық емес, жазбаңыз", True),
+        ("Маған қызық емес, маған жазбаңыз", True),
+        ("Не интересно, не пишите", True),
+        # the polite "-шы/-ші" form
+        ("Жазбаңызшы", True),
+        ("Мазаламаңызшы", True),
+        ("Маған енді жазбаңызшы, рахмет", True),
+        ("Тоқтатыңызшы", True),
+        # says something else too
+        ("Жоқ, сенбіде жазбаңыз", False),
+        ("Қызық емес, бағасы қымбат", False),
+        ("Жазбаңызшы ертең, қазір бос емеспін", False),
+        ("Жоқ", False),
+        ("Қызық емес", False),
+        ("Шы", False),
+    ],
+)
+def test_kazakh_refusal_words_and_polite_forms_around_an_opt_out(text, expected):
+    assert is_opt_out(text) is expected
