@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -192,9 +193,10 @@ def assistant_resumes_text(contact: Contact) -> str:
     if contact.paused_until:
         return f"Ассистент вернётся {timezone.localtime(contact.paused_until):%d.%m.%Y %H:%M} (после тишины менеджеров)"
     if HandOff.objects.filter(contact=contact, closed_at__isnull=True, answered_at__isnull=True).exists():
+        hours = f"{settings.BOT_PAUSE_AFTER_OPERATOR:g}"
         return (
-            "Чат передан менеджеру, ответа ещё нет: ассистент вернётся через "
-            "BOT_PAUSE_AFTER_OPERATOR после последнего сообщения менеджера"
+            f"Чат передан менеджеру, ответа ещё нет: ассистент вернётся через {hours} ч "
+            "после последнего сообщения менеджера"
         )
     return "Ассистент вернётся, когда оператор возобновит бота"
 

@@ -10,6 +10,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
@@ -108,3 +109,23 @@ def test_a_contact_handed_to_a_manager_shows_when_the_assistant_resumes_and_its_
     assert "Передачи менеджерам" in page
     assert "клиент просит человека" in page
     assert "ассистент вернётся 04.12 09:30" in listing
+
+
+def test_an_unanswered_hand_off_says_in_hours_when_the_assistant_would_resume(admin_client, settings):
+    """The operator reads hours, not the name of a setting."""
+    settings.BOT_PAUSE_AFTER_OPERATOR = 6
+    now = timezone.now()
+    contact = ContactFactory(bot_mode=Contact.BotMode.HUMAN, paused_until=None)
+    HandOff.objects.create(
+        contact=contact,
+        key="handoff:waiting",
+        reason="Передача менеджеру: жалоба",
+        opened_at=now - timedelta(minutes=5),
+        due_at=now + timedelta(minutes=10),
+        brief="🔔 Передача менеджеру: жалоба",
+    )
+
+    page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
+
+    assert "ассистент вернётся через 6 ч после последнего сообщения менеджера" in page
+    assert "BOT_PAUSE_AFTER_OPERATOR" not in page
