@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 _ROUTE = re.compile(r"^/v[0-9a-z]+/models/(?P<model>[^/:]+):generateContent$")
 
@@ -75,18 +75,15 @@ class Script:
         self.queues[kind].append(body)
 
 
-class ScriptedGemini:
-    """A scripted Gemini on 127.0.0.1 (a context manager). Thread-safe."""
+class _LocalServer:
+    """A local HTTP server on a free port, served from a daemon thread while the `with` block
+    runs; subclasses give the request handler (`_handler`)."""
 
     def __init__(self) -> None:
-        self.script = Script()
-        self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (kind, model, body)
-        self.unscripted: list[str] = []
-        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def __enter__(self) -> ScriptedGemini:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -98,6 +95,20 @@ class ScriptedGemini:
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class ScriptedGemini(_LocalServer):
+    """A scripted Gemini on 127.0.0.1 (a context manager). Thread-safe."""
+
+    def __init__(self) -> None:
+        self.script = Script()
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (kind, model, body)
+        self.unscripted: list[str] = []
+        self._lock = threading.Lock()
+        super().__init__()
 
     def reset(self) -> None:
         with self._lock:
@@ -152,7 +163,7 @@ class ScriptedGemini:
         return Handler
 
 
-class FakeWappi:
+class FakeWappi(_LocalServer):
     """Accepts every send as Wappi does (``status: done`` and a message id) and serves a voice
     note's audio under /media/. Under /kaspi/ it answers as Kaspi Pay does: an invoice is
     created (remote/create) and stays unpaid (payment/status says Wait)."""
@@ -160,21 +171,7 @@ class FakeWappi:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.invoices = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> FakeWappi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
