@@ -46,11 +46,10 @@ from contacts.audit import Action, Via, operator_action_record, pause_detail, pa
 from contacts.forget import contact_forget
 from contacts.models import Contact, OperatorAction, ScheduledCall
 from contacts.phones import PhoneError, format_phone, normalize_phone
-from contacts.selectors import contact_is_whitelisted
 from contacts.services import contact_get_or_create, contact_pause_bot, contact_resume_bot
 from followups.models import FollowUp
 from messaging.models import Message
-from messaging.number import NotOnWhatsApp, number_reach_check
+from messaging.number import NotOnWhatsApp, Whitelisted, operator_recipient_check
 from messaging.services import message_enqueue_outbound
 from payments.models import Payment
 from payments.services import payment_check, payment_refund
@@ -334,13 +333,13 @@ class SendMessageView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         phone = data["phone"]
-        if contact_is_whitelisted(phone=phone):
+        try:
+            operator_recipient_check(phone=phone)
+        except Whitelisted as exc:
             raise WhitelistedNumber(
                 f"{format_phone(phone)} is on the whitelist of the owners' personal numbers: it is never messaged.",
                 details={"phone": phone},
-            )
-        try:
-            number_reach_check(phone=phone)
+            ) from exc
         except NotOnWhatsApp as exc:
             raise NotOnWhatsAppNumber(
                 f"{format_phone(phone)} is not on WhatsApp (Wappi's contact check): the message was not queued. "

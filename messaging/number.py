@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from contacts.selectors import contact_is_whitelisted
 from messaging.models import NumberState
 from messaging.notify import managers_notify
 from messaging.selectors import UNDELIVERED_WINDOW, contact_wrote_first, proactive_reply_ratio, undelivered_since
@@ -173,9 +174,26 @@ def _too_many_unanswered(*, now: datetime) -> bool:
 # --- An operator writing to a number that never wrote to us ------------------------------------
 
 
-class NotOnWhatsApp(Exception):
+class RecipientRefused(Exception):
+    """An operator's message to this number is not queued (operator_recipient_check)."""
+
+
+class Whitelisted(RecipientRefused):
+    """The number is on the whitelist of the owners' personal numbers: nobody writes to it."""
+
+
+class NotOnWhatsApp(RecipientRefused):
     """Wappi's contact/check says the number has no WhatsApp account: writing to it would count
     against the number (WhatsApp's reach-out limits), so the message is refused."""
+
+
+def operator_recipient_check(*, phone: str) -> None:
+    """The one check before an operator's message to `phone` is queued (the API's send, the
+    admin's operator message): Whitelisted for an owner's personal number, NotOnWhatsApp for a
+    number that never wrote and that Wappi finds without WhatsApp (number_reach_check)."""
+    if contact_is_whitelisted(phone=phone):
+        raise Whitelisted(f"{phone} is whitelisted")
+    number_reach_check(phone=phone)
 
 
 def number_reach_check(*, phone: str, client: WappiClient | None = None) -> None:

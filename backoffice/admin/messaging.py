@@ -11,9 +11,8 @@ from backoffice.admin.evals import mark_wrong
 from contacts.audit import Action, Via, operator_action_record
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
-from contacts.selectors import contact_is_whitelisted
 from messaging.models import HandOff, Message
-from messaging.number import NotOnWhatsApp, number_reach_check
+from messaging.number import NotOnWhatsApp, Whitelisted, operator_recipient_check
 from messaging.services import message_enqueue_outbound
 
 
@@ -28,13 +27,13 @@ class OperatorMessageForm(forms.ModelForm):
 
     def clean_contact(self) -> Contact:
         contact = self.cleaned_data["contact"]
-        if contact is not None and contact_is_whitelisted(phone=contact.phone):
-            raise forms.ValidationError(
-                "Этот номер в белом списке личных номеров владельцев: бот и операторы ему не пишут."
-            )
         if contact is not None:
             try:
-                number_reach_check(phone=contact.phone)
+                operator_recipient_check(phone=contact.phone)
+            except Whitelisted as exc:
+                raise forms.ValidationError(
+                    "Этот номер в белом списке личных номеров владельцев: бот и операторы ему не пишут."
+                ) from exc
             except NotOnWhatsApp as exc:
                 raise forms.ValidationError(
                     "У этого номера нет WhatsApp (проверка Wappi): сообщение не отправлено. "
