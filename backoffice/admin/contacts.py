@@ -140,16 +140,15 @@ class FollowUpInline(admin.TabularInline):
         return getattr(obj, "touch_count", 0)
 
 
-class OperatorActionInline(admin.TabularInline):
-    """The operators' audit trail of this contact: who did what, when, through which interface."""
+class RecordInline(admin.TabularInline):
+    """A record the product keeps (an audit trail, a hand-off): shown on the contact, never added,
+    changed or deleted there."""
 
-    model = OperatorAction
     extra = 0
-    fields = ("at", "actor_name", "via", "action", "detail")
-    readonly_fields = fields
     can_delete = False
-    ordering = ("-at", "-id")
-    verbose_name_plural = "Действия операторов"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -158,12 +157,20 @@ class OperatorActionInline(admin.TabularInline):
         return False
 
 
-class HandOffInline(admin.TabularInline):
+class OperatorActionInline(RecordInline):
+    """The operators' audit trail of this contact: who did what, when, through which interface."""
+
+    model = OperatorAction
+    fields = ("at", "actor_name", "via", "action", "detail")
+    ordering = ("-at", "-id")
+    verbose_name_plural = "Действия операторов"
+
+
+class HandOffInline(RecordInline):
     """The contact's hand-offs to the managers: when, why, the brief, whether a person answered
     in time, and when and why the assistant took the chat back."""
 
     model = HandOff
-    extra = 0
     fields = (
         "opened_at",
         "reason",
@@ -174,16 +181,8 @@ class HandOffInline(admin.TabularInline):
         "closed_at",
         "closed_reason",
     )
-    readonly_fields = fields
-    can_delete = False
     ordering = ("-opened_at", "-id")
     verbose_name_plural = "Передачи менеджерам"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def assistant_resumes_text(contact: Contact) -> str:
