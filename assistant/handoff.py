@@ -63,7 +63,7 @@ def contact_hand_off(
     for the day are spent gets no model call, not even for the brief)."""
     contact_pause_bot(contact=contact, until=None, now=now)
     handoff = handoff_open(contact=contact, message=message, reason=reason, key=key, now=now)
-    if settings.LLM_BACKEND == "offline" or not model_brief:
+    if get_backend().name == "offline" or not model_brief:
         notified = handoff_brief_send(handoff=handoff, text=brief_template(handoff), by="template", now=now)
     else:
         notified = 0 if handoff.brief_sent_at else len(settings.MANAGER_PHONES)
@@ -86,7 +86,7 @@ def handoff_brief_deliver(*, handoff_id: int, now: datetime | None = None) -> st
 
 def brief_write(handoff: HandOff) -> tuple[str, str]:
     """The brief's text and who wrote it ("model" or "template")."""
-    if settings.LLM_BACKEND == "offline":
+    if get_backend().name == "offline":
         return brief_template(handoff), "template"
     contact = handoff.contact
     messages = _conversation(contact)
