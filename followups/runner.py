@@ -41,11 +41,11 @@ from django.utils import timezone
 
 from ai.backends import get_backend
 from ai.compose import Correction, compose
-from ai.conversation import contact_language, conversation_turns
+from ai.conversation import conversation_turns
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import PromptText, prompt_get, prompt_render
-from ai.rules.language import RUSSIAN
-from ai.rules.texts import fixed_text
+from ai.rules.language import conversation_language
+from ai.rules.texts import system_in_language
 from followups.models import FollowUp, FollowUpTouch
 from followups.selectors import SENT_STATUSES, followup_own_stop
 from followups.services import followup_after_bot_message
@@ -336,9 +336,11 @@ def _compose(*, followup: FollowUp, tick: _Tick, hours_since: float) -> str:
         current_datetime=_astana_text(tick.now, tick),
     )
     turns = conversation_turns(contact=contact, limit=settings.MAX_CONTEXT_MESSAGES)
-    language = contact_language(contact)
-    if language != RUSSIAN:
-        system = f"{system}\n\n{fixed_text('reply_language', language)}"
+    # The language of the conversation just read (ai.conversation.contact_language would read it again).
+    language = conversation_language(
+        (t.text for t in reversed(turns) if t.role == "user"), allowed=settings.REPLY_LANGUAGES
+    )
+    system = system_in_language(system, language)
     if not turns or turns[-1].role == "model":
         # Gemini reads the last content as the user's: ask for the touch in a service line.
         turns.append(Turn(role="user", text=INSTRUCTION.format(touch=number)))

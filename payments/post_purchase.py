@@ -30,7 +30,7 @@ from ai.conversation import contact_language
 from ai.llm import CallContext, LLMError, Turn
 from ai.prompts import prompt_get, prompt_render
 from ai.rules.language import RUSSIAN
-from ai.rules.texts import Key, fixed_text
+from ai.rules.texts import Key, fixed_text, system_in_language
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import contact_is_whitelisted
@@ -56,7 +56,6 @@ OCCASION = {
     PostPurchaseMessage.Kind.REVIEW: "заказ выполнен, покупатель его получил. Поблагодари и попроси оставить "
     "отзыв о товаре на Kaspi.kz.",
 }
-OPT_OUT_HINT = fixed_text("opt_out_hint")  # the Russian version; each language's is ai.rules.texts
 # The proactive gate's "not now", as this tick words and treats it (an operator in the chat: look
 # again in OPERATOR_RECHECK; the other time-bound holds: wait until the gate says).
 SKIP_FOR = {
@@ -292,8 +291,7 @@ def _compose(row: PostPurchaseMessage, contact: Contact) -> tuple[str, bool]:
         return standard_text(row, contact, language), True
     prompt = prompt_get("post_purchase_prompt")
     system = prompt_render(prompt, occasion=OCCASION[row.kind])
-    if language != RUSSIAN:
-        system = f"{system}\n\n{fixed_text('reply_language', language)}"
+    system = system_in_language(system, language)
     buyer = row.customer_name or "имя неизвестно"
     facts = f"(служебное) Покупатель: {buyer}. Номер заказа: {row.order_code or row.order_id}."
     ctx = CallContext(

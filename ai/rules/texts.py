@@ -185,3 +185,11 @@ def fixed_text(key: Key, language: str = RUSSIAN, **values: object) -> str:
 def fixed_text_variants(key: Key) -> tuple[str, ...]:
     """Every language's version of `key` (for checks that must recognise any of them)."""
     return tuple(TEXTS[key].values())
+
+
+def system_in_language(system: str, language: str) -> str:
+    """A system instruction for a message written to a customer in `language`: Russian is the
+    prompts' own language; any other gets the "reply_language" line appended."""
+    if language == RUSSIAN:
+        return system
+    return f"{system}\n\n{fixed_text('reply_language', language)}"
