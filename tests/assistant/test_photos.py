@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from ai.models import PendingReply
@@ -132,14 +133,26 @@ def test_a_photo_larger_than_the_cap_is_not_sent_and_the_model_is_told_so(wappi_
     assert "[фото слишком большое, чтобы его показать]" in request.texts()
 
 
-def test_a_forged_photo_link_is_never_fetched(wappi_here, fake_gemini):
+@pytest.fixture
+def elsewhere():
+    """A server that is neither Wappi nor an allowed media host, serving a picture."""
+    server = HTTPServer(port=0)
+    server.expect_request("/latest/meta-data").respond_with_response(Response(JPEG, content_type="image/jpeg"))
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def test_a_forged_photo_link_is_never_fetched(wappi_here, fake_gemini, elsewhere):
     contact = ClientFactory(phone="77012345681")
-    message = photo_arrives(contact, link="http://169.254.169.254/latest/meta-data")
+    message = photo_arrives(contact, link=elsewhere.url_for("/latest/meta-data"))
     fake_gemini.reply_text("Фото не загрузилось 🙏 Пришлите его ещё раз, пожалуйста.")
 
     assert incoming_process(message_id=message.pk).status == "answered"
 
-    assert not [call for call in wappi_here.calls if "169.254" in call[1]]
+    assert elsewhere.log == []  # the link's host was never asked
     assert fake_gemini.last_request().inline_data() == []
     assert "[фото не удалось загрузить]" in fake_gemini.last_request().texts()
 
@@ -167,7 +180,7 @@ def test_offline_the_customer_is_asked_to_describe_the_photo_in_their_language(w
 
     assert [m.text for m in replies(contact)] == [fixed_text("photo_describe", "kk")]
     # No model could look at it: nothing was downloaded.
-    assert not [call for call in wappi_here.calls if call[1] == "/files/part.jpg"]
+    assert not [request for request, _ in wappi_here.server.log if request.path == "/files/part.jpg"]
 
 
 @pytest.mark.usefixtures("payment_settings")
