@@ -27,7 +27,7 @@ WEDNESDAY_MORNING = datetime(2026, 11, 25, 9, 0, tzinfo=ALMATY)
 
 
 @pytest.fixture
-def playground(settings, live_server, demo_knowledge, logged_in):
+def playground(settings, live_server, demo_knowledge, logged_in, monkeypatch):
     settings.WAPPI_SANDBOX = True
     settings.WAPPI_SANDBOX_URL = f"{live_server.url}/sandbox/wappi"
     settings.LLM_BACKEND = "offline"
@@ -38,12 +38,11 @@ def playground(settings, live_server, demo_knowledge, logged_in):
     settings.WORKING_HOURS_START = 10
     settings.WORKING_HOURS_END = 18
     sandbox.webhook_url_set(url=f"{live_server.url}/webhooks/wappi/?secret={settings.WAPPI_WEBHOOK_SECRET}", auth=None)
-    app.conf.task_always_eager = True
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # restored even if the set-up fails
     with time_machine.travel(WEDNESDAY_MORNING, tick=True):
         logged_in.goto(f"{live_server.url}/sandbox/")
         yield logged_in
         logged_in.goto("about:blank")  # the page polls the server: stop it before the database is flushed
-    app.conf.task_always_eager = False
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and (
             thread.name == "sandbox-webhook" or "process_request_thread" in thread.name
