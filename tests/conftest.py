@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import socket
+from importlib import import_module
 from urllib.parse import urlparse
 
 import pytest
+from django.conf import settings
 
 from tests.settings import TEST_DATABASE_URL, TEST_REDIS_URL
 
@@ -33,6 +35,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "`docker compose up -d db redis`",
             returncode=3,
         )
+    # The URLconf mounts /sandbox/ by SANDBOX_ENABLED when project.urls is first imported: import it
+    # now, with the test settings, so a test that switches the sandbox off (and runs something that
+    # loads the URLconf, such as Django's checks) cannot leave every later test without it.
+    import_module(settings.ROOT_URLCONF)
 
 
 def _django_db_options(
