@@ -201,6 +201,12 @@ def environment(options: Options) -> Iterator[Environment]:
         "REPLY_DEBOUNCE_SECONDS": 0.0,
         "SEND_MIN_GAP_SECONDS": 0,
         "SEND_GAP_JITTER_SECONDS": 0,
+        # Pacing is the number's anti-ban throttle, not what a card checks: 47 cards in a minute
+        # must not meet the per-minute cap.
+        "SEND_MAX_PER_MINUTE": 1_000_000,
+        "SEND_NUMBER_GAP_SECONDS": 0,
+        "SEND_MAX_PER_HOUR": 1_000_000,
+        "SEND_MAX_PER_DAY": 1_000_000,
         "KASPI_SANDBOX": False,
         "KASPI_ORGANIZATION_BIN": "000000000000",
         "KASPI_DEVICE_TOKEN": "eval-device",
