@@ -11,6 +11,7 @@ import redis
 import structlog
 from celery import Celery, signals
 from django.conf import settings
+from django.db import close_old_connections
 
 from project.lib import heartbeat, liveness
 
@@ -26,6 +27,23 @@ app.conf.imports = ("project.tasks",)
 # /health tells two beats apart by the name a beat stamps on the heartbeats it sends.
 signals.beat_init.connect(heartbeat.beat_started, dispatch_uid="project.heartbeat.beat_started")
 signals.before_task_publish.connect(heartbeat.stamp_heartbeat, dispatch_uid="project.heartbeat.stamp_heartbeat")
+
+
+# --- Database connections: kept between tasks, as between web requests ---
+
+
+def _close_old_connections(sender: Any = None, **_: Any) -> None:
+    """Before and after every task: Django's rule for a request, closing a connection that broke
+    or outlived CONN_MAX_AGE (on the model worker's pool, CONN_MAX_AGE 0: handed back to the
+    pool) and keeping the others (settings.CELERY_DB_REUSE_MAX keeps Celery's fix-up from
+    closing them all). Not for a task run eagerly: it shares the caller's connection."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
+
+
+signals.task_prerun.connect(_close_old_connections, dispatch_uid="project.db.task_prerun")
+signals.task_postrun.connect(_close_old_connections, dispatch_uid="project.db.task_postrun")
 
 
 # --- Worker leases: a dead worker's tasks are re-handed within seconds (project.lib.liveness) ---

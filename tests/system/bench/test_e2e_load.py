@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from tests.system.bench.util import record, report
-from tests.system.loadlab.collect import ProcSampler, db_counters, db_stats_reset, outcome, percentile, reply_stages
+from tests.system.loadlab.collect import (
+    ProcSampler,
+    db_counters,
+    db_stats_reset,
+    outcome,
+    percentile,
+    reply_stages,
+    top_statements,
+)
 from tests.system.loadlab.lab import Infra, lab
 from tests.system.loadlab.traffic import GROUPS, WHITELISTED, plan_traffic, run_traffic
 
@@ -102,6 +110,7 @@ def test_a_minute_of_customers_end_to_end(infra):
             time.sleep(2 * float(DEBOUNCE) + 3)  # room for a late duplicate to show up
             settled = time.time()
         after = db_counters(run.db_url)
+        statements_top = top_statements(run.db_url)
         result = outcome(run.db_url)
         stages = reply_stages(run.db_url)
         sends = list(run.wappi.sends)
@@ -129,11 +138,20 @@ def test_a_minute_of_customers_end_to_end(infra):
         for phone in c.phones:
             if c.status == 200 and phone in last_post and c.started >= last_post[phone] - 5:
                 gemini_wait[phone] += c.seconds
+    first_call: dict[str, float] = {}
+    for c in sorted(calls, key=lambda c: c.started):
+        for phone in c.phones:
+            if phone in last_post and c.started >= last_post[phone]:
+                first_call.setdefault(phone, c.started)
+    # From the end of the customer's quiet window to the AI step's first model call: the wait in
+    # the llm queue and the step's own work before it asks the model.
+    to_first_call = [first_call[ph] - last_post[ph] - float(DEBOUNCE) for ph in first_call]
     raw_latency = [first_send[ph] - last_post[ph] for ph in last_post if ph in first_send]
     net_latency = [first_send[ph] - last_post[ph] - gemini_wait[ph] for ph in last_post if ph in first_send]
     send_times = sorted(s.at for s in sends)
     send_span = (send_times[-1] - send_times[0]) if len(send_times) > 1 else float("nan")
     calls_by_kind = Counter(c.kind for c in calls)
+    in_flight = calls_in_flight(calls)
     statements = after["statements"] - before["statements"]
     queries = after["queries"] - before["queries"]
     xacts = after["xacts"] - before["xacts"]
@@ -174,11 +192,21 @@ def test_a_minute_of_customers_end_to_end(infra):
             f"{percentile(net_latency, 50):.2f} / {percentile(net_latency, 95):.2f} s",
         ),
         *stage_rows(stages, posted_at),
+        (
+            "  quiet window's end -> first model call p50 / p95",
+            f"{percentile(to_first_call, 50):.2f} / {percentile(to_first_call, 95):.2f} s",
+        ),
         ("replies per second (first to last send)", f"{len(sends) / send_span:.1f} /s" if sends else "none"),
         ("Gemini calls", ", ".join(f"{k} {v}" for k, v in sorted(calls_by_kind.items()))),
+        ("Gemini calls in flight: peak / mean while any", f"{in_flight[0]} / {in_flight[1]:.1f}"),
         ("DB statements per message (pg_stat_statements, all)", f"{statements / n_msgs:.1f}"),
         ("DB queries per message (without BEGIN/COMMIT/SAVEPOINT)", f"{queries / n_msgs:.1f}"),
         ("DB transactions per message (pg_stat_database)", f"{xacts / n_msgs:.1f}"),
+        ("DB sessions opened (connections)", f"{after['sessions'] - before['sessions']}"),
+        *(
+            (f"  top statement {i + 1}: {calls} calls, {ms:.0f} ms", text[:90])
+            for i, (calls, ms, text) in enumerate(statements_top)
+        ),
     ]
     wall = settled - traffic.started
     for name in sampler.roots:
@@ -192,7 +220,15 @@ def test_a_minute_of_customers_end_to_end(infra):
     cores = os.cpu_count() or 1
     total = sum(sampler.cpu_used(name) for name in sampler.roots)
     share = 100 * total / (wall * cores)
-    rows.append(("machine: CPU used of all cores", f"{total:.0f} s of {wall * cores:.0f} s ({share:.0f} %)"))
+    rows.append(("sampled processes: CPU used of all cores", f"{total:.0f} s of {wall * cores:.0f} s ({share:.0f} %)"))
+    busy, elapsed = sampler.machine
+    machine_share = 100 * busy / elapsed if elapsed else float("nan")
+    rows.append(
+        (
+            "machine: CPU busy (/proc/stat, everything)",
+            f"{busy:.0f} s of {elapsed:.0f} s ({machine_share:.0f} %), unattributed {busy - total:.0f} s",
+        )
+    )
     product_cpu = sum(sampler.cpu_used(name) for name in roots)  # web, workers, beat: not the harness
     per_reply_ms = 1000 * product_cpu / max(1, len(sends))
     rows.append(("product CPU per reply (web + workers + beat)", f"{per_reply_ms:.0f} ms"))
@@ -212,6 +248,7 @@ def test_a_minute_of_customers_end_to_end(infra):
         record(f"E2E: {name} CPU", 100 * sampler.cpu_used(name) / wall, "%", note="% of one core")
         record(f"E2E: {name} peak RSS", sampler.rss_peak[name], "MB")
     record("E2E: machine CPU used (all processes)", share, "%", note=f"% of {cores} cores")
+    record("E2E: machine CPU busy (/proc/stat)", machine_share, "%", note=f"% of {cores} cores, any process")
 
     # --- correctness -----------------------------------------------------------------------------
     sent_to = Counter(s.recipient for s in sends)
@@ -231,6 +268,23 @@ def test_a_minute_of_customers_end_to_end(infra):
     assert sum(result.replies_sent.values()) == len(sends), "Wappi saw a different number of sends than the outbox"
     assert result.outbound_pending == 0
     assert result.outbound_failed == 0
+
+
+def calls_in_flight(calls) -> tuple[int, float]:
+    """The most model calls the fake held at once, and the mean while it held any: how much of
+    the model's concurrency the AI step used."""
+    edges = sorted([(c.started, 1) for c in calls] + [(c.started + c.seconds, -1) for c in calls])
+    peak = level = 0
+    busy = weighted = 0.0
+    previous = edges[0][0] if edges else 0.0
+    for at, step in edges:
+        if level:
+            busy += at - previous
+            weighted += level * (at - previous)
+        level += step
+        peak = max(peak, level)
+        previous = at
+    return peak, (weighted / busy if busy else 0.0)
 
 
 def stage_rows(stages, posted_at: dict[str, float]) -> list[tuple[str, str]]:

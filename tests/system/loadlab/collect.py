@@ -37,12 +37,22 @@ def process_tree(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds (0 when it is gone)."""
+    """utime + stime of one process and of its children that exited and were waited for
+    (cutime + cstime: a PostgreSQL backend of a closed connection, a recycled gunicorn worker),
+    in seconds (0 when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat): what
+    every process used, including short-lived ones no process tree sampler sees."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / TICKS, sum(values) / TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -67,6 +77,7 @@ class ProcSampler:
     cpu_start: dict[str, float] = field(default_factory=dict)
     cpu_last: dict[str, float] = field(default_factory=dict)
     rss_peak: dict[str, float] = field(default_factory=dict)
+    machine: tuple[float, float] = (0.0, 0.0)  # (busy, total) CPU seconds of all cores over the run
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
@@ -78,6 +89,7 @@ class ProcSampler:
     def __enter__(self) -> ProcSampler:
         self._sample()
         self.cpu_start = dict(self.cpu_last)
+        self._machine_start = machine_busy_seconds()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
         return self
@@ -90,6 +102,8 @@ class ProcSampler:
         self._stop.set()
         self._thread.join()
         self._sample()
+        end = machine_busy_seconds()
+        self.machine = (end[0] - self._machine_start[0], end[1] - self._machine_start[1])
 
     def cpu_used(self, name: str) -> float:
         return self.cpu_last.get(name, 0.0) - self.cpu_start.get(name, 0.0)
@@ -104,10 +118,11 @@ def db_counters(url: str) -> dict[str, int]:
     transactions and tuples for this database."""
     with db(url) as conn:
         row = conn.execute(
-            "SELECT xact_commit + xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted "
-            "FROM pg_stat_database WHERE datname = current_database()"
+            "SELECT xact_commit + xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, "
+            "sessions FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
-        counters = dict(zip(("xacts", "returned", "fetched", "inserted", "updated", "deleted"), row, strict=True))
+        names = ("xacts", "returned", "fetched", "inserted", "updated", "deleted", "sessions")
+        counters = dict(zip(names, row, strict=True))
         try:
             calls = conn.execute(
                 "SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER (WHERE query !~* "
@@ -118,6 +133,21 @@ def db_counters(url: str) -> dict[str, int]:
         except psycopg.Error:
             counters["statements"] = counters["queries"] = -1
     return counters
+
+
+def top_statements(url: str, limit: int = 10) -> list[tuple[int, float, str]]:
+    """The statements PostgreSQL spent most time executing since the last reset: (calls, total
+    ms, the normalised text shortened), most expensive first."""
+    with db(url) as conn:
+        try:
+            rows = conn.execute(
+                "SELECT calls, total_exec_time, query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                "WHERE d.datname = current_database() ORDER BY total_exec_time DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        except psycopg.Error:
+            return []
+    return [(int(calls), float(ms), " ".join(query.split())[:150]) for calls, ms, query in rows]
 
 
 def db_stats_reset(url: str) -> None:

@@ -91,7 +91,7 @@ class Stack:
         process = subprocess.Popen(
             args,
             cwd=ROOT,
-            env=self._env(**extra),
+            env=self._env(**{"PGAPPNAME": name, **extra}),
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a kill reaches gunicorn's children too
@@ -160,7 +160,7 @@ class Stack:
                 "--loglevel",
                 "INFO",
             ],
-            **extra,
+            **{"PGAPPNAME": f"worker-{shape or 'all'}", **extra},
         )
         if wait:
             self.wait_worker(proc, hostname, timeout=90)
