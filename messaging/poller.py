@@ -184,9 +184,15 @@ def _read_chat(
         report.quarantined.append(cursor.chat_id)
         log.warning("poll.chat_quarantined", cursor_id=cursor.pk, error=str(exc))
         return
-    # Oldest first, so a burst is stored in the order it was written.
-    fresh.sort(key=lambda e: e.sent_at if isinstance(e, WappiMessage) else now)
-    report.ingest.merge(ingest_events(events=fresh, via=Message.Via.POLL, now=now))
+    # What the webhook already delivered is not ingested again: a chat polled during a flood
+    # holds mostly known messages, and ingesting them would lock their contacts for nothing.
+    known = _known_ids(fresh)
+    report.ingest.duplicates += len(known)
+    fresh = [e for e in fresh if not (isinstance(e, WappiMessage) and e.provider_id in known)]
+    if fresh:
+        # Oldest first, so a burst is stored in the order it was written.
+        fresh.sort(key=lambda e: e.sent_at if isinstance(e, WappiMessage) else now)
+        report.ingest.merge(ingest_events(events=fresh, via=Message.Via.POLL, now=now))
     cursor.last_time = last_time
     cursor.last_message_id = str(dialog.get("last_message_id") or "")[:128]
     cursor.polled_at = now
@@ -199,6 +205,13 @@ def _read_chat(
 def _all_known(events: list) -> bool:
     ids = [e.provider_id for e in events if isinstance(e, WappiMessage)]
     return bool(ids) and Message.objects.filter(provider_message_id__in=ids).count() == len(ids)
+
+
+def _known_ids(events: list) -> set[str]:
+    ids = {e.provider_id for e in events if isinstance(e, WappiMessage)}
+    if not ids:
+        return set()
+    return set(Message.objects.filter(provider_message_id__in=ids).values_list("provider_message_id", flat=True))
 
 
 def _back_off(state: GatewayState, exc: WappiTransientError, now: datetime) -> None:

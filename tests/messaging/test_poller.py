@@ -200,3 +200,25 @@ def test_a_chat_with_more_than_a_page_of_new_messages_is_read_to_the_cursor(fake
     poll_once(client=client)
 
     assert Message.objects.filter(contact__phone="77011111111").count() == 131
+
+
+def test_a_poll_during_a_flood_does_not_ingest_again_what_the_webhook_stored(fake_wappi):
+    """The webhook stored every message; the poller still sees the chats changed. It reads them
+    (the safety net) but hands nothing to ingest: no contact row is locked, nothing inserted."""
+    from messaging.ingest import ingest_events
+    from messaging.wire import parse_sync_message
+    from tests.statements import Statements
+
+    started_long_ago()
+    written = [fake_wappi.customer_writes(f"7701{i:07d}", "Сколько стоит доставка?") for i in range(5)]
+    ingest_events(events=[parse_sync_message(m) for m in written], via=Message.Via.WEBHOOK)
+    client = fake_wappi.client()
+
+    with Statements() as statements:
+        report = poll_once(client=client)
+
+    assert report.changed == 5
+    assert (len(report.ingest.stored), report.ingest.duplicates) == (0, 5)
+    assert Message.objects.count() == 5
+    # Per chat: the known-message check and its cursor; per cycle: the state, cursors, the stamp.
+    assert statements.count <= 5 * 2 + 4, statements.count
