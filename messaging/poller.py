@@ -161,6 +161,7 @@ def _read_chat(
 ) -> None:
     """Reads the chat's newest messages back to the cursor and ingests the new ones."""
     fresh: list = []
+    known: set[str] = set()  # of `fresh`, the ids already stored
     try:
         for page in range(MAX_PAGES):
             batch = client.messages_get(chat_id=cursor.chat_id, limit=PAGE, offset=page * PAGE)
@@ -169,8 +170,11 @@ def _read_chat(
             # `>=`: the cursor's own second may hold messages we have not seen; ids dedupe.
             newer = [e for e in events if not isinstance(e, WappiMessage) or e.sent_at.timestamp() >= cursor.last_time]
             fresh.extend(newer)
+            ids = {e.provider_id for e in newer if isinstance(e, WappiMessage)}
+            known_here = _known_ids(ids)
+            known |= known_here
             # Stop at the cursor, at a short page, or when the page is all known already.
-            if len(batch) < PAGE or len(newer) < len(events) or _all_known(newer):
+            if len(batch) < PAGE or len(newer) < len(events) or (ids and known_here == ids):
                 break
         else:
             log.warning("poll.page_limit", cursor_id=cursor.pk, read=MAX_PAGES * PAGE)
@@ -186,7 +190,6 @@ def _read_chat(
         return
     # What the webhook already delivered is not ingested again: a chat polled during a flood
     # holds mostly known messages, and ingesting them would lock their contacts for nothing.
-    known = _known_ids(fresh)
     report.ingest.duplicates += len(known)
     fresh = [e for e in fresh if not (isinstance(e, WappiMessage) and e.provider_id in known)]
     if fresh:
@@ -202,13 +205,8 @@ def _read_chat(
     cursor.save()
 
 
-def _all_known(events: list) -> bool:
-    ids = [e.provider_id for e in events if isinstance(e, WappiMessage)]
-    return bool(ids) and Message.objects.filter(provider_message_id__in=ids).count() == len(ids)
-
-
-def _known_ids(events: list) -> set[str]:
-    ids = {e.provider_id for e in events if isinstance(e, WappiMessage)}
+def _known_ids(ids: set[str]) -> set[str]:
+    """Of these provider ids, the ones already stored (by the webhook, an earlier poll, our send)."""
     if not ids:
         return set()
     return set(Message.objects.filter(provider_message_id__in=ids).values_list("provider_message_id", flat=True))
