@@ -307,11 +307,20 @@ def gateway_status() -> dict[str, object]:
 # --- The number's standing (the number-safety governor, messaging.number) ---------------------
 
 
-def sends_since(*, since: datetime) -> int:
-    """Messages our number handed to WhatsApp since `since` (any purpose, any recipient)."""
-    return Message.objects.filter(
-        direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES, sent_at__gte=since
-    ).count()
+@dataclass(frozen=True)
+class RecentSends:
+    """Messages our number handed to WhatsApp (any purpose, any recipient) in the last hour and day."""
+
+    hour: int
+    day: int
+
+
+def sends_recent(*, now: datetime) -> RecentSends:
+    """The number's sends in the hour and the day before `now`, in one count over the day."""
+    counts = Message.objects.filter(
+        direction=Message.Direction.OUT, status__in=Message.SENT_STATUSES, sent_at__gte=now - timedelta(days=1)
+    ).aggregate(day=Count("pk"), hour=Count("pk", filter=Q(sent_at__gte=now - timedelta(hours=1))))
+    return RecentSends(hour=counts["hour"], day=counts["day"])
 
 
 def new_chats_since(*, since: datetime) -> int:

@@ -35,7 +35,7 @@ from contacts.selectors import contact_eligibility
 from messaging import notify, suspicious
 from messaging.models import Message
 from messaging.proactive import PROACTIVE_PURPOSES, Hold, number_paused_until, proactive_gate
-from messaging.selectors import new_chats_since, sends_since, warmup_share
+from messaging.selectors import new_chats_since, sends_recent, warmup_share
 from messaging.signals import announce, outbound_sent
 from messaging.wappi import (
     CONNECT_TIMEOUT,
@@ -263,9 +263,10 @@ def _pace(contact: Contact, *, now: datetime) -> None:
         raise SendLater(gap, "per-number gap")  # the recipient's number
     share = warmup_share(now=now)
     jitter = random.uniform(0, 60)  # noqa: S311 - spreads the retries, not security
-    if sends_since(since=now - timedelta(hours=1)) >= settings.SEND_MAX_PER_HOUR:
+    sent = sends_recent(now=now)
+    if sent.hour >= settings.SEND_MAX_PER_HOUR:
         raise SendLater(300 + jitter, "hourly cap of the number")
-    if sends_since(since=now - timedelta(days=1)) >= max(1, int(settings.SEND_MAX_PER_DAY * share)):
+    if sent.day >= max(1, int(settings.SEND_MAX_PER_DAY * share)):
         raise SendLater(1800 + jitter, "daily cap of the number")
     opens_chat = contact.first_outbound_at is None and contact.first_inbound_at is None
     if opens_chat and new_chats_since(since=now - timedelta(days=1)) >= int(settings.SEND_NEW_CHATS_PER_DAY * share):

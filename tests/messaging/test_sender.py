@@ -394,3 +394,24 @@ def test_the_managers_get_one_notice_per_outage_naming_the_customers_it_affected
     fresh.refresh_from_db()
     stale.refresh_from_db()
     assert (fresh.status, stale.status) == ("queued", "failed")
+
+
+def test_a_send_asks_the_database_for_the_numbers_hour_and_day_in_one_count(fake_wappi, reply):
+    """Pacing reads how many messages the number sent in the last hour and day before every send:
+    one count over the day answers both (it was two scans of the same rows, per send)."""
+    from tests.statements import Statements
+
+    counts: list[str] = []
+
+    def note(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("SELECT") and "COUNT(" in sql.upper() and "sent_at" in sql:
+            counts.append(sql)
+        return execute(sql, params, many, context)
+
+    from django.db import connection
+
+    with Statements() as statements, connection.execute_wrapper(note):
+        assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "sent"
+
+    assert len(counts) == 1, counts
+    assert statements.count <= 11, statements.count
