@@ -3,7 +3,10 @@
 One cycle lists the chats (one call), keeps the private chats whose last activity is newer
 than our per-chat cursor, and reads only those (one `messages/get` each, serialised per
 profile by the client). API calls per cycle grow with the number of changed chats, not with
-the number of chats. A chat answering 400/404 is quarantined for a day; 429/5xx/timeouts
+the number of chats. A changed chat whose newest message the webhook already stored is read once
+it has been quiet for POLL_SETTLE_SECONDS (during a flood every busy chat changes every cycle),
+and what a read finds already stored is not ingested again. A chat answering 400/404 is
+quarantined for a day; 429/5xx/timeouts
 end the cycle and back the poller off. New installations do not answer history: a chat
 first seen with no activity since polling began is only remembered.
 """
@@ -39,6 +42,9 @@ MAX_PAGES = 25
 # always ends well within the poll lock's lifetime.
 CYCLE_BUDGET_SECONDS = 60.0
 POLL_LOCK_TTL = 180
+# A changed chat whose newest message the webhook already stored is read once it has been quiet
+# this long, not every cycle of a flood (a message of it whose webhook was lost is caught then).
+POLL_SETTLE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 300.0
 ALARM_KEY = QUARANTINE_ALARM_KEY  # /health reads it through messaging.selectors.gateway_status
 
@@ -48,6 +54,7 @@ class PollReport:
     skipped: str = ""  # why the cycle did not run (locked, backing off)
     chats: int = 0
     changed: int = 0
+    settling: int = 0  # changed chats left for a later cycle: their newest message is stored, they are busy
     api_calls: int = 0
     quarantined: list[str] = field(default_factory=list)
     error: str = ""
@@ -59,6 +66,7 @@ class PollReport:
         return (
             f"chats={self.chats} changed={self.changed} api_calls={self.api_calls} stored={len(self.ingest.stored)} "
             f"duplicates={self.ingest.duplicates} operator={self.ingest.operator} quarantined={len(self.quarantined)}"
+            + (f" settling={self.settling}" if self.settling else "")
             + (f" error={self.error}" if self.error else "")
         )
 
@@ -87,7 +95,7 @@ def _poll(*, client: WappiClient, now: datetime) -> PollReport:
         report.api_calls += 1
         report.chats = len(dialogs)
         cursors = {c.chat_id: c for c in ChatCursor.objects.all()}
-        started = time.monotonic()
+        changed: list[tuple[dict, ChatCursor, int, str]] = []
         for dialog in dialogs:
             chat_id, last_time = _private_chat(dialog)
             if chat_id is None:
@@ -105,6 +113,15 @@ def _poll(*, client: WappiClient, now: datetime) -> PollReport:
             if last_time < cursor.last_time or (last_time == cursor.last_time and last_id == cursor.last_message_id):
                 continue
             if cursor.quarantined_until and cursor.quarantined_until > now:
+                continue
+            changed.append((dialog, cursor, last_time, last_id))
+        # The webhook keeps up: a chat whose newest message is stored and that is still busy is
+        # read once it settles, not every cycle of a flood (the cursor stays, so it comes back).
+        delivered = _known_ids({last_id for *_, last_id in changed if last_id})
+        started = time.monotonic()
+        for dialog, cursor, last_time, last_id in changed:
+            if last_id in delivered and now.timestamp() - last_time < POLL_SETTLE_SECONDS:
+                report.settling += 1
                 continue
             if time.monotonic() - started > CYCLE_BUDGET_SECONDS:
                 report.error = "cycle budget spent; the remaining chats are read next cycle"

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.utils import timezone
 
 from messaging.models import ChatCursor, GatewayState, Message
-from messaging.poller import ALARM_KEY, poll_once
+from messaging.poller import ALARM_KEY, POLL_SETTLE_SECONDS, poll_once
 
 pytestmark = pytest.mark.django_db
 
@@ -214,12 +215,44 @@ def test_a_poll_during_a_flood_does_not_ingest_again_what_the_webhook_stored(fak
     ingest_events(events=[parse_sync_message(m) for m in written], via=Message.Via.WEBHOOK)
     client = fake_wappi.client()
 
-    with Statements() as statements:
+    with time_machine.travel(timezone.now() + timedelta(seconds=POLL_SETTLE_SECONDS + 10)), Statements() as statements:
         report = poll_once(client=client)
 
     assert report.changed == 5
     assert (len(report.ingest.stored), report.ingest.duplicates) == (0, 5)
     assert Message.objects.count() == 5
     # Per chat: which of its messages are known, and its cursor; per cycle: the state, the
-    # cursors, the stamp.
-    assert statements.count <= 5 * 2 + 3, statements.count
+    # cursors, which chats' newest messages are stored, the stamp.
+    assert statements.count <= 5 * 2 + 4, statements.count
+
+
+def test_a_busy_chat_the_webhook_keeps_up_with_is_read_once_it_settles(fake_wappi):
+    """During a flood every active chat changes between two polls although the webhook delivered
+    its newest message: such a chat is read once it has been quiet for POLL_SETTLE_SECONDS, not
+    every cycle. A message whose webhook was lost is still caught then; a chat whose newest
+    message is not stored is read at once."""
+    from messaging.ingest import ingest_events
+    from messaging.wire import parse_sync_message
+
+    started_long_ago()
+    fake_wappi.customer_writes("77011111111", "Здравствуйте")  # its webhook never came
+    delivered = fake_wappi.customer_writes("77011111111", "Сколько стоит доставка в Алматы?")
+    ingest_events(events=[parse_sync_message(delivered)], via=Message.Via.WEBHOOK)
+    fake_wappi.customer_writes("77022222222", "Добрый день")  # nothing delivered: read now
+    client = fake_wappi.client()
+    fake_wappi.calls.clear()
+
+    during = poll_once(client=client)
+    assert during.changed == 1
+    assert len(fake_wappi.calls_to("messages/get")) == 1
+    assert Message.objects.filter(contact__phone="77011111111").count() == 1
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=POLL_SETTLE_SECONDS + 10)):
+        settled = poll_once(client=client)
+        again = poll_once(client=client)
+
+    assert settled.changed == 1
+    assert list(
+        Message.objects.filter(contact__phone="77011111111").order_by("timestamp").values_list("text", flat=True)
+    ) == ["Здравствуйте", "Сколько стоит доставка в Алматы?"]
+    assert again.changed == 0
