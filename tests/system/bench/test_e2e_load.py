@@ -114,6 +114,7 @@ def test_a_minute_of_customers_end_to_end(infra):
         result = outcome(run.db_url)
         stages = reply_stages(run.db_url)
         sends = list(run.wappi.sends)
+        wappi_calls = Counter(path.rsplit("/api/sync/", 1)[-1] for _method, path, _query in list(run.wappi.calls))
         calls = list(run.gemini.calls)
         for proc in stack.procs:
             assert proc.alive(), f"{proc.name} died:\n{proc.tail()}"
@@ -198,6 +199,7 @@ def test_a_minute_of_customers_end_to_end(infra):
         ),
         ("replies per second (first to last send)", f"{len(sends) / send_span:.1f} /s" if sends else "none"),
         ("Gemini calls", ", ".join(f"{k} {v}" for k, v in sorted(calls_by_kind.items()))),
+        ("Wappi calls", ", ".join(f"{k} {v}" for k, v in wappi_calls.most_common(5))),
         ("Gemini calls in flight: peak / mean while any", f"{in_flight[0]} / {in_flight[1]:.1f}"),
         ("DB statements per message (pg_stat_statements, all)", f"{statements / n_msgs:.1f}"),
         ("DB queries per message (without BEGIN/COMMIT/SAVEPOINT)", f"{queries / n_msgs:.1f}"),
