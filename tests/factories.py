@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from followups.models import FollowUp
-from messaging.models import Message
+from messaging.models import HandOff, Message
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -72,6 +72,21 @@ class FollowUpFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     touch_number = 1
     next_touch_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))
+
+
+class HandOffFactory(factory.django.DjangoModelFactory):
+    """A hand-off to the managers opened five minutes ago, due in ten; `reason` names why and
+    the brief repeats it, as the managers read it."""
+
+    class Meta:
+        model = HandOff
+
+    contact = factory.SubFactory(ContactFactory)
+    key = factory.Sequence(lambda n: f"handoff:{n}")
+    reason = "Передача менеджеру: клиент просит человека"
+    opened_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
+    due_at = factory.LazyAttribute(lambda o: o.opened_at + timedelta(minutes=15))
+    brief = factory.LazyAttribute(lambda o: f"🔔 {o.reason}")
 
 
 class ScheduledCallFactory(factory.django.DjangoModelFactory):

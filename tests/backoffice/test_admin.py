@@ -10,15 +10,15 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from contacts.models import Contact, ScheduledCall, WhitelistEntry
 from followups.models import FollowUp
-from messaging.models import HandOff, Message
+from messaging.models import Message
 from tests.factories import (
     ContactFactory,
     FollowUpFactory,
+    HandOffFactory,
     InboundMessageFactory,
     OutboundMessageFactory,
     ScheduledCallFactory,
@@ -92,14 +92,11 @@ def test_a_contact_handed_to_a_manager_shows_when_the_assistant_resumes_and_its_
     settings.TIME_ZONE = "Asia/Almaty"
     resumes = datetime(2026, 12, 4, 9, 30, tzinfo=ZoneInfo("Asia/Almaty"))
     contact = ContactFactory(bot_mode=Contact.BotMode.HUMAN, paused_until=resumes)
-    HandOff.objects.create(
+    HandOffFactory(
         contact=contact,
-        key="handoff:1",
-        reason="Передача менеджеру: клиент просит человека",
         opened_at=resumes - timedelta(hours=13),
         due_at=resumes - timedelta(hours=12),
         answered_at=resumes - timedelta(hours=12, minutes=5),
-        brief="🔔 Передача менеджеру: клиент просит человека",
     )
 
     page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
@@ -114,16 +111,8 @@ def test_a_contact_handed_to_a_manager_shows_when_the_assistant_resumes_and_its_
 def test_an_unanswered_hand_off_says_in_hours_when_the_assistant_would_resume(admin_client, settings):
     """The operator reads hours, not the name of a setting."""
     settings.BOT_PAUSE_AFTER_OPERATOR = 6
-    now = timezone.now()
     contact = ContactFactory(bot_mode=Contact.BotMode.HUMAN, paused_until=None)
-    HandOff.objects.create(
-        contact=contact,
-        key="handoff:waiting",
-        reason="Передача менеджеру: жалоба",
-        opened_at=now - timedelta(minutes=5),
-        due_at=now + timedelta(minutes=10),
-        brief="🔔 Передача менеджеру: жалоба",
-    )
+    HandOffFactory(contact=contact, reason="Передача менеджеру: жалоба")
 
     page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk])).content.decode()
 

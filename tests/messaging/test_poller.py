@@ -7,8 +7,11 @@ import time_machine
 from django.core.cache import cache
 from django.utils import timezone
 
+from messaging.ingest import ingest_events
 from messaging.models import ChatCursor, GatewayState, Message
 from messaging.poller import ALARM_KEY, POLL_SETTLE_SECONDS, poll_once
+from messaging.wire import parse_sync_message
+from tests.statements import Statements
 
 pytestmark = pytest.mark.django_db
 
@@ -206,9 +209,6 @@ def test_a_chat_with_more_than_a_page_of_new_messages_is_read_to_the_cursor(fake
 def test_a_poll_during_a_flood_does_not_ingest_again_what_the_webhook_stored(fake_wappi):
     """The webhook stored every message; the poller still sees the chats changed. It reads them
     (the safety net) but hands nothing to ingest: no contact row is locked, nothing inserted."""
-    from messaging.ingest import ingest_events
-    from messaging.wire import parse_sync_message
-    from tests.statements import Statements
 
     started_long_ago()
     written = [fake_wappi.customer_writes(f"7701{i:07d}", "Сколько стоит доставка?") for i in range(5)]
@@ -231,8 +231,6 @@ def test_a_busy_chat_the_webhook_keeps_up_with_is_read_once_it_settles(fake_wapp
     its newest message: such a chat is read once it has been quiet for POLL_SETTLE_SECONDS, not
     every cycle. A message whose webhook was lost is still caught then; a chat whose newest
     message is not stored is read at once."""
-    from messaging.ingest import ingest_events
-    from messaging.wire import parse_sync_message
 
     started_long_ago()
     fake_wappi.customer_writes("77011111111", "Здравствуйте")  # its webhook never came

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from celery.signals import before_task_publish
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -13,6 +14,7 @@ from messaging.models import GatewayState, Message
 from messaging.sender import SendLater, outbox_due, outbox_reconcile, outbox_send
 from messaging.tasks import check_wappi_status, sweep_outbox
 from tests.factories import ContactFactory, InboundMessageFactory, OutboundMessageFactory, WhitelistEntryFactory
+from tests.statements import Statements
 
 pytestmark = pytest.mark.django_db
 
@@ -399,16 +401,12 @@ def test_the_managers_get_one_notice_per_outage_naming_the_customers_it_affected
 def test_a_send_asks_the_database_for_the_numbers_hour_and_day_in_one_count(fake_wappi, reply):
     """Pacing reads how many messages the number sent in the last hour and day before every send:
     one count over the day answers both (it was two scans of the same rows, per send)."""
-    from tests.statements import Statements
-
     counts: list[str] = []
 
     def note(execute, sql, params, many, context):
         if sql.lstrip().upper().startswith("SELECT") and "COUNT(" in sql.upper() and "sent_at" in sql:
             counts.append(sql)
         return execute(sql, params, many, context)
-
-    from django.db import connection
 
     with Statements() as statements, connection.execute_wrapper(note):
         assert outbox_send(message_id=reply.pk, client=fake_wappi.client()).status == "sent"

@@ -13,8 +13,8 @@ from django.db import connection
 
 from messaging.models import Message
 from messaging.tasks import ingest_webhook
+from tests.factories import wappi_incoming
 from tests.processes import celery_worker
-from tests.system.e2e.test_worker_e2e import customer_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -25,6 +25,10 @@ def worker_backends(name: str) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [name])
         return {pid for (pid,) in cursor.fetchall()}
+
+
+def customer_event(i: int) -> dict:
+    return wappi_incoming(f"3EB0CONN{i:012d}", phone=f"7701555100{i}")
 
 
 def stored(provider_id: str) -> None:
